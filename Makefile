@@ -1,0 +1,100 @@
+# lurker — one Makefile for the whole tree.
+#
+# Conventions (generic rules, no per-directory makefiles):
+#   DIR/*.c except DIR/main.c  -> build/libDIR.a      (DIR in COMPONENTS)
+#   DIR/main.c                 -> bin/lurker-DIR       (linked with libDIR.a + libcommon.a)
+#   tests/unit/test_*.c        -> build/tests/test_*   (Criterion; linked with every lib)
+#   tests/fuzz/fuzz_*.c        -> build/fuzz/fuzz_*    (libFuzzer, clang; `make fuzz`)
+# `make test` runs tests/run (unit binaries + tests/integration/test_*.py); SAN=1 adds ASan+UBSan.
+
+COMPONENTS := responder capturer shipper analyzer ctl
+PKGS       := libpcap libcurl openssl yaml-0.1 jansson
+SAN        ?= 0
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= $(PREFIX)/etc/lurker
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon -MMD -MP
+CFLAGS   += $(shell pkg-config --cflags $(PKGS))
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lpthread -lm -lrt
+ifeq ($(SAN),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+BUILD    := build-san
+BIN      := bin-san
+else
+BUILD    := build
+BIN      := bin
+endif
+
+lib_srcs = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+lib_objs = $(patsubst %.c,$(BUILD)/%.o,$(call lib_srcs,$(1)))
+
+COMMON_LIB := $(BUILD)/libcommon.a
+COMP_LIBS  := $(foreach c,$(COMPONENTS),$(BUILD)/lib$(c).a)
+ALL_LIBS   := $(COMP_LIBS) $(COMMON_LIB)
+BINARIES   := $(foreach c,$(COMPONENTS),$(BIN)/lurker-$(c))
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+HELPER_SRCS:= $(wildcard tests/helpers/*.c)
+HELPER_BINS:= $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(HELPER_SRCS))
+
+.PHONY: all test check-tests unit clean install fuzz demo lambda
+all: $(BINARIES)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(COMMON_LIB): $(call lib_objs,common)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+define component_rules
+$(BUILD)/lib$(1).a: $(call lib_objs,$(1))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^ $$(if $$^,,--)
+$(BIN)/lurker-$(1): $(BUILD)/$(1)/main.o $(BUILD)/lib$(1).a $(COMMON_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach c,$(COMPONENTS),$(eval $(call component_rules,$(c))))
+
+# Empty component libraries are fine while a component has only main.c.
+$(BUILD)/lib%.a:
+	@mkdir -p $(dir $@)
+	ar rcs $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS) -lcriterion
+
+$(BUILD)/helpers/%: tests/helpers/%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+
+unit: $(UNIT_BINS) $(HELPER_BINS)
+
+test: all unit
+	SAN=$(SAN) BIN=$(CURDIR)/$(BIN) BUILD=$(CURDIR)/$(BUILD) tests/run
+
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+fuzz:
+	$(MAKE) CC=clang BUILD=build-fuzz BIN=bin-fuzz \
+	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" $(foreach f,$(FUZZ_SRCS),build-fuzz/fuzz/$(basename $(notdir $(f))))
+
+build-fuzz/fuzz/%: tests/fuzz/%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(PREFIX)/share/lurker
+	install -m 0755 $(BINARIES) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 lurker.yaml $(DESTDIR)$(SYSCONFDIR)/lurker.yaml
+	cp -r infra $(DESTDIR)$(PREFIX)/share/lurker/
+
+clean:
+	rm -rf build build-san build-fuzz bin bin-san bin-fuzz
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

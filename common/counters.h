@@ -1,0 +1,63 @@
+/* Every live counter of every process, in one table. The shared-memory layout, `lurker-ctl status` and the README's
+ * counter table all come from this list: adding a counter here is all it takes (and bumps nothing else, because
+ * the layout reserves COUNTER_SLOTS slots; the layout version changes only when an existing counter moves).
+ *
+ * X(process, name, description). Names are unique across processes and are what `lurker-ctl` prints. */
+#ifndef LURKER_COUNTERS_H
+#define LURKER_COUNTERS_H
+
+#define LURKER_COUNTERS(X)                                                                                        \
+    X(RESPONDER, syn_seen, "SYNs received for a monitored address")                                               \
+    X(RESPONDER, synack_sent, "SYN+ACKs sent")                                                                    \
+    X(RESPONDER, rate_limited_global, "SYNs not answered: global token bucket empty")                             \
+    X(RESPONDER, rate_limited_source, "SYNs not answered: the source's /24 or /64 bucket empty")                  \
+    X(RESPONDER, port_excluded, "SYNs to excluded ports, left to the kernel")                                     \
+    X(RESPONDER, send_errors, "SYN+ACKs the raw socket refused")                                                  \
+    X(RESPONDER, malformed, "packets the responder could not parse")                                              \
+    X(RESPONDER, banners_sent, "banners sent on elicitation ports")                                               \
+    X(RESPONDER, acks_sent, "ACKs sent for client data on elicitation ports")                                     \
+    X(RESPONDER, pcap_drops, "packets the kernel dropped before the responder read them")                         \
+    X(CAPTURER, packets, "packets captured")                                                                      \
+    X(CAPTURER, bytes, "bytes captured")                                                                          \
+    X(CAPTURER, kernel_drops, "packets the kernel dropped before the capturer read them (pcap_stats)")            \
+    X(CAPTURER, flows_open, "flows open now (gauge)")                                                              \
+    X(CAPTURER, flows_written, "flows written to the spool as pcaps")                                             \
+    X(CAPTURER, flows_early_max_flows, "flows finished early: max_flows reached")                                 \
+    X(CAPTURER, flows_early_memory, "flows finished early: memory_limit reached")                                 \
+    X(CAPTURER, flows_cut_packets, "flows cut at max_flow_packets")                                               \
+    X(CAPTURER, flows_cut_bytes, "flows cut at max_flow_bytes")                                                   \
+    X(CAPTURER, flows_aged, "flows finished at max_flow_age")                                                     \
+    X(CAPTURER, flows_dropped_quota, "flows not written: spool quota reached")                                    \
+    X(CAPTURER, flows_dropped_write_error, "flows not written: spool write error (disk full, ...)")              \
+    X(CAPTURER, memory_bytes, "packet bytes held in open flows (gauge)")                                          \
+    X(CAPTURER, spool_bytes, "bytes of finished pcaps in the spool (gauge)")                                      \
+    X(CAPTURER, queue_full, "flows written but not announced: queue full (the shipper finds them by scanning)")  \
+    X(CAPTURER, malformed, "packets the capturer could not parse (kept in the flow's pcap when possible)")       \
+    X(SHIPPER, uploaded, "pcaps stored and removed from the spool")                                               \
+    X(SHIPPER, uploaded_bytes, "bytes stored")                                                                    \
+    X(SHIPPER, retries, "upload attempts retried")                                                                \
+    X(SHIPPER, failures, "upload attempts that failed")                                                           \
+    X(SHIPPER, parked, "pcaps parked in spool/failed after a permanent error")                                   \
+    X(SHIPPER, backlog, "pcaps waiting in the spool (gauge)")                                                     \
+    X(SHIPPER, oldest_age, "seconds the oldest unshipped pcap has waited (gauge)")                                \
+    X(SHIPPER, rescans, "spool scans for files the queue did not announce")
+
+enum lurker_process { PROC_RESPONDER, PROC_CAPTURER, PROC_SHIPPER, PROC_COUNT };
+
+enum lurker_counter {
+#define LURKER_COUNTER_ENUM(proc, name, desc) CNT_##name,
+    LURKER_COUNTERS(LURKER_COUNTER_ENUM)
+#undef LURKER_COUNTER_ENUM
+        CNT_COUNT
+};
+
+struct counter_info {
+    enum lurker_process process;
+    const char *name;
+    const char *description;
+};
+
+extern const struct counter_info counter_table[CNT_COUNT];
+const char *process_name(enum lurker_process p);
+
+#endif

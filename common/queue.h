@@ -1,0 +1,75 @@
+/* The finished-flow queue: a bounded single-producer (capturer) / single-consumer (shipper) ring in shared memory.
+ *
+ * Why lock-free SPSC and not a mutex: a process killed while holding a process-shared mutex leaves it locked (robust
+ * mutexes recover the lock but not the half-updated ring). Here there is no lock to leave behind. The producer writes
+ * a slot, then publishes it with one release-store of `tail`; the consumer reads the slot at `head`, then retires it
+ * with one release-store of `head`. A kill -9 at any instant leaves either the old or the new index, never a torn
+ * record: a producer killed mid-write simply never published the slot; a consumer killed before retiring sees the
+ * same record again (at-least-once, and every record carries a sequence number so a consumer can skip what it has
+ * already handled). One producer and one consumer are guaranteed by the process slots in the segment header.
+ * Waiting uses a futex on `tail` (FUTEX_WAIT on shared memory, not private), with a timeout so a consumer also wakes
+ * for its own timers.
+ *
+ * A full queue is reported to the producer (QUEUE_FULL), never overwritten. The capturer counts it; the flow stays
+ * in the spool, where the shipper's rescan finds it. */
+#ifndef LURKER_QUEUE_H
+#define LURKER_QUEUE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define QUEUE_NAME_MAX 128
+
+enum flow_flags {
+    FLOW_HANDSHAKE = 1u << 0,   /* the client's ACK matched our SYN+ACK's sequence + 1 */
+    FLOW_TRUNCATED = 1u << 1,   /* cut at a packet/byte cap */
+    FLOW_EARLY = 1u << 2,       /* finished before it went idle (a bound, or shutdown) */
+};
+
+/* What crosses from capturer to shipper. The consumer must treat it as untrusted: check queue_record_valid(). */
+struct queue_record {
+    uint64_t seq;                  /* assigned by queue_push, strictly increasing */
+    char name[QUEUE_NAME_MAX];     /* spool file name, no directory part, NUL-terminated */
+    uint8_t proto;                 /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 */
+    uint8_t family;                /* AF_INET or AF_INET6 */
+    uint16_t src_port, dst_port;   /* remote (scanner) and local (sensor) port; ICMP: type, code */
+    uint8_t src_addr[16], dst_addr[16]; /* as struct ip_addr bytes (IPv4 mapped) */
+    uint32_t flags;                /* enum flow_flags */
+    uint64_t first_us, last_us;    /* unix time of first and last packet, microseconds */
+    uint64_t packets, bytes;
+    uint64_t file_size;
+};
+
+struct lurker_queue {
+    uint32_t slots;                /* power of two */
+    uint32_t pad;
+    _Alignas(64) _Atomic uint64_t head; /* next seq to consume */
+    _Alignas(64) _Atomic uint64_t tail; /* next seq to produce; also the futex word (low 32 bits) */
+    _Alignas(64) _Atomic uint64_t pushed_total;
+    _Atomic uint64_t full_total;
+    _Alignas(64) struct queue_record ring[];
+};
+
+enum queue_result { QUEUE_OK = 0, QUEUE_FULL = 1, QUEUE_EMPTY = 2 };
+
+size_t queue_bytes(uint32_t slots);
+void queue_init(struct lurker_queue *q, uint32_t slots);
+
+/* Producer. Fills rec->seq. */
+enum queue_result queue_push(struct lurker_queue *q, struct queue_record *rec);
+
+/* Consumer: copy the record at the head without retiring it. */
+enum queue_result queue_peek(struct lurker_queue *q, struct queue_record *out);
+/* Consumer: retire the record with sequence SEQ (no-op if the head has moved past it). */
+void queue_commit(struct lurker_queue *q, uint64_t seq);
+/* Consumer: wait until the queue is non-empty or timeout_ms passes. Returns true if non-empty. */
+bool queue_wait(struct lurker_queue *q, int timeout_ms);
+
+uint64_t queue_depth(const struct lurker_queue *q);
+
+/* The record's name is NUL-terminated within bounds, has no '/', is not "." or "..", does not start with '.', and
+ * its numeric fields are in range. */
+bool queue_record_valid(const struct queue_record *rec);
+
+#endif

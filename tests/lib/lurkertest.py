@@ -1,0 +1,197 @@
+"""Helpers shared by lurker's integration tests: a two-namespace topology, processes stopped by PID, configs.
+
+Topology (names unique per test run, so tests never collide with each other or with the demo):
+
+    attacker netns  lk<tag>a   veth a<tag>  198.51.100.2/24  2001:db8:a::2/64
+         |                                   default route onlink via the sensor
+    sensor netns    lk<tag>s   veth s<tag>  203.0.113.10/24  2001:db8:5::10/64
+                                             default route onlink via the attacker, so replies to *spoofed*
+                                             sources reach the attacker's MAC (no ARP answer exists for them)
+
+Offloads are off on both ends (otherwise locally generated packets are captured with partial checksums and as
+64 KB super-packets) and reverse-path filtering is off. Nothing here routes anywhere but between the two namespaces.
+"""
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+ROOT = os.environ.get("LURKER_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("BIN") or os.path.join(ROOT, "bin")
+BUILD = os.environ.get("BUILD") or os.path.join(ROOT, "build")
+DEBIAN_PY = "/usr/bin/python3"  # Debian's python, which has python3-dpkt and python3-scapy
+
+ATTACKER_V4 = "198.51.100.2"
+SENSOR_V4 = "203.0.113.10"
+ATTACKER_V6 = "2001:db8:a::2"
+SENSOR_V6 = "2001:db8:5::10"
+
+
+def sh(*args, check=True, capture=True, timeout=60, input=None):
+    """Runs a command (argv list); returns CompletedProcess. Raises with stderr on failure when check."""
+    r = subprocess.run(list(args), capture_output=capture, text=True, timeout=timeout, input=input)
+    if check and r.returncode != 0:
+        raise RuntimeError("command failed (%d): %s\n%s%s" % (r.returncode, " ".join(args), r.stdout or "", r.stderr or ""))
+    return r
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+class Processes:
+    """Everything a test starts, stopped by PID at the end (SIGTERM, then SIGKILL)."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, argv, stdout=None, stderr=None, **kw):
+        p = subprocess.Popen(argv, stdout=stdout or subprocess.DEVNULL, stderr=stderr or subprocess.DEVNULL,
+                             start_new_session=True, **kw)
+        self.procs.append(p)
+        return p
+
+    def stop(self, p, sig=signal.SIGTERM, timeout=10):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(5)
+        return p.returncode
+
+    def stop_all(self):
+        for p in reversed(self.procs):
+            self.stop(p)
+        self.procs = []
+
+
+class Topology:
+    def __init__(self, tag=None, ipv6=True):
+        self.tag = tag or secrets.token_hex(3)
+        self.attacker = "lk%sa" % self.tag
+        self.sensor = "lk%ss" % self.tag
+        self.a_if = "a%s" % self.tag
+        self.s_if = "s%s" % self.tag
+        self.ipv6 = ipv6
+        self.up_done = False
+
+    def __enter__(self):
+        self.up()
+        return self
+
+    def __exit__(self, *exc):
+        self.down()
+
+    def up(self):
+        for ns in (self.attacker, self.sensor):
+            sh("ip", "netns", "add", ns)
+        self.up_done = True
+        sh("ip", "link", "add", self.a_if, "netns", self.attacker, "type", "veth", "peer", "name", self.s_if,
+           "netns", self.sensor)
+        for ns, ifname, v4, v6, peer4, peer6 in (
+                (self.attacker, self.a_if, ATTACKER_V4, ATTACKER_V6, SENSOR_V4, SENSOR_V6),
+                (self.sensor, self.s_if, SENSOR_V4, SENSOR_V6, ATTACKER_V4, ATTACKER_V6)):
+            self.ns(ns, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0")
+            self.ns(ns, "ip", "link", "set", "lo", "up")
+            self.ns(ns, "ip", "addr", "add", v4 + "/24", "dev", ifname)
+            if self.ipv6:
+                self.ns(ns, "ip", "-6", "addr", "add", v6 + "/64", "dev", ifname, "nodad")
+            self.ns(ns, "ip", "link", "set", ifname, "up")
+            self.ns(ns, "sysctl", "-qw", "net.ipv4.conf.%s.rp_filter=0" % ifname)
+            self.ns(ns, "ethtool", "-K", ifname, "gro", "off", "gso", "off", "tso", "off", "tx", "off", "rx", "off",
+                    check=False)
+            self.ns(ns, "ip", "route", "add", "default", "via", peer4, "dev", ifname, "onlink")
+            if self.ipv6:
+                self.ns(ns, "ip", "-6", "route", "add", "default", "via", peer6, "dev", ifname, "onlink")
+
+    def down(self):
+        if not self.up_done:
+            return
+        for ns in (self.attacker, self.sensor):
+            # any process still inside the namespace is a leak of the test; kill it by PID
+            r = sh("ip", "netns", "pids", ns, check=False)
+            for pid in (r.stdout or "").split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            sh("ip", "netns", "del", ns, check=False)
+        self.up_done = False
+
+    def ns(self, ns, *args, **kw):
+        return sh("ip", "netns", "exec", ns, *args, **kw)
+
+    def in_ns(self, ns, argv):
+        """argv prefixed to run inside namespace ns (for Popen)."""
+        return ["ip", "netns", "exec", ns] + list(argv)
+
+
+def write_config(path, shm_name, spool, interface, addresses=(SENSOR_V4,), extra=""):
+    """Writes a lurker.yaml for a test. `extra` is YAML text appended verbatim (top-level keys or sections)."""
+    lines = [
+        "sensor_id: test-sensor",
+        "log_level: debug",
+        "interface: %s" % interface,
+        "addresses: [%s]" % ", ".join(addresses),
+        "user: \"\"",
+        "shm_name: %s" % shm_name,
+        "spool:",
+        "  directory: %s" % spool,
+    ]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n" + extra)
+    return path
+
+
+def unique_shm_name():
+    return "/lurker-test-%s" % secrets.token_hex(4)
+
+
+def remove_shm(name):
+    try:
+        os.unlink("/dev/shm/" + name.lstrip("/"))
+    except FileNotFoundError:
+        pass
+
+
+def ctl_status_json(shm_name):
+    r = sh(os.path.join(BIN, "lurker-ctl"), "--shm", shm_name, "status", "--json", check=False)
+    return json.loads(r.stdout)
+
+
+def tshark_fields(pcap, fields, display_filter=None):
+    """Rows of the given tshark fields (list of lists of strings)."""
+    argv = ["tshark", "-n", "-r", pcap, "-T", "fields", "-E", "separator=\t"]
+    for f in fields:
+        argv += ["-e", f]
+    if display_filter:
+        argv += ["-Y", display_filter]
+    r = sh(*argv)
+    return [line.split("\t") for line in r.stdout.splitlines()]
+
+
+class TempDir:
+    def __init__(self, prefix="lurker-test-"):
+        self.path = tempfile.mkdtemp(prefix=prefix)
+
+    def __enter__(self):
+        return self.path
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path, ignore_errors=True)
