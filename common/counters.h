@@ -13,7 +13,7 @@
     X(RESPONDER, rate_limited_source, "SYNs not answered: the source's /24 or /64 bucket empty")                  \
     X(RESPONDER, port_excluded, "SYNs to excluded ports, left to the kernel")                                     \
     X(RESPONDER, send_errors, "SYN+ACKs the raw socket refused")                                                  \
-    X(RESPONDER, malformed, "packets the responder could not parse")                                              \
+    X(RESPONDER, syn_malformed, "packets the responder could not parse")                                              \
     X(RESPONDER, banners_sent, "banners sent on elicitation ports")                                               \
     X(RESPONDER, acks_sent, "ACKs sent for client data on elicitation ports")                                     \
     X(RESPONDER, pcap_drops, "packets the kernel dropped before the responder read them")                         \
@@ -32,7 +32,11 @@
     X(CAPTURER, memory_bytes, "packet bytes held in open flows (gauge)")                                          \
     X(CAPTURER, spool_bytes, "bytes of finished pcaps in the spool (gauge)")                                      \
     X(CAPTURER, queue_full, "flows written but not announced: queue full (the shipper finds them by scanning)")  \
-    X(CAPTURER, malformed, "packets the capturer could not parse (kept in the flow's pcap when possible)")       \
+    X(CAPTURER, packets_malformed, "packets the capturer could not parse (kept in the flow's pcap when possible)")       \
+    X(CAPTURER, flows_started, "flows opened (= written + dropped_quota + dropped_write_error + open)")          \
+    X(CAPTURER, flows_idle, "flows finished after flow_timeout without packets")                                  \
+    X(CAPTURER, flows_shutdown, "flows finished at shutdown (SIGTERM/SIGINT)")                                    \
+    X(CAPTURER, packets_nomem, "packets not kept: out of memory")                                                 \
     X(SHIPPER, uploaded, "pcaps stored and removed from the spool")                                               \
     X(SHIPPER, uploaded_bytes, "bytes stored")                                                                    \
     X(SHIPPER, retries, "upload attempts retried")                                                                \

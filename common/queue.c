@@ -1,0 +1,100 @@
+#include "queue.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+size_t queue_bytes(uint32_t slots)
+{
+    return sizeof(struct lurker_queue) + (size_t)slots * sizeof(struct queue_record);
+}
+
+void queue_init(struct lurker_queue *q, uint32_t slots)
+{
+    memset(q, 0, queue_bytes(slots));
+    q->slots = slots;
+    atomic_init(&q->head, 0);
+    atomic_init(&q->tail, 0);
+}
+
+/* The futex word is the low half of `tail` (little-endian layout on every target lurker builds for). */
+static uint32_t *tail_futex_word(struct lurker_queue *q)
+{
+    return (uint32_t *)(void *)&q->tail;
+}
+
+enum queue_result queue_push(struct lurker_queue *q, struct queue_record *rec)
+{
+    uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    uint64_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+    if (tail - head >= q->slots) {
+        atomic_fetch_add_explicit(&q->full_total, 1, memory_order_relaxed);
+        return QUEUE_FULL;
+    }
+    rec->seq = tail;
+    q->ring[tail & (q->slots - 1)] = *rec;
+    atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
+    atomic_fetch_add_explicit(&q->pushed_total, 1, memory_order_relaxed);
+    syscall(SYS_futex, tail_futex_word(q), FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    return QUEUE_OK;
+}
+
+enum queue_result queue_peek(struct lurker_queue *q, struct queue_record *out)
+{
+    uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+    uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+    if (head == tail)
+        return QUEUE_EMPTY;
+    *out = q->ring[head & (q->slots - 1)];
+    out->seq = head; /* the slot's own copy is untrusted; the index is ours */
+    return QUEUE_OK;
+}
+
+void queue_commit(struct lurker_queue *q, uint64_t seq)
+{
+    uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+    if (seq == head)
+        atomic_store_explicit(&q->head, head + 1, memory_order_release);
+}
+
+bool queue_wait(struct lurker_queue *q, int timeout_ms)
+{
+    uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+    if (tail != atomic_load_explicit(&q->head, memory_order_relaxed))
+        return true;
+    struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (long)(timeout_ms % 1000) * 1000000L};
+    /* Sleeps only while the word still holds the tail we saw, so a push in between is never missed. */
+    syscall(SYS_futex, tail_futex_word(q), FUTEX_WAIT, (uint32_t)tail, &ts, NULL, 0);
+    return atomic_load_explicit(&q->tail, memory_order_acquire) != atomic_load_explicit(&q->head, memory_order_relaxed);
+}
+
+uint64_t queue_depth(const struct lurker_queue *q)
+{
+    uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+    uint64_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+    return tail - head;
+}
+
+bool queue_record_valid(const struct queue_record *rec)
+{
+    size_t len = strnlen(rec->name, QUEUE_NAME_MAX);
+    if (len == 0 || len == QUEUE_NAME_MAX)
+        return false;
+    if (rec->name[0] == '.' || memchr(rec->name, '/', len) != NULL)
+        return false;
+    if (rec->family != AF_INET && rec->family != AF_INET6)
+        return false;
+    if (rec->proto != IPPROTO_TCP && rec->proto != IPPROTO_UDP && rec->proto != IPPROTO_ICMP &&
+        rec->proto != IPPROTO_ICMPV6)
+        return false;
+    if (rec->last_us < rec->first_us)
+        return false;
+    return true;
+}
