@@ -18,7 +18,13 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon -MMD -MP
 CFLAGS   += $(shell pkg-config --cflags $(PKGS))
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lpthread -lm -lrt
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+CC       := clang
+CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -Wno-unused-command-line-argument
+LDFLAGS  += -fsanitize=address,undefined
+BUILD    := build-fuzz
+BIN      := bin-fuzz
+else ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
 BUILD    := build-san
@@ -40,7 +46,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 HELPER_SRCS:= $(wildcard tests/helpers/*.c)
 HELPER_BINS:= $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(HELPER_SRCS))
 
-.PHONY: all test check-tests unit clean install fuzz demo lambda
+.PHONY: all test unit clean install fuzz fuzz-bins demo deps lambda
 all: $(BINARIES)
 
 $(BUILD)/%.o: %.c
@@ -79,14 +85,22 @@ unit: $(UNIT_BINS) $(HELPER_BINS)
 test: all unit
 	SAN=$(SAN) BIN=$(CURDIR)/$(BIN) BUILD=$(CURDIR)/$(BUILD) tests/run
 
+# `make fuzz` builds every tests/fuzz/fuzz_*.c as a libFuzzer binary in build-fuzz/fuzz/ (clang, ASan+UBSan).
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRCS))
 fuzz:
-	$(MAKE) CC=clang BUILD=build-fuzz BIN=bin-fuzz \
-	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" $(foreach f,$(FUZZ_SRCS),build-fuzz/fuzz/$(basename $(notdir $(f))))
-
+	$(MAKE) FUZZ=1 fuzz-bins
+fuzz-bins: $(FUZZ_BINS)
 build-fuzz/fuzz/%: tests/fuzz/%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+
+# The newcomer's path: packages, build, then the whole honeypot on one machine (see demo/demo.py; needs root).
+deps:
+	.ci/install-deps
+demo: deps
+	$(MAKE) all
+	python3 demo/demo.py $(DEMO_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(PREFIX)/share/lurker
@@ -97,4 +111,4 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz bin bin-san bin-fuzz
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
