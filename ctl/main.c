@@ -1,7 +1,10 @@
 /* lurker-ctl: reads the shared-memory segment, as varnishstat does; no process needs a control socket.
  *   lurker-ctl [-c FILE | --shm NAME] status [--json]   process table and counters; exit 1 if a process is down
+ *   lurker-ctl [-c FILE | --shm NAME] status --prometheus   the same in Prometheus' text format
  *   lurker-ctl [-c FILE | --shm NAME] reset             remove the segment (only when no lurker process is alive)
- */
+ *
+ * Health verdicts (the local twin of the CloudWatch alarms in infra/): every process alive with a heartbeat under
+ * STALE_AFTER_S, and the oldest unshipped pcap younger than --max-backlog-age (default 900 s). */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,6 +16,10 @@
 #include "shm.h"
 
 #define STALE_AFTER_S 10 /* a heartbeat older than this means the process is hung */
+#define DEFAULT_MAX_BACKLOG_AGE_S 900
+
+static uint64_t max_backlog_age_s = DEFAULT_MAX_BACKLOG_AGE_S;
+static char sensor_label[64];
 
 enum exit_code { EXIT_HEALTHY = 0, EXIT_UNHEALTHY = 1, EXIT_USAGE = 2, EXIT_NO_SEGMENT = 3 };
 
@@ -27,12 +34,14 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: lurker-ctl [-c FILE | --shm NAME] status [--json]\n"
+            "       lurker-ctl [-c FILE | --shm NAME] status --prometheus\n"
             "       lurker-ctl [-c FILE | --shm NAME] reset\n"
             "  -c, --config FILE  take shm_name from this lurker.yaml (default %s)\n"
             "      --shm NAME     the segment's name, e.g. /lurker\n"
-            "status exits 0 when responder, capturer and shipper are alive with a heartbeat under %ds, else 1;\n"
-            "3 when the segment does not exist.\n",
-            DEFAULT_CONFIG_PATH, STALE_AFTER_S);
+            "      --max-backlog-age S  unhealthy when the oldest unshipped pcap waited longer (default %d)\n"
+            "status exits 0 when responder, capturer and shipper are alive with a heartbeat under %ds and the\n"
+            "backlog is young enough, else 1; 3 when the segment does not exist.\n",
+            DEFAULT_CONFIG_PATH, DEFAULT_MAX_BACKLOG_AGE_S, STALE_AFTER_S);
 }
 
 static struct proc_state read_proc(const struct shm_segment *seg, enum lurker_process p)
@@ -46,9 +55,55 @@ static struct proc_state read_proc(const struct shm_segment *seg, enum lurker_pr
     return s;
 }
 
+static bool backlog_ok(const struct shm_segment *seg)
+{
+    return counter_get(seg, CNT_oldest_age) <= max_backlog_age_s;
+}
+
+static bool is_gauge(enum lurker_counter c)
+{
+    return strstr(counter_table[c].description, "(gauge)") != NULL;
+}
+
+static int status_prometheus(const struct shm_segment *seg)
+{
+    bool healthy = backlog_ok(seg);
+    char labels[96] = "";
+    if (sensor_label[0])
+        snprintf(labels, sizeof labels, "sensor=\"%s\",", sensor_label);
+    printf("# HELP lurker_process_up 1 when the process is alive with a fresh heartbeat\n"
+           "# TYPE lurker_process_up gauge\n");
+    for (int p = 0; p < PROC_COUNT; p++) {
+        struct proc_state s = read_proc(seg, (enum lurker_process)p);
+        printf("lurker_process_up{%sprocess=\"%s\"} %d\n", labels, process_name((enum lurker_process)p), s.healthy);
+        healthy = healthy && s.healthy;
+    }
+    printf("# HELP lurker_process_heartbeat_age_seconds seconds since the process last beat (-1: never)\n"
+           "# TYPE lurker_process_heartbeat_age_seconds gauge\n");
+    for (int p = 0; p < PROC_COUNT; p++) {
+        struct proc_state s = read_proc(seg, (enum lurker_process)p);
+        printf("lurker_process_heartbeat_age_seconds{%sprocess=\"%s\"} %.3f\n", labels,
+               process_name((enum lurker_process)p), s.heartbeat_age_s);
+    }
+    printf("# HELP lurker_queue_depth finished flows announced but not yet taken by the shipper\n"
+           "# TYPE lurker_queue_depth gauge\nlurker_queue_depth{%sprocess=\"capturer\"} %llu\n", labels,
+           (unsigned long long)queue_depth(seg->queue));
+    for (int c = 0; c < CNT_COUNT; c++) {
+        const char *kind = is_gauge((enum lurker_counter)c) ? "gauge" : "counter";
+        const char *suffix = is_gauge((enum lurker_counter)c) ? "" : "_total";
+        printf("# HELP lurker_%s%s %s\n# TYPE lurker_%s%s %s\nlurker_%s%s{%sprocess=\"%s\"} %llu\n",
+               counter_table[c].name, suffix, counter_table[c].description, counter_table[c].name, suffix, kind,
+               counter_table[c].name, suffix, labels, process_name(counter_table[c].process),
+               (unsigned long long)counter_get(seg, (enum lurker_counter)c));
+    }
+    printf("# HELP lurker_healthy 1 when every verdict of lurker-ctl status is ok\n# TYPE lurker_healthy gauge\n"
+           "lurker_healthy{%s} %d\n", sensor_label[0] ? labels : "", healthy);
+    return healthy ? EXIT_HEALTHY : EXIT_UNHEALTHY;
+}
+
 static int status_text(const struct shm_segment *seg)
 {
-    bool healthy = true;
+    bool healthy = backlog_ok(seg);
     printf("segment %s  layout v%u  queue %llu/%u\n\n", seg->name, seg->hdr->layout_version,
            (unsigned long long)queue_depth(seg->queue), seg->queue->slots);
     printf("%-10s %8s  %-6s %10s  %s\n", "process", "pid", "alive", "heartbeat", "verdict");
@@ -64,6 +119,7 @@ static int status_text(const struct shm_segment *seg)
                age, verdict);
         healthy = healthy && s.healthy;
     }
+    printf("%-10s %8s  %-6s %10s  %s\n", "backlog", "", "", "", backlog_ok(seg) ? "ok" : "TOO OLD");
     printf("\n%-10s %-28s %16s  %s\n", "process", "counter", "value", "meaning");
     for (int c = 0; c < CNT_COUNT; c++)
         printf("%-10s %-28s %16llu  %s\n", process_name(counter_table[c].process), counter_table[c].name,
@@ -73,7 +129,7 @@ static int status_text(const struct shm_segment *seg)
 
 static int status_json(const struct shm_segment *seg)
 {
-    bool healthy = true;
+    bool healthy = backlog_ok(seg);
     json_t *root = json_object();
     json_object_set_new(root, "segment", json_string(seg->name));
     json_object_set_new(root, "layout_version", json_integer(seg->hdr->layout_version));
@@ -96,6 +152,7 @@ static int status_json(const struct shm_segment *seg)
         json_object_set_new(counters, counter_table[c].name,
                             json_integer((json_int_t)counter_get(seg, (enum lurker_counter)c)));
     json_object_set_new(root, "counters", counters);
+    json_object_set_new(root, "backlog_ok", json_boolean(backlog_ok(seg)));
     json_object_set_new(root, "healthy", json_boolean(healthy));
     json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
     putchar('\n');
@@ -131,16 +188,19 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'}, {"shm", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+        {"prometheus", no_argument, NULL, 'p'},   {"max-backlog-age", required_argument, NULL, 'b'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL, *shm_name = NULL;
-    bool json = false;
+    bool json = false, prometheus = false;
     int c;
     while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': config_path = optarg; break;
         case 's': shm_name = optarg; break;
         case 'j': json = true; break;
+        case 'p': prometheus = true; break;
+        case 'b': max_backlog_age_s = strtoull(optarg, NULL, 10); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -153,6 +213,8 @@ int main(int argc, char **argv)
     for (; optind < argc; optind++) {
         if (strcmp(argv[optind], "--json") == 0) {
             json = true;
+        } else if (strcmp(argv[optind], "--prometheus") == 0) {
+            prometheus = true;
         } else {
             fprintf(stderr, "lurker-ctl: unexpected argument '%s'\n", argv[optind]);
             return EXIT_USAGE;
@@ -167,6 +229,7 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
         shm_name = cfg.shm_name;
+        snprintf(sensor_label, sizeof sensor_label, "%s", cfg.sensor_id);
     }
 
     if (strcmp(command, "reset") == 0)
@@ -181,7 +244,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "lurker-ctl: %s\n", err);
         return EXIT_NO_SEGMENT;
     }
-    int rc = json ? status_json(&seg) : status_text(&seg);
+    int rc = prometheus ? status_prometheus(&seg) : json ? status_json(&seg) : status_text(&seg);
     shm_detach(&seg);
     return rc;
 }
