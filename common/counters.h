@@ -2,7 +2,8 @@
  * counter table all come from this list: adding a counter here is all it takes (and bumps nothing else, because
  * the layout reserves COUNTER_SLOTS slots; the layout version changes only when an existing counter moves).
  *
- * X(process, name, description). Names are unique across processes and are what `lurker-ctl` prints. */
+ * X(process, name, description). Names are unique across processes and are what `lurker-ctl` prints.
+ * A description ending in "(gauge)" marks a level (set, not added to); lurker-ctl --prometheus types it so. */
 #ifndef LURKER_COUNTERS_H
 #define LURKER_COUNTERS_H
 
@@ -17,6 +18,7 @@
     X(RESPONDER, banners_sent, "banners sent on elicitation ports")                                               \
     X(RESPONDER, acks_sent, "ACKs sent for client data on elicitation ports")                                     \
     X(RESPONDER, pcap_drops, "packets the kernel dropped before the responder read them")                         \
+    X(RESPONDER, cookie_invalid, "ACKs on banner ports whose SYN cookie did not match (spoofed or stale)")        \
     X(CAPTURER, packets, "packets captured")                                                                      \
     X(CAPTURER, bytes, "bytes captured")                                                                          \
     X(CAPTURER, kernel_drops, "packets the kernel dropped before the capturer read them (pcap_stats)")            \
