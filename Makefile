@@ -82,7 +82,7 @@ $(BUILD)/helpers/%: tests/helpers/%.c $(ALL_LIBS)
 
 unit: $(UNIT_BINS) $(HELPER_BINS)
 
-test: all unit
+test: deps all unit
 	SAN=$(SAN) BIN=$(CURDIR)/$(BIN) BUILD=$(CURDIR)/$(BUILD) tests/run
 
 # `make fuzz` builds every tests/fuzz/fuzz_*.c as a libFuzzer binary in build-fuzz/fuzz/ (clang, ASan+UBSan).
