@@ -8,7 +8,7 @@
 # `make test` runs tests/run (unit binaries + tests/integration/test_*.py); SAN=1 adds ASan+UBSan.
 
 COMPONENTS := responder capturer shipper analyzer ctl
-PKGS       := libpcap libcurl openssl yaml-0.1 jansson
+PKGS       := libpcap libcurl openssl yaml-0.1 jansson libseccomp
 SAN        ?= 0
 PREFIX     ?= /usr/local
 SYSCONFDIR ?= $(PREFIX)/etc/lurker

@@ -1,0 +1,91 @@
+#include "sandbox.h"
+
+#include <errno.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* What every lurker process does: memory, files in its own directories, time, signals, futexes, logging. */
+static const int base_syscalls[] = {
+    SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(pread64), SCMP_SYS(pwrite64),
+    SCMP_SYS(close), SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(lseek), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
+    SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(statx), SCMP_SYS(fstatfs), SCMP_SYS(statfs), SCMP_SYS(getdents64),
+    SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(unlink), SCMP_SYS(unlinkat),
+    SCMP_SYS(mkdir), SCMP_SYS(mkdirat), SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(ftruncate),
+    SCMP_SYS(fcntl), SCMP_SYS(dup), SCMP_SYS(dup2), SCMP_SYS(dup3), SCMP_SYS(pipe), SCMP_SYS(pipe2),
+    SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(readlink), SCMP_SYS(readlinkat),
+    SCMP_SYS(getcwd), SCMP_SYS(umask), SCMP_SYS(fchmod), SCMP_SYS(flock),
+    SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(mprotect), SCMP_SYS(madvise), SCMP_SYS(brk),
+    SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(gettimeofday),
+    SCMP_SYS(time), SCMP_SYS(clock_getres),
+    SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack),
+    SCMP_SYS(rt_sigtimedwait), SCMP_SYS(restart_syscall), SCMP_SYS(alarm), SCMP_SYS(setitimer),
+    SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(get_robust_list), SCMP_SYS(rseq),
+    SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(epoll_create1),
+    SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(eventfd2),
+    SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime), SCMP_SYS(inotify_init1), SCMP_SYS(inotify_add_watch),
+    SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getppid), SCMP_SYS(getuid), SCMP_SYS(geteuid),
+    SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(getresuid), SCMP_SYS(getresgid), SCMP_SYS(getgroups),
+    SCMP_SYS(kill), SCMP_SYS(tgkill), SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(getrandom),
+    SCMP_SYS(sched_yield), SCMP_SYS(sched_getaffinity), SCMP_SYS(getrusage), SCMP_SYS(sysinfo),
+    SCMP_SYS(uname), SCMP_SYS(prlimit64), SCMP_SYS(getrlimit), SCMP_SYS(prctl), SCMP_SYS(arch_prctl),
+    SCMP_SYS(set_tid_address), SCMP_SYS(membarrier), SCMP_SYS(ioctl),
+    /* sockets already open (pcap, raw) and the loopback-free local ones libc uses for syslog/nscd lookups */
+    SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(recvmmsg), SCMP_SYS(sendto), SCMP_SYS(sendmsg),
+    SCMP_SYS(sendmmsg), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(getsockname),
+    SCMP_SYS(getpeername), SCMP_SYS(shutdown),
+};
+
+/* The shipper speaks HTTP(S): new TCP/UDP sockets (DNS), connect, and threads for curl's resolver. */
+static const int shipper_syscalls[] = {
+    SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(socketpair), SCMP_SYS(clone), SCMP_SYS(clone3),
+    SCMP_SYS(mincore),
+};
+
+static int allow_list(scmp_filter_ctx ctx, const int *list, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (list[i] < 0) /* a syscall this architecture does not have */
+            continue;
+        int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, list[i], 0);
+        if (rc != 0) {
+            char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, list[i]);
+            snprintf(err, errlen, "seccomp: cannot allow %s: %s", name ? name : "?", strerror(-rc));
+            free(name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int sandbox_apply(enum sandbox_profile profile, char *err, size_t errlen)
+{
+    const char *skip = getenv("LURKER_NO_SECCOMP");
+    if (skip && strcmp(skip, "1") == 0)
+        return 0;
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+    if (!ctx) {
+        snprintf(err, errlen, "seccomp_init failed");
+        return -1;
+    }
+    int rc = allow_list(ctx, base_syscalls, sizeof base_syscalls / sizeof base_syscalls[0], err, errlen);
+    if (rc == 0 && profile == SANDBOX_SHIPPER) {
+        rc = allow_list(ctx, shipper_syscalls, sizeof shipper_syscalls / sizeof shipper_syscalls[0], err, errlen);
+        /* new sockets: only the families HTTP needs */
+        static const int families[] = {AF_INET, AF_INET6, AF_UNIX, AF_NETLINK};
+        for (size_t i = 0; rc == 0 && i < sizeof families / sizeof families[0]; i++)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+                                  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
+        if (rc < 0)
+            snprintf(err, errlen, "seccomp: socket rule: %s", strerror(-rc));
+    }
+    if (rc == 0) {
+        rc = seccomp_load(ctx);
+        if (rc != 0)
+            snprintf(err, errlen, "seccomp_load: %s", strerror(-rc));
+    }
+    seccomp_release(ctx);
+    return rc == 0 ? 0 : -1;
+}
