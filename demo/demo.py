@@ -61,7 +61,7 @@ class Demo:
         self.spool = os.path.join(self.work, "spool")
         self.archive = os.path.join(self.work, "archive")
         self.config = os.path.join(self.work, "lurker.yaml")
-        self.supervisord = None
+        self.supervisor = None
 
     # ---- set-up ---------------------------------------------------------------------------------------------
     def write_config(self):
@@ -89,53 +89,16 @@ shipper:
         if check.returncode != 0:
             raise SystemExit("demo config rejected: %s" % check.stderr.strip())
 
-    def write_supervisord_conf(self):
-        logs = os.path.join(self.work, "logs")
-        os.makedirs(logs)
-        programs = []
-        for name in ("responder", "capturer", "shipper"):
-            programs.append("""[program:lurker-%(name)s]
-command=%(bin)s/lurker-%(name)s -c %(config)s
-autorestart=true
-startsecs=1
-stopsignal=TERM
-stopwaitsecs=15
-redirect_stderr=true
-stdout_logfile=%(logs)s/%(name)s.log
-""" % {"name": name, "bin": BIN, "config": self.config, "logs": logs})
-        conf = """[supervisord]
-nodaemon=true
-logfile=%(logs)s/supervisord.log
-pidfile=%(work)s/supervisord.pid
-[unix_http_server]
-file=%(work)s/supervisor.sock
-[supervisorctl]
-serverurl=unix://%(work)s/supervisor.sock
-[rpcinterface:supervisor]
-supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
-
-""" % {"logs": logs, "work": self.work} + "\n".join(programs)
-        path = os.path.join(self.work, "supervisord.conf")
-        with open(path, "w") as f:
-            f.write(conf)
-        return path
-
     def start(self):
         say("creating namespaces: sensor %s (%s), attacker %s (%s)" % (
             self.topo.sensor, lt.SENSOR_V4, self.topo.attacker, lt.ATTACKER_V4))
         self.topo.up()
         self.write_config()
-        conf = self.write_supervisord_conf()
         say("starting responder, capturer and shipper under supervisord in %s" % self.topo.sensor)
-        self.supervisord = self.procs.start(self.topo.in_ns(self.topo.sensor, ["supervisord", "-c", conf]))
-        self.supervisorctl = ["supervisorctl", "-c", conf]
-        lt.wait_for(lambda: self.all_running(), timeout=20, what="three lurker processes RUNNING")
+        self.supervisor = lt.Supervisor(self.topo, self.procs, self.config, self.work)
+        self.supervisor.start()
         # the capturer's handle must be live before traffic starts
         lt.wait_for(lambda: self.ctl_json().get("healthy"), timeout=20, what="lurker-ctl to report healthy")
-
-    def all_running(self):
-        r = subprocess.run(self.supervisorctl + ["status"], capture_output=True, text=True)
-        return r.stdout.count("RUNNING") == 3
 
     def ctl_json(self):
         r = subprocess.run([os.path.join(BIN, "lurker-ctl"), "--shm", self.shm, "status", "--json"],
@@ -240,8 +203,8 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 
     # ---- tear-down ------------------------------------------------------------------------------------------
     def stop(self):
-        if self.supervisord is not None:
-            self.procs.stop(self.supervisord, timeout=30)
+        if self.supervisor is not None:
+            self.supervisor.stop()
         self.procs.stop_all()
         self.topo.down()
         lt.remove_shm(self.shm)
@@ -275,7 +238,7 @@ def main():
             print("    ip netns exec %s curl http://%s:8080/" % (demo.topo.attacker, lt.SENSOR_V4))
             print("    ip netns exec %s nmap -sS -p 1-1000 %s" % (demo.topo.attacker, lt.SENSOR_V4))
             print("    %s/lurker-ctl --shm %s status" % (BIN, demo.shm))
-            print("    archive: %s   logs: %s/logs" % (demo.archive, demo.work))
+            print("    archive: %s   logs: %s" % (demo.archive, demo.supervisor.logs))
             print("Ctrl-C stops it and runs the analysis.")
             try:
                 while True:

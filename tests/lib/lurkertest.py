@@ -195,3 +195,89 @@ class TempDir:
 
     def __exit__(self, *exc):
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+class Supervisor:
+    """responder, capturer and shipper under a real supervisord inside a namespace, as on a sensor host.
+
+    Programs restart on their own (autorestart) unless `autorestart=False`. `env` is passed to the programs (e.g. AWS
+    credentials for the shipper). Stopped by PID with the test's Processes."""
+
+    PROGRAMS = ("responder", "capturer", "shipper")
+
+    def __init__(self, topo, procs, config, work, env=None, autorestart=True, programs=PROGRAMS):
+        self.topo, self.procs, self.config, self.work = topo, procs, config, work
+        self.env = env or {}
+        self.autorestart = autorestart
+        self.programs = programs
+        self.logs = os.path.join(work, "logs")
+        self.conf = os.path.join(work, "supervisord.conf")
+        self.proc = None
+
+    def write_conf(self):
+        os.makedirs(self.logs, exist_ok=True)
+        env_line = ",".join('%s="%s"' % (k, v.replace('"', '')) for k, v in self.env.items())
+        sections = ["""[supervisord]
+nodaemon=true
+logfile=%(logs)s/supervisord.log
+pidfile=%(work)s/supervisord.pid
+[unix_http_server]
+file=%(work)s/supervisor.sock
+[supervisorctl]
+serverurl=unix://%(work)s/supervisor.sock
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+""" % {"logs": self.logs, "work": self.work}]
+        for name in self.programs:
+            sections.append("""[program:lurker-%(name)s]
+command=%(bin)s/lurker-%(name)s -c %(config)s
+autorestart=%(restart)s
+startsecs=1
+startretries=1000
+stopsignal=TERM
+stopwaitsecs=20
+redirect_stderr=true
+stdout_logfile=%(logs)s/%(name)s.log
+%(env)s
+""" % {"name": name, "bin": BIN, "config": self.config, "logs": self.logs,
+       "restart": "true" if self.autorestart else "false",
+       "env": ("environment=" + env_line) if env_line else ""})
+        with open(self.conf, "w") as f:
+            f.write("\n".join(sections))
+
+    def start(self, timeout=30):
+        self.write_conf()
+        self.proc = self.procs.start(self.topo.in_ns(self.topo.sensor, ["supervisord", "-c", self.conf]))
+        wait_for(lambda: self.status().count("RUNNING") == len(self.programs), timeout=timeout,
+                 what="%d programs RUNNING under supervisord" % len(self.programs))
+
+    def ctl(self, *args):
+        return sh("supervisorctl", "-c", self.conf, *args, check=False)
+
+    def status(self):
+        return self.ctl("status").stdout
+
+    def pid(self, name):
+        r = self.ctl("pid", "lurker-" + name)
+        try:
+            return int(r.stdout.strip())
+        except ValueError:
+            return 0
+
+    def kill9(self, name):
+        pid = self.pid(name)
+        if pid > 0:
+            os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def log(self, name):
+        try:
+            with open(os.path.join(self.logs, name + ".log"), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.proc is not None:
+            self.procs.stop(self.proc, timeout=60)
+            self.proc = None

@@ -1,0 +1,115 @@
+"""Accounts for every flow the workload sent: stored exactly once, stored more than once, accounted for in a named
+counter, or lost. Reads the stored pcaps itself (stdlib only), so it does not depend on the analyzer under test."""
+import socket
+import struct
+
+DLT_EN10MB, DLT_RAW, DLT_LINUX_SLL = 1, 101, 113
+# Counters in which the sensor admits, with a reason, to a flow it did not store.
+ADMISSION_COUNTERS = ("flows_dropped_quota", "flows_dropped_write_error")
+
+
+def read_pcap(data):
+    """Yields (linktype, packet bytes) of a classic pcap; stops quietly at a truncated record."""
+    if len(data) < 24:
+        return
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        endian = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        endian = ">"
+    else:
+        return
+    linktype = struct.unpack(endian + "I", data[20:24])[0]
+    off = 24
+    while off + 16 <= len(data):
+        incl = struct.unpack(endian + "I", data[off + 8:off + 12])[0]
+        if off + 16 + incl > len(data):
+            return
+        yield linktype, data[off + 16:off + 16 + incl]
+        off += 16 + incl
+
+
+def tcp_of(linktype, pkt):
+    """(src, dst, sport, dport, flags, payload) of an IPv4/IPv6 TCP packet, or None."""
+    if linktype == DLT_EN10MB:
+        if len(pkt) < 14:
+            return None
+        ethertype, ip = struct.unpack("!H", pkt[12:14])[0], pkt[14:]
+    elif linktype == DLT_LINUX_SLL:
+        if len(pkt) < 16:
+            return None
+        ethertype, ip = struct.unpack("!H", pkt[14:16])[0], pkt[16:]
+    elif linktype == DLT_RAW:
+        ethertype, ip = (0x0800 if pkt[:1] and pkt[0] >> 4 == 4 else 0x86DD), pkt
+    else:
+        return None
+    if ethertype == 0x0800 and len(ip) >= 20:
+        ihl = (ip[0] & 15) * 4
+        if ip[9] != 6 or len(ip) < ihl + 20 or struct.unpack("!H", ip[6:8])[0] & 0x1FFF:
+            return None
+        total = min(struct.unpack("!H", ip[2:4])[0], len(ip))
+        src, dst, tcp = socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20]), ip[ihl:total]
+    elif ethertype == 0x86DD and len(ip) >= 60 and ip[6] == 6:
+        src = socket.inet_ntop(socket.AF_INET6, ip[8:24])
+        dst = socket.inet_ntop(socket.AF_INET6, ip[24:40])
+        tcp = ip[40:40 + struct.unpack("!H", ip[4:6])[0]]
+    else:
+        return None
+    if len(tcp) < 20:
+        return None
+    sport, dport = struct.unpack("!HH", tcp[:4])
+    doff = (tcp[12] >> 4) * 4
+    if doff < 20 or doff > len(tcp):
+        return None
+    return src, dst, sport, dport, tcp[13], tcp[doff:]
+
+
+def flows_in_pcap(data):
+    """{(client, client_port, server_port): client bytes seen} for every TCP conversation in one pcap."""
+    out = {}
+    for linktype, pkt in read_pcap(data):
+        t = tcp_of(linktype, pkt)
+        if not t:
+            continue
+        src, dst, sport, dport, flags, payload = t
+        key = (src, sport, dport)
+        out.setdefault(key, b"")
+        if payload and payload not in out[key]:
+            out[key] += payload
+    return out
+
+
+def reconcile(sent, pcap_blobs, counters, client_addr):
+    """sent: the workload's JSON; pcap_blobs: iterable of (name, bytes); counters: lurker-ctl's counters.
+    Returns a dict of figures and the lists behind them."""
+    seen = {}
+    for name, data in pcap_blobs:
+        for (src, sport, dport), payload in flows_in_pcap(data).items():
+            if src != client_addr:
+                continue
+            seen.setdefault((sport, dport), []).append((name, payload))
+    stored_once, stored_twice, missing = [], [], []
+    for f in sent["flows"]:
+        hits = [name for name, payload in seen.get((f["sport"], f["dport"]), [])
+                if f["payload"].encode() in payload]
+        pcaps = sorted(set(hits))
+        if len(pcaps) == 1:
+            stored_once.append(f)
+        elif len(pcaps) > 1:
+            stored_twice.append((f, pcaps))
+        else:
+            missing.append(f)
+    admitted = sum(int(counters.get(c, 0)) for c in ADMISSION_COUNTERS)
+    accounted = min(len(missing), admitted)
+    return {
+        "flows_sent": len(sent["flows"]),
+        "flows_stored": len(stored_once),
+        "flows_stored_more_than_once": len(stored_twice),
+        "flows_accounted_in_counters": accounted,
+        "flows_lost": len(missing) - accounted,
+        "connect_failures": sent.get("connect_failures", 0),
+        "spoofed_sent": len(sent.get("spoofed", [])),
+        "malformed_sent": sent.get("malformed", 0),
+        "missing": missing[:20],
+        "duplicates": stored_twice[:20],
+    }
