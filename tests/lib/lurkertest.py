@@ -198,10 +198,15 @@ class TempDir:
 
 
 class Supervisor:
-    """responder, capturer and shipper under a real supervisord inside a namespace, as on a sensor host.
+    """responder, capturer and shipper under a real supervisord, as on a sensor host.
 
-    Programs restart on their own (autorestart) unless `autorestart=False`. `env` is passed to the programs (e.g. AWS
-    credentials for the shipper). Stopped by PID with the test's Processes."""
+    supervisord runs in the test's own namespace; responder and capturer are started through `ip netns exec SENSOR`
+    (which execs them, so supervisord still holds their PIDs) because they need the monitored interface; the
+    shipper stays outside, where S3 (moto on this namespace's loopback) is reachable, as on a real host where the
+    shipper uses the management path. Programs restart on their own unless `autorestart=False`. `env` is passed to
+    the programs (e.g. AWS credentials for the shipper). Stopped by PID with the test's Processes."""
+
+    IN_SENSOR_NS = ("responder", "capturer")
 
     PROGRAMS = ("responder", "capturer", "shipper")
 
@@ -230,7 +235,7 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 """ % {"logs": self.logs, "work": self.work}]
         for name in self.programs:
             sections.append("""[program:lurker-%(name)s]
-command=%(bin)s/lurker-%(name)s -c %(config)s
+command=%(netns)s%(bin)s/lurker-%(name)s -c %(config)s
 autorestart=%(restart)s
 startsecs=1
 startretries=1000
@@ -240,6 +245,7 @@ redirect_stderr=true
 stdout_logfile=%(logs)s/%(name)s.log
 %(env)s
 """ % {"name": name, "bin": BIN, "config": self.config, "logs": self.logs,
+       "netns": ("ip netns exec %s " % self.topo.sensor) if name in self.IN_SENSOR_NS else "",
        "restart": "true" if self.autorestart else "false",
        "env": ("environment=" + env_line) if env_line else ""})
         with open(self.conf, "w") as f:
@@ -247,7 +253,7 @@ stdout_logfile=%(logs)s/%(name)s.log
 
     def start(self, timeout=30):
         self.write_conf()
-        self.proc = self.procs.start(self.topo.in_ns(self.topo.sensor, ["supervisord", "-c", self.conf]))
+        self.proc = self.procs.start(["supervisord", "-c", self.conf])
         wait_for(lambda: self.status().count("RUNNING") == len(self.programs), timeout=timeout,
                  what="%d programs RUNNING under supervisord" % len(self.programs))
 
