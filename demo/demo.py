@@ -110,9 +110,20 @@ shipper:
 
     # ---- traffic --------------------------------------------------------------------------------------------
     def attacker(self, argv, timeout=30, input=None):
-        r = subprocess.run(self.topo.in_ns(self.topo.attacker, argv), capture_output=True, text=True,
-                           timeout=timeout, input=input)
-        return r
+        """Runs a client in the attacker namespace. Clients that wait for a server answer that never comes (ssh
+        after its key exchange, curl after its request) are stopped at `timeout`: that is how a honeypot ends."""
+        try:
+            return subprocess.run(self.topo.in_ns(self.topo.attacker, argv), capture_output=True, text=True,
+                                  timeout=timeout, input=input)
+        except subprocess.TimeoutExpired as e:
+            return subprocess.CompletedProcess(e.cmd, -9, e.stdout or "", e.stderr or "")
+        finally:
+            # lurker never ACKs data, so the attacker's kernel would go on retransmitting for minutes after the
+            # client is gone, and a short flow_timeout would cut that into several pcaps. Abort the sockets (RST),
+            # as a scanner's short timeout does.
+            for target in (lt.SENSOR_V4, lt.SENSOR_V6):
+                subprocess.run(self.topo.in_ns(self.topo.attacker, ["ss", "-K", "dst", target]),
+                               capture_output=True)
 
     def play(self):
         target = lt.SENSOR_V4
@@ -128,7 +139,7 @@ shipper:
         say("ssh to port %d (lurker sends the SSH banner, the client answers with its key exchange)" % SSH_PORT)
         r = self.attacker(["ssh", "-p", str(SSH_PORT), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
                            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                           "root@" + target], 15)
+                           "root@" + target], 4)
         say("HTTP POST like the Hadoop YARN ResourceManager exploit, port 8088")
         self.attacker(["curl", "-s", "-m", "3", "-X", "POST", "-H", "Content-Type: application/json",
                        "-A", "python-requests/2.31.0", "--data", YARN_EXPLOIT,
