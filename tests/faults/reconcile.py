@@ -80,36 +80,40 @@ def flows_in_pcap(data):
 
 
 def reconcile(sent, pcap_blobs, counters, client_addr):
-    """sent: the workload's JSON; pcap_blobs: iterable of (name, bytes); counters: lurker-ctl's counters.
-    Returns a dict of figures and the lists behind them."""
-    seen = {}
+    """sent: the workload's JSON; pcap_blobs: list of (name, bytes); counters: lurker-ctl's counters.
+    A flow is stored when its payload is in at least one stored pcap of its 4-tuple; it is split (information, not
+    an error) when an idle gap longer than flow_timeout cut it into several pcaps. A duplicate is an object whose
+    bytes equal another object's: the same pcap stored twice. Returns the figures and the lists behind them."""
+    seen, by_content = {}, {}
     for name, data in pcap_blobs:
+        by_content.setdefault(data, []).append(name)
         for (src, sport, dport), payload in flows_in_pcap(data).items():
             if src != client_addr:
                 continue
             seen.setdefault((sport, dport), []).append((name, payload))
-    stored_once, stored_twice, missing = [], [], []
+    stored, split, missing = [], [], []
     for f in sent["flows"]:
-        hits = [name for name, payload in seen.get((f["sport"], f["dport"]), [])
-                if f["payload"].encode() in payload]
-        pcaps = sorted(set(hits))
-        if len(pcaps) == 1:
-            stored_once.append(f)
-        elif len(pcaps) > 1:
-            stored_twice.append((f, pcaps))
+        pcaps = sorted({name for name, payload in seen.get((f["sport"], f["dport"]), [])
+                        if f["payload"].encode() in payload})
+        if pcaps:
+            stored.append(f)
+            if len(pcaps) > 1:
+                split.append((f, pcaps))
         else:
             missing.append(f)
+    duplicates = [names for names in by_content.values() if len(names) > 1]
     admitted = sum(int(counters.get(c, 0)) for c in ADMISSION_COUNTERS)
     accounted = min(len(missing), admitted)
     return {
         "flows_sent": len(sent["flows"]),
-        "flows_stored": len(stored_once),
-        "flows_stored_more_than_once": len(stored_twice),
+        "flows_stored": len(stored),
+        "flows_split": len(split),
+        "duplicate_objects": sum(len(n) - 1 for n in duplicates),
         "flows_accounted_in_counters": accounted,
         "flows_lost": len(missing) - accounted,
         "connect_failures": sent.get("connect_failures", 0),
         "spoofed_sent": len(sent.get("spoofed", [])),
         "malformed_sent": sent.get("malformed", 0),
         "missing": missing[:20],
-        "duplicates": stored_twice[:20],
+        "duplicates": duplicates[:20],
     }

@@ -86,7 +86,7 @@ class Scenario:
         self.tmpfs = False
         self.fault_end = None
 
-    def config_text(self, endpoint, flow_timeout=3):
+    def config_text(self, endpoint, flow_timeout=10):
         return """queue_slots: 1024
 responder:
   rate_limit: 200000
@@ -98,8 +98,6 @@ capturer:
   max_flow_age: 2m
   buffer_size: 32MiB
   max_flows: 50000
-spool:
-  quota: %s
 shipper:
   storage: s3
   concurrency: 4
@@ -110,7 +108,7 @@ shipper:
     region: us-east-1
     endpoint: %s
     path_style: true
-""" % (flow_timeout, "1MiB" if self.name == "spool_full" else "512MiB", BUCKET, endpoint)
+""" % (flow_timeout, BUCKET, endpoint)
 
     def setup(self, moto):
         os.makedirs(self.spool)
@@ -125,8 +123,8 @@ shipper:
         self.gate.open()
         self.key = (moto.access_key, moto.secret_key)
         lt.write_config(self.config, self.shm, self.spool, self.topo.s_if, extra=self.config_text(
-            "http://127.0.0.1:%d" % self.gate.port))
-        env = moto.env()
+            "http://127.0.0.1:%d" % self.gate.port), spool_quota="1MiB" if self.name == "spool_full" else "512MiB")
+        env = {k: v for k, v in moto.env().items() if k.startswith("AWS_")}
         env["AWS_EC2_METADATA_DISABLED"] = "true"
         self.supervisor = lt.Supervisor(self.topo, self.procs, self.config, self.work, env=env)
         self.supervisor.start()
@@ -175,7 +173,7 @@ shipper:
             with open(self.config) as f:
                 text = f.read()
             with open(self.config, "w") as f:
-                f.write(text.replace("flow_timeout: 3s", "flow_timeout: 2s"))
+                f.write(text.replace("flow_timeout: 10s", "flow_timeout: 9s"))
             self.supervisor.ctl("restart", "all")
         self.fault_end = time.monotonic()
 
@@ -255,7 +253,10 @@ def main():
         except Exception as e:  # a scenario that could not finish is a result too
             fig = {"scenario": name, "error": str(e), "work": work}
         else:
-            shutil.rmtree(work, ignore_errors=True)
+            if fig.get("flows_lost") or fig.get("duplicate_objects"):
+                fig["work"] = work  # keep the logs of a scenario that lost something
+            else:
+                shutil.rmtree(work, ignore_errors=True)
         results.append(fig)
         print(json.dumps({k: v for k, v in fig.items() if k not in ("missing", "duplicates", "counters")}),
               flush=True)
@@ -263,7 +264,7 @@ def main():
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
     bad = [r["scenario"] for r in results if r.get("error") or r.get("flows_lost") or
-           r.get("flows_stored_more_than_once") or any(r.get("crashes", {}).values())]
+           r.get("duplicate_objects") or any(r.get("crashes", {}).values())]
     print("scenarios with losses or errors: %s" % (", ".join(bad) or "none"))
     return 1 if bad else 0
 

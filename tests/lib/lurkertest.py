@@ -142,7 +142,7 @@ class Topology:
         return ["ip", "netns", "exec", ns] + list(argv)
 
 
-def write_config(path, shm_name, spool, interface, addresses=(SENSOR_V4,), extra=""):
+def write_config(path, shm_name, spool, interface, addresses=(SENSOR_V4,), extra="", spool_quota=None):
     """Writes a lurker.yaml for a test. `extra` is YAML text appended verbatim (top-level keys or sections)."""
     lines = [
         "sensor_id: test-sensor",
@@ -153,7 +153,7 @@ def write_config(path, shm_name, spool, interface, addresses=(SENSOR_V4,), extra
         "shm_name: %s" % shm_name,
         "spool:",
         "  directory: %s" % spool,
-    ]
+    ] + (["  quota: %s" % spool_quota] if spool_quota else [])
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n" + extra)
     return path
@@ -221,7 +221,8 @@ class Supervisor:
 
     def write_conf(self):
         os.makedirs(self.logs, exist_ok=True)
-        env_line = ",".join('%s="%s"' % (k, v.replace('"', '')) for k, v in self.env.items())
+        # supervisord interpolates %(...)s in values: double every % it should keep
+        env_line = ",".join('%s="%s"' % (k, v.replace('"', '').replace("%", "%%")) for k, v in self.env.items())
         sections = ["""[supervisord]
 nodaemon=true
 logfile=%(logs)s/supervisord.log
