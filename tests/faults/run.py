@@ -114,14 +114,21 @@ shipper:
         os.makedirs(self.spool)
         if self.name == "spool_full":
             # a small disk that the workload fills: the capturer must count what it cannot write
-            lt.sh("mount", "-t", "tmpfs", "-o", "size=600k", "lurker-faults", self.spool)
+            lt.sh("mount", "-t", "tmpfs", "-o", "size=48k", "lurker-faults", self.spool)
             self.tmpfs = True
         self.topo.up()
         self.moto = moto
         moto.create_bucket(BUCKET)
         self.gate = motoserver.TcpGate(moto.port)
         self.gate.open()
-        self.key = (moto.access_key, moto.secret_key)
+        # a second identity that revokes and restores the shipper's rights (the shipper's own key cannot undo a
+        # deny-all on itself)
+        iam = moto.client("iam")
+        iam.create_user(UserName="lurker-faults-admin")
+        iam.put_user_policy(UserName="lurker-faults-admin", PolicyName="admin", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        k = iam.create_access_key(UserName="lurker-faults-admin")["AccessKey"]
+        self.admin_iam = moto.client("iam", access_key=k["AccessKeyId"], secret_key=k["SecretAccessKey"])
         lt.write_config(self.config, self.shm, self.spool, self.topo.s_if, extra=self.config_text(
             "http://127.0.0.1:%d" % self.gate.port), spool_quota="1MiB" if self.name == "spool_full" else "512MiB")
         env = {k: v for k, v in moto.env().items() if k.startswith("AWS_")}
@@ -154,9 +161,15 @@ shipper:
             self.gate.close()
             time.sleep(s.outage)
             self.gate.open()
+        elif sc == "spool_full":
+            # S3 unreachable while the workload runs, so finished flows pile up on a 48 KiB disk until it is full
+            time.sleep(1)
+            self.gate.close()
+            time.sleep(s.duration + s.hold)
+            self.gate.open()
         elif sc == "creds_revoked":
             time.sleep(2)
-            iam = self.moto.client("iam")
+            iam = self.admin_iam
             iam.put_user_policy(UserName=self.moto.user, PolicyName="deny-all", PolicyDocument=json.dumps({
                 "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}))
             time.sleep(s.outage)
