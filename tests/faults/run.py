@@ -11,6 +11,7 @@ S3 is on loopback.
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -38,7 +39,7 @@ class Scale:
         self.outage = 120.0 if full else 15.0
         self.kills = 5 if full else 2
         self.flood_pps = 300000 if full else 100000
-        self.flood_seconds = 20 if full else 5
+        self.flood_seconds = 10 if full else 3
         self.malformed = 20000 if full else 2000
 
 
@@ -130,7 +131,8 @@ shipper:
         k = iam.create_access_key(UserName="lurker-faults-admin")["AccessKey"]
         self.admin_iam = moto.client("iam", access_key=k["AccessKeyId"], secret_key=k["SecretAccessKey"])
         lt.write_config(self.config, self.shm, self.spool, self.topo.s_if, extra=self.config_text(
-            "http://127.0.0.1:%d" % self.gate.port), spool_quota="1MiB" if self.name == "spool_full" else "512MiB")
+            "http://127.0.0.1:%d" % self.gate.port), spool_quota={"spool_full": "1MiB", "syn_flood": "2MiB"}.get(
+                self.name, "512MiB"))
         env = {k: v for k, v in moto.env().items() if k.startswith("AWS_")}
         env["AWS_EC2_METADATA_DISABLED"] = "true"
         self.supervisor = lt.Supervisor(self.topo, self.procs, self.config, self.work, env=env)
@@ -178,9 +180,10 @@ shipper:
             time.sleep(2)
             flood = os.path.join(lt.BUILD, "helpers", "responder_synflood")
             argv = self.topo.in_ns(self.topo.attacker, [
-                flood, "--dst", lt.SENSOR_V4, "--src-net", "198.51.100.0/24", "--rate", str(s.flood_pps),
-                "--count", str(s.flood_pps * s.flood_seconds)])
-            lt.sh(*argv, timeout=s.flood_seconds * 4 + 30)
+                flood, "-i", self.topo.a_if, "-d", lt.SENSOR_V4, "-S", "198.51.100.0/24", "-r", str(s.flood_pps),
+                "-n", str(s.flood_pps * s.flood_seconds), "-p", "1-65535", "-w", "500"])
+            r = lt.sh(*argv, timeout=s.flood_seconds * 4 + 60)
+            self.flood_result = json.loads(r.stdout.strip().splitlines()[-1])
         elif sc == "config_restart":
             time.sleep(s.duration / 2)
             with open(self.config) as f:
@@ -221,6 +224,8 @@ shipper:
                 status = lt.ctl_status_json(self.shm)
                 figures.update(reconcile.reconcile(sent, blobs, status.get("counters", {}), lt.ATTACKER_V4))
                 figures["objects_stored"] = len(blobs)
+                if getattr(self, "flood_result", None):
+                    figures["flood"] = self.flood_result
                 figures["counters"] = status.get("counters", {})
                 figures["peak_rss_kb"] = self.sampler.peak_rss_kb
                 figures["peak_spool_bytes"] = self.sampler.peak_spool_bytes
@@ -250,6 +255,9 @@ SCENARIOS = ["baseline", "kill9_responder", "kill9_capturer", "kill9_shipper", "
 
 
 def main():
+    # the TCP gate in front of moto holds two descriptors per upload connection in this process
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--only")
