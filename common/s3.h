@@ -55,6 +55,8 @@ void s3_op_free(struct s3_op *op);
 
 /* Forget cached credentials (after an ExpiredToken answer) so the next request loads fresh ones. */
 void s3_client_refresh_credentials(struct s3_client *c);
+/* Keys per ListObjectsV2 page (1..1000; 0 = the server's default of 1000). Smaller pages are for tests. */
+void s3_client_set_list_page_size(struct s3_client *c, unsigned keys);
 /* Bucket the client was configured with ("" if none). */
 const char *s3_client_bucket(const struct s3_client *c);
 

@@ -1,0 +1,23 @@
+/* Object keys from lurker.yaml's shipper.key_template, e.g.
+ * "pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}_{src}_{dst}_{sport}_{dport}.pcap" (the original tool's layout; UTC).
+ * Fields: {sensor} {yyyy} {mm} {dd} {hh} (of the first packet) {ts} (its unix seconds) {src} {dst} {sport} {dport}
+ * {proto}. A key may hold only [A-Za-z0-9-._/], must not start with '/', and has no empty, "." or ".." segment, so
+ * it is also a safe relative path below the local archive directory. A flow whose spool name carries the capturer's
+ * "-N" duplicate suffix gets "-N" before the key's ".pcap" too. */
+#ifndef LURKER_SHIPPER_KEYTEMPLATE_H
+#define LURKER_SHIPPER_KEYTEMPLATE_H
+
+#include <stddef.h>
+
+#include "flowmeta.h"
+
+#define KEY_MAX 1024
+
+/* Writes prefix + expanded template into out. Returns 0, or -1 with a reason in err (unknown field, bad
+ * character, too long). */
+int key_expand(const char *template, const char *prefix, const char *sensor, const struct flow_meta *m, char *out,
+               size_t outlen, char *err, size_t errlen);
+/* Whether a finished key follows the rules above. */
+int key_is_safe(const char *key);
+
+#endif
