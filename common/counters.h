@@ -35,7 +35,8 @@
     X(CAPTURER, spool_bytes, "bytes of finished pcaps in the spool (gauge)")                                      \
     X(CAPTURER, queue_full, "flows written but not announced: queue full (the shipper finds them by scanning)")  \
     X(CAPTURER, packets_malformed, "packets the capturer could not parse (kept in the flow's pcap when possible)")       \
-    X(CAPTURER, flows_started, "flows opened (= written + dropped_quota + dropped_write_error + open)")          \
+    X(CAPTURER, flows_started, "flows opened (= written + every flows_dropped_* + open + waiting to be written)") \
+    X(CAPTURER, flows_dropped_backlog, "flows not written: the spool disk was too far behind (writer backlog full)") \
     X(CAPTURER, flows_idle, "flows finished after flow_timeout without packets")                                  \
     X(CAPTURER, flows_shutdown, "flows finished at shutdown (SIGTERM/SIGINT)")                                    \
     X(CAPTURER, packets_nomem, "packets not kept: out of memory")                                                 \

@@ -108,6 +108,11 @@ class Topology:
                 (self.attacker, self.a_if, ATTACKER_V4, ATTACKER_V6, SENSOR_V4, SENSOR_V6),
                 (self.sensor, self.s_if, SENSOR_V4, SENSOR_V6, ATTACKER_V4, ATTACKER_V6)):
             self.ns(ns, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0")
+            # no duplicate-address detection: otherwise IPv6 is mute for 1-2 s after the link comes up, while the
+            # link-local address neighbour discovery needs is still "tentative"
+            self.ns(ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0",
+                    "net.ipv6.conf.%s.accept_dad=0" % ifname, "net.ipv6.conf.%s.dad_transmits=0" % ifname,
+                    check=False)
             self.ns(ns, "ip", "link", "set", "lo", "up")
             self.ns(ns, "ip", "addr", "add", v4 + "/24", "dev", ifname)
             if self.ipv6:

@@ -1,0 +1,42 @@
+/* What the responder does with one captured segment: a SYN gets (at most) one SYN+ACK, shaped by the persona, with
+ * the SYN-cookie ISN; on a banner port the client's ACK that completes the handshake gets the banner and the
+ * client's data gets an ACK, all decided from the cookie alone (no per-connection state). */
+#ifndef LURKER_RESPONDER_ANSWER_H
+#define LURKER_RESPONDER_ANSWER_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "persona.h"
+#include "rate_limit.h"
+#include "raw_sender.h"
+#include "syncookie.h"
+
+/* Totals since start; main publishes them (and the sender's totals by packet kind) to the shared counters. */
+struct answer_counts {
+    uint64_t syn_seen, rate_limited_global, rate_limited_source, port_excluded, malformed;
+    uint64_t cookie_invalid, not_ours;
+};
+
+struct responder {
+    const struct lurker_config *cfg;
+    struct persona_host host;
+    uint8_t key[SYNCOOKIE_KEY_BYTES];
+    uint64_t ts_origin_ms;             /* the persona's "uptime" at monotonic time 0 */
+    uint16_t ip_id;                    /* next IP ID for personas that increment it */
+    uint8_t banner_of_port[65536];     /* 0: none, else index + 1 into cfg->responder.banners */
+    struct rate_limiter limiter;
+    struct raw_sender *sender;
+    struct answer_counts counts;
+};
+
+/* Sets up everything but the sender (already open). Returns 0, or -1 if out of memory. */
+int responder_init(struct responder *r, const struct lurker_config *cfg, const struct persona_host *host,
+                   const uint8_t key[SYNCOOKIE_KEY_BYTES], struct raw_sender *sender, uint64_t now_ns);
+void responder_free(struct responder *r);
+
+/* Handles one captured frame. now_ns is CLOCK_MONOTONIC, coarse the SYN-cookie clock (syncookie_coarse_now()). */
+void responder_handle(struct responder *r, const uint8_t *frame, size_t caplen, int linktype, uint64_t now_ns,
+                      uint32_t coarse);
+
+#endif

@@ -1,0 +1,241 @@
+#include "firewall.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct text {
+    char *buf;
+    size_t cap, len;
+    bool overflow;
+};
+
+static void emit(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(struct text *t, const char *fmt, ...)
+{
+    if (t->overflow)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= t->cap - t->len)
+        t->overflow = true;
+    else
+        t->len += (size_t)n;
+}
+
+void firewall_table_name(const char *shm_name, char *out, size_t outlen)
+{
+    size_t j = 0;
+    for (const char *p = shm_name; *p && j + 1 < outlen && j < 60; p++) {
+        char c = *p;
+        if (c == '/')
+            continue;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        out[j++] = ok ? c : '_';
+    }
+    if (j == 0 && outlen > 6) {
+        snprintf(out, outlen, "lurker");
+        return;
+    }
+    out[j] = '\0';
+}
+
+/* "{ 203.0.113.10/32, 198.51.100.0/24 }" of one family; false if the config has none of it. */
+static bool emit_prefix_set(struct text *t, const struct lurker_config *cfg, int family)
+{
+    bool any = false;
+    for (size_t i = 0; i < cfg->naddresses; i++) {
+        const struct prefix *p = &cfg->addresses[i];
+        if (p->addr.family != family)
+            continue;
+        char a[64];
+        ip_addr_format(&p->addr, a, sizeof a);
+        emit(t, "%s%s/%u", any ? ", " : "{ ", a, p->len);
+        any = true;
+    }
+    if (any)
+        emit(t, " }");
+    return any;
+}
+
+static bool has_family(const struct lurker_config *cfg, int family)
+{
+    for (size_t i = 0; i < cfg->naddresses; i++)
+        if (cfg->addresses[i].addr.family == family)
+            return true;
+    return false;
+}
+
+/* " tcp sport != { 22, 8000-8100 }" (DIR "sport"/"dport") for the ports the responder does not answer, or "". */
+static void emit_unanswered_ports(struct text *t, const struct lurker_config *cfg, const char *dir)
+{
+    bool any = false;
+    unsigned port = 0;
+    while (port <= 65535) {
+        if (port_set_has(&cfg->responder.ports, (uint16_t)port)) {
+            port++;
+            continue;
+        }
+        unsigned first = port;
+        while (port <= 65535 && !port_set_has(&cfg->responder.ports, (uint16_t)port))
+            port++;
+        emit(t, "%s", any ? ", " : " tcp ");
+        if (!any)
+            emit(t, "%s != { ", dir);
+        if (first == port - 1)
+            emit(t, "%u", first);
+        else
+            emit(t, "%u-%u", first, port - 1);
+        any = true;
+    }
+    if (any)
+        emit(t, " }");
+}
+
+static void emit_output_chain(struct text *t, const struct lurker_config *cfg, const char *table)
+{
+    emit(t, "table inet %s {\n  chain output {\n    type filter hook output priority 0; policy accept;\n", table);
+    if (has_family(cfg, AF_INET)) {
+        emit(t, "    ip saddr ");
+        emit_prefix_set(t, cfg, AF_INET);
+        emit(t, " tcp flags & rst == rst");
+        emit_unanswered_ports(t, cfg, "sport");
+        emit(t, " drop\n    ip saddr ");
+        emit_prefix_set(t, cfg, AF_INET);
+        emit(t, " icmp type destination-unreachable icmp code port-unreachable drop\n");
+    }
+    if (has_family(cfg, AF_INET6)) {
+        emit(t, "    ip6 saddr ");
+        emit_prefix_set(t, cfg, AF_INET6);
+        emit(t, " tcp flags & rst == rst");
+        emit_unanswered_ports(t, cfg, "sport");
+        emit(t, " drop\n    ip6 saddr ");
+        emit_prefix_set(t, cfg, AF_INET6);
+        emit(t, " icmpv6 type destination-unreachable icmpv6 code port-unreachable drop\n");
+    }
+    emit(t, "  }\n}\n");
+}
+
+static void emit_ingress_chain(struct text *t, const struct lurker_config *cfg, const char *table)
+{
+    emit(t, "table netdev %s {\n  chain ingress {\n    type filter hook ingress device \"%s\" priority 0; "
+            "policy accept;\n", table, cfg->interface);
+    if (has_family(cfg, AF_INET)) {
+        emit(t, "    ip daddr ");
+        emit_prefix_set(t, cfg, AF_INET);
+        emit(t, " meta l4proto tcp");
+        emit_unanswered_ports(t, cfg, "dport");
+        emit(t, " drop\n");
+    }
+    if (has_family(cfg, AF_INET6)) {
+        emit(t, "    ip6 daddr ");
+        emit_prefix_set(t, cfg, AF_INET6);
+        emit(t, " meta l4proto tcp");
+        emit_unanswered_ports(t, cfg, "dport");
+        emit(t, " drop\n");
+    }
+    emit(t, "  }\n}\n");
+}
+
+static const char *table_family(const struct lurker_config *cfg)
+{
+    return cfg->responder.firewall == FIREWALL_INGRESS ? "netdev" : "inet";
+}
+
+int firewall_install_script(const struct lurker_config *cfg, const char *table, char *out, size_t outlen)
+{
+    struct text t = {out, outlen, 0, false};
+    if (outlen)
+        out[0] = '\0';
+    if (cfg->responder.firewall == FIREWALL_NONE)
+        return 0;
+    /* declare-then-delete makes the delete succeed whether or not a stale table exists; all in one transaction */
+    emit(&t, "table %s %s\ndelete table %s %s\n", table_family(cfg), table, table_family(cfg), table);
+    if (cfg->responder.firewall == FIREWALL_INGRESS)
+        emit_ingress_chain(&t, cfg, table);
+    else
+        emit_output_chain(&t, cfg, table);
+    return t.overflow ? -1 : (int)t.len;
+}
+
+int firewall_remove_script(const struct lurker_config *cfg, const char *table, char *out, size_t outlen)
+{
+    struct text t = {out, outlen, 0, false};
+    if (outlen)
+        out[0] = '\0';
+    if (cfg->responder.firewall == FIREWALL_NONE)
+        return 0;
+    emit(&t, "table %s %s\ndelete table %s %s\n", table_family(cfg), table, table_family(cfg), table);
+    return t.overflow ? -1 : (int)t.len;
+}
+
+int firewall_apply(const char *script, char *err, size_t errlen)
+{
+    int in[2], out[2];
+    if (errlen)
+        err[0] = '\0';
+    if (script[0] == '\0')
+        return 0;
+    if (pipe2(in, O_CLOEXEC) < 0)
+        return snprintf(err, errlen, "pipe: %s", strerror(errno)), -1;
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        close(in[0]);
+        close(in[1]);
+        return snprintf(err, errlen, "pipe: %s", strerror(errno)), -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        execlp("nft", "nft", "-f", "-", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    /* the script is small (a few KiB): one write cannot block on the pipe's 64 KiB buffer */
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+    size_t len = strlen(script), done = 0;
+    while (done < len) {
+        ssize_t n = write(in[1], script + done, len - done);
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    close(in[1]);
+    signal(SIGPIPE, old);
+    size_t got = 0;
+    for (;;) {
+        char chunk[256];
+        ssize_t n = read(out[0], chunk, sizeof chunk);
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n && errlen && got + 1 < errlen; i++)
+            err[got++] = chunk[i] == '\n' ? ' ' : chunk[i];
+    }
+    if (errlen)
+        err[got] = '\0';
+    close(out[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (got == 0)
+        snprintf(err, errlen, "nft exited with status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return -1;
+}

@@ -1,0 +1,247 @@
+/* lurker-responder: makes every TCP port of the monitored addresses answer SYN+ACK, statelessly.
+ *
+ * As root: read the config, open the capture handle and raw sockets, install the nftables rules, fork a small
+ * privileged supervisor that removes the rules when the worker exits (supervisor.h). The worker attaches the shared
+ * memory, sets a fresh SYN-cookie key, drops to cfg->user with no capabilities and answers until SIGTERM/SIGINT. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "answer.h"
+#include "cli.h"
+#include "config.h"
+#include "firewall.h"
+#include "host_profile.h"
+#include "log.h"
+#include "privdrop.h"
+#include "raw_sender.h"
+#include "shm.h"
+#include "supervisor.h"
+#include "syn_capture.h"
+#include "syncookie.h"
+
+#define POLL_MS 200
+#define DISPATCH_MAX 256
+
+struct handles {
+    const struct lurker_config *cfg;
+    pcap_t *capture;
+    struct raw_sender sender;
+    char table[64];
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static bool has_family(const struct lurker_config *cfg, int family)
+{
+    for (size_t i = 0; i < cfg->naddresses; i++)
+        if (cfg->addresses[i].addr.family == family)
+            return true;
+    return false;
+}
+
+static void open_handles(const struct lurker_config *cfg, struct handles *h)
+{
+    char err[512];
+    h->cfg = cfg;
+    h->capture = syn_capture_open(cfg, err, sizeof err);
+    if (!h->capture) {
+        log_error("event=capture_failed reason=\"%s\"", err);
+        exit(1);
+    }
+    if (raw_sender_open(&h->sender, has_family(cfg, AF_INET), has_family(cfg, AF_INET6), err, sizeof err) < 0) {
+        log_error("event=raw_socket_failed reason=\"%s\"", err);
+        exit(1);
+    }
+}
+
+static void install_firewall(struct handles *h)
+{
+    char script[16384], err[512];
+    firewall_table_name(h->cfg->shm_name, h->table, sizeof h->table);
+    if (firewall_install_script(h->cfg, h->table, script, sizeof script) < 0) {
+        log_error("event=firewall_failed reason=\"ruleset too long\"");
+        exit(1);
+    }
+    if (firewall_apply(script, err, sizeof err) < 0) {
+        log_error("event=firewall_failed table=%s reason=\"%s\"", h->table, err);
+        exit(1);
+    }
+    log_info("event=firewall_installed table=%s mode=%s", h->table,
+             h->cfg->responder.firewall == FIREWALL_INGRESS  ? "ingress"
+             : h->cfg->responder.firewall == FIREWALL_OUTPUT ? "output"
+                                                             : "none");
+}
+
+/* Runs in the privileged supervisor right after the fork: it keeps no handle an attacker's packets reach. */
+static void release_handles(void *arg)
+{
+    struct handles *h = arg;
+    pcap_close(h->capture);
+    h->capture = NULL;
+    raw_sender_close(&h->sender);
+}
+
+/* Runs in the privileged supervisor once the worker has exited. */
+static void remove_firewall(void *arg)
+{
+    struct handles *h = arg;
+    char script[512], err[512];
+    if (firewall_remove_script(h->cfg, h->table, script, sizeof script) < 0 || firewall_apply(script, err, sizeof err) < 0)
+        log_error("event=firewall_remove_failed table=%s reason=\"%s\"", h->table, err);
+    else if (script[0])
+        log_info("event=firewall_removed table=%s", h->table);
+}
+
+static void attach_shared_memory(const struct lurker_config *cfg, struct shm_segment *seg, uint8_t key[16])
+{
+    char err[512];
+    if (shm_attach(cfg->shm_name, cfg->queue_slots, seg, err, sizeof err) < 0 ||
+        shm_register(seg, PROC_RESPONDER, err, sizeof err) < 0) {
+        log_error("event=shm_failed reason=\"%s\"", err);
+        exit(1);
+    }
+    if (shm_new_key(seg) < 0 || shm_get_key(seg, key) == 0) {
+        log_error("event=shm_failed reason=\"cannot set the SYN-cookie key\"");
+        exit(1);
+    }
+}
+
+static void drop_privileges(const struct lurker_config *cfg)
+{
+    char err[512];
+    if (privdrop(cfg->user, err, sizeof err) < 0) {
+        log_error("event=privdrop_failed reason=\"%s\"", err);
+        exit(1);
+    }
+    supervisor_child_bind();
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+struct dispatch_ctx {
+    struct responder *r;
+    int linktype;
+    uint32_t coarse;
+    uint64_t now_ns;
+};
+
+static void on_packet(u_char *user, const struct pcap_pkthdr *hdr, const u_char *bytes)
+{
+    struct dispatch_ctx *ctx = (struct dispatch_ctx *)user;
+    responder_handle(ctx->r, bytes, hdr->caplen, ctx->linktype, ctx->now_ns, ctx->coarse);
+}
+
+/* Copies the worker's totals into the shared counters (they are only written here, so a store is enough). */
+static void publish_counters(struct shm_segment *seg, const struct responder *r, pcap_t *capture)
+{
+    const struct answer_counts *c = &r->counts;
+    counter_set(seg, CNT_syn_seen, c->syn_seen);
+    counter_set(seg, CNT_synack_sent, r->sender->sent[PACKET_SYNACK]);
+    counter_set(seg, CNT_rate_limited_global, c->rate_limited_global);
+    counter_set(seg, CNT_rate_limited_source, c->rate_limited_source);
+    counter_set(seg, CNT_port_excluded, c->port_excluded);
+    counter_set(seg, CNT_send_errors, r->sender->errors);
+    counter_set(seg, CNT_syn_malformed, c->malformed);
+    counter_set(seg, CNT_banners_sent, r->sender->sent[PACKET_BANNER]);
+    counter_set(seg, CNT_acks_sent, r->sender->sent[PACKET_ACK]);
+    counter_set(seg, CNT_cookie_invalid, c->cookie_invalid);
+    struct pcap_stat ps;
+    if (pcap_stats(capture, &ps) == 0)
+        counter_set(seg, CNT_pcap_drops, (uint64_t)ps.ps_drop + ps.ps_ifdrop);
+}
+
+static void answer_until_stopped(struct handles *h, struct shm_segment *seg, struct responder *r)
+{
+    struct dispatch_ctx ctx = {.r = r, .linktype = pcap_datalink(h->capture)};
+    struct pollfd pfd = {.fd = pcap_get_selectable_fd(h->capture), .events = POLLIN};
+    uint64_t last_beat = 0;
+    while (!stop_requested) {
+        int ready = poll(&pfd, 1, POLL_MS);
+        if (ready < 0 && errno != EINTR) {
+            log_error("event=poll_failed reason=\"%s\"", strerror(errno));
+            break;
+        }
+        for (int rounds = 0; ready > 0 && rounds < 64; rounds++) {
+            ctx.now_ns = monotonic_ns();
+            ctx.coarse = syncookie_coarse_now();
+            int n = pcap_dispatch(h->capture, DISPATCH_MAX, on_packet, (u_char *)&ctx);
+            raw_sender_flush(&h->sender);
+            if (n <= 0)
+                break;
+        }
+        uint64_t now = monotonic_ns();
+        if (now - last_beat >= 250000000ULL) {
+            shm_heartbeat(seg, PROC_RESPONDER);
+            publish_counters(seg, r, h->capture);
+            last_beat = now;
+        }
+    }
+    raw_sender_flush(&h->sender);
+    publish_counters(seg, r, h->capture);
+}
+
+static void log_totals(const struct responder *r, const struct shm_segment *seg)
+{
+    log_info("event=stop syn_seen=%llu synack_sent=%llu limited_global=%llu limited_source=%llu not_monitored=%llu",
+             (unsigned long long)r->counts.syn_seen, (unsigned long long)counter_get(seg, CNT_synack_sent),
+             (unsigned long long)r->counts.rate_limited_global, (unsigned long long)r->counts.rate_limited_source,
+             (unsigned long long)r->counts.not_ours);
+}
+
+int main(int argc, char **argv)
+{
+    static struct lurker_config cfg;
+    struct cli_options opts;
+    static struct handles handles;
+    static struct responder responder;
+    struct shm_segment seg;
+    struct persona_host host;
+    uint8_t key[SYNCOOKIE_KEY_BYTES];
+
+    cli_start(argc, argv, "responder", &opts, &cfg);
+    host_profile_read(cfg.interface, &host);
+    open_handles(&cfg, &handles);
+    install_firewall(&handles);
+    if (supervisor_fork(release_handles, remove_firewall, &handles) < 0) {
+        log_error("event=fork_failed reason=\"%s\"", strerror(errno));
+        remove_firewall(&handles);
+        return 1;
+    }
+    catch_stop_signals();
+    attach_shared_memory(&cfg, &seg, key);
+    drop_privileges(&cfg);
+    if (responder_init(&responder, &cfg, &host, key, &handles.sender, monotonic_ns()) < 0) {
+        log_error("event=start_failed reason=\"out of memory\"");
+        return 1;
+    }
+    log_info("event=start iface=%s persona=%s addresses=%zu mss=%u wscale=%u user=\"%s\"", cfg.interface,
+             persona_name(cfg.responder.persona), cfg.naddresses, host.mss_v4, host.linux_wscale, cfg.user);
+    answer_until_stopped(&handles, &seg, &responder);
+    log_totals(&responder, &seg);
+    shm_unregister(&seg, PROC_RESPONDER);
+    shm_detach(&seg);
+    responder_free(&responder);
+    raw_sender_close(&handles.sender);
+    pcap_close(handles.capture);
+    return 0;
+}

@@ -1,0 +1,100 @@
+#include "syn_capture.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#define RESPONDER_SNAPLEN 256   /* headers and the start of a client's payload: enough to answer, never to store */
+#define RESPONDER_BUFFER (16 << 20)
+
+static bool append(char *out, size_t outlen, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+    if (*len + n + 1 > outlen)
+        return false;
+    memcpy(out + *len, s, n + 1);
+    *len += n;
+    return true;
+}
+
+int syn_capture_filter(const struct lurker_config *cfg, char *out, size_t outlen)
+{
+    char dst[4096];
+    if (prefixes_bpf(cfg->addresses, cfg->naddresses, "dst ", dst, sizeof dst) < 0)
+        return -1;
+    size_t len = 0;
+    char part[8192];
+    if (outlen)
+        out[0] = '\0';
+    /* SYN set, ACK clear */
+    snprintf(part, sizeof part,
+             "(%s and ((ip and tcp and tcp[13] & 0x12 == 0x02) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02)))",
+             dst);
+    if (!append(out, outlen, &len, part))
+        return -1;
+    if (cfg->responder.nbanners == 0)
+        return 0;
+    /* ACK set, SYN and RST clear, to a banner port: the handshake's last step and the client's data */
+    char ports4[2048] = "", ports6[2048] = "";
+    size_t l4 = 0, l6 = 0;
+    for (size_t i = 0; i < cfg->responder.nbanners; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "%stcp[2:2] == %u", i ? " or " : "", cfg->responder.banners[i].port);
+        if (!append(ports4, sizeof ports4, &l4, p))
+            return -1;
+        snprintf(p, sizeof p, "%sip6[42:2] == %u", i ? " or " : "", cfg->responder.banners[i].port);
+        if (!append(ports6, sizeof ports6, &l6, p))
+            return -1;
+    }
+    snprintf(part, sizeof part,
+             " or (%s and ((ip and tcp and tcp[13] & 0x16 == 0x10 and (%s)) or "
+             "(ip6 and ip6[6] == 6 and ip6[53] & 0x16 == 0x10 and (%s))))",
+             dst, ports4, ports6);
+    return append(out, outlen, &len, part) ? 0 : -1;
+}
+
+pcap_t *syn_capture_open(const struct lurker_config *cfg, char *err, size_t errlen)
+{
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    char filter[16384];
+    struct bpf_program prog;
+    if (syn_capture_filter(cfg, filter, sizeof filter) < 0) {
+        snprintf(err, errlen, "BPF filter too long for the configured addresses and banner ports");
+        return NULL;
+    }
+    pcap_t *p = pcap_create(cfg->interface, ebuf);
+    if (!p) {
+        snprintf(err, errlen, "pcap_create %s: %s", cfg->interface, ebuf);
+        return NULL;
+    }
+    pcap_set_snaplen(p, RESPONDER_SNAPLEN);
+    pcap_set_promisc(p, 0);
+    pcap_set_immediate_mode(p, 1);
+    pcap_set_buffer_size(p, RESPONDER_BUFFER);
+    int rc = pcap_activate(p);
+    if (rc < 0) {
+        snprintf(err, errlen, "pcap_activate %s: %s", cfg->interface, pcap_geterr(p));
+        pcap_close(p);
+        return NULL;
+    }
+    /* only what arrives: our own SYN+ACKs never match, but a host-originated SYN to ourselves is not for us */
+    pcap_setdirection(p, PCAP_D_IN);
+    if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+        snprintf(err, errlen, "pcap_compile: %s", pcap_geterr(p));
+        pcap_close(p);
+        return NULL;
+    }
+    rc = pcap_setfilter(p, &prog);
+    pcap_freecode(&prog);
+    if (rc < 0) {
+        snprintf(err, errlen, "pcap_setfilter: %s", pcap_geterr(p));
+        pcap_close(p);
+        return NULL;
+    }
+    if (pcap_setnonblock(p, 1, ebuf) < 0) {
+        snprintf(err, errlen, "pcap_setnonblock: %s", ebuf);
+        pcap_close(p);
+        return NULL;
+    }
+    return p;
+}

@@ -1,0 +1,70 @@
+/* The nftables scripts: own table per instance, the right hook, excluded ports exempt, no conntrack. The live
+ * install/remove is tested in test_responder_handshake.py. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "../../responder/firewall.h"
+#include "../../responder/syn_capture.h"
+
+static void config(struct lurker_config *cfg, const char *yaml)
+{
+    char err[CONFIG_ERR_MAX];
+    config_defaults(cfg);
+    cr_assert_eq(config_load_buffer("t.yaml", yaml, strlen(yaml), cfg, err, sizeof err), 0, "%s", err);
+}
+
+Test(responder_firewall, table_names_follow_the_instance)
+{
+    char name[64];
+    firewall_table_name("/lurker", name, sizeof name);
+    cr_assert_str_eq(name, "lurker");
+    firewall_table_name("/lurker-test-ab12", name, sizeof name);
+    cr_assert_str_eq(name, "lurker_test_ab12");
+}
+
+Test(responder_firewall, output_mode_drops_rst_and_port_unreachable_except_excluded)
+{
+    static struct lurker_config cfg;
+    config(&cfg, "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::/64\"]\nuser: \"\"\n"
+                 "responder:\n  exclude_ports: [22, \"8000-8100\"]\n");
+    char s[8192];
+    cr_assert_gt(firewall_install_script(&cfg, "lurker", s, sizeof s), 0);
+    cr_assert_not_null(strstr(s, "table inet lurker\ndelete table inet lurker\n"));
+    cr_assert_not_null(strstr(s, "hook output"));
+    cr_assert_not_null(strstr(s, "ip saddr { 203.0.113.10/32 } tcp flags & rst == rst tcp sport != { 22, 8000-8100 } drop"),
+                       "%s", s);
+    cr_assert_not_null(strstr(s, "ip6 saddr { 2001:db8::/64 }"));
+    cr_assert_not_null(strstr(s, "icmpv6 code port-unreachable drop"));
+    cr_assert_null(strstr(s, "ct "), "no connection tracking: %s", s);
+    cr_assert_gt(firewall_remove_script(&cfg, "lurker", s, sizeof s), 0);
+    cr_assert_str_eq(s, "table inet lurker\ndelete table inet lurker\n");
+}
+
+Test(responder_firewall, ingress_mode_and_none)
+{
+    static struct lurker_config cfg;
+    config(&cfg, "interface: veth0\naddresses: [203.0.113.10]\nuser: \"\"\nresponder:\n  firewall: ingress\n");
+    char s[8192];
+    cr_assert_gt(firewall_install_script(&cfg, "lk", s, sizeof s), 0);
+    cr_assert_not_null(strstr(s, "table netdev lk {\n  chain ingress {\n    type filter hook ingress device \"veth0\""));
+    cr_assert_not_null(strstr(s, "ip daddr { 203.0.113.10/32 } meta l4proto tcp drop"), "%s", s);
+    cr_assert_eq(firewall_install_script(&cfg, "lk", s, 10), -1);
+    config(&cfg, "interface: veth0\naddresses: [203.0.113.10]\nuser: \"\"\nresponder:\n  firewall: none\n");
+    cr_assert_eq(firewall_install_script(&cfg, "lk", s, sizeof s), 0);
+    cr_assert_str_eq(s, "");
+}
+
+Test(responder_firewall, bpf_filter_compiles_with_banner_ports)
+{
+    static struct lurker_config cfg;
+    config(&cfg, "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::10\"]\nuser: \"\"\nresponder:\n"
+                 "  banners:\n    - port: 2222\n      text: \"SSH-2.0-x\\r\\n\"\n    - port: 21\n      text: \"220 hi\\r\\n\"\n");
+    char f[16384];
+    cr_assert_eq(syn_capture_filter(&cfg, f, sizeof f), 0);
+    cr_assert_not_null(strstr(f, "tcp[2:2] == 2222 or tcp[2:2] == 21"), "%s", f);
+    pcap_t *dead = pcap_open_dead(DLT_EN10MB, 256);
+    struct bpf_program prog;
+    cr_assert_eq(pcap_compile(dead, &prog, f, 1, PCAP_NETMASK_UNKNOWN), 0, "%s", pcap_geterr(dead));
+    pcap_freecode(&prog);
+    pcap_close(dead);
+}
