@@ -45,6 +45,7 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}
 static const char *const personas[] = {"linux", "windows", "freebsd", NULL};
 static const char *const firewalls[] = {"output", "ingress", "none", NULL};
 static const char *const storages[] = {"local", "s3", NULL};
+static const char *const metrics_backends[] = {"none", "cloudwatch", NULL};
 
 #define OFF(field) offsetof(struct lurker_config, field)
 #define STR(section, name, field, rule) {section, name, KT_STRING, OFF(field), sizeof(((struct lurker_config *)0)->field), 0, 0, NULL, rule}
@@ -94,6 +95,11 @@ static const struct config_key config_keys[] = {
     NUM("shipper", "concurrency", KT_UINT, shipper.concurrency, 1, 64),
     NUM("shipper", "max_retries", KT_UINT, shipper.max_retries, 0, 100),
     NUM("shipper", "failed_retry_interval", KT_DURATION, shipper.failed_retry_interval, 10, 86400),
+    ENUM("shipper", "metrics", shipper.metrics, metrics_backends),
+    NUM("shipper", "metrics_interval", KT_DURATION, shipper.metrics_interval, 10, 3600),
+    STR("shipper", "metrics_namespace", shipper.metrics_namespace, SR_ID),
+    STR("shipper", "metrics_endpoint", shipper.metrics_endpoint, SR_ENDPOINT),
+    STR("shipper", "prometheus_file", shipper.prometheus_file, SR_PATH),
     {"shipper", "s3", KT_SECTION, 0, 0, 0, 0, NULL, SR_ANY},
     STR("shipper.s3", "bucket", shipper.s3.bucket, SR_ANY),
     STR("shipper.s3", "region", shipper.s3.region, SR_ID),
@@ -168,6 +174,9 @@ void config_defaults(struct lurker_config *cfg)
     cfg->shipper.concurrency = 4;
     cfg->shipper.max_retries = 8;
     cfg->shipper.failed_retry_interval = 900;
+    cfg->shipper.metrics = METRICS_NONE;
+    cfg->shipper.metrics_interval = 60;
+    snprintf(cfg->shipper.metrics_namespace, sizeof cfg->shipper.metrics_namespace, "Lurker");
 }
 
 /* ---- error reporting ---------------------------------------------------------------------------------------- */

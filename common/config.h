@@ -24,6 +24,7 @@ enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERRO
 enum persona { PERSONA_LINUX, PERSONA_WINDOWS, PERSONA_FREEBSD };
 enum firewall_mode { FIREWALL_OUTPUT, FIREWALL_INGRESS, FIREWALL_NONE };
 enum storage_backend { STORAGE_LOCAL, STORAGE_S3 };
+enum metrics_backend { METRICS_NONE, METRICS_CLOUDWATCH };
 
 /* A set of TCP ports as a 65536-bit map: answer[port] says whether the responder answers SYNs to it. */
 struct port_set {
@@ -88,6 +89,11 @@ struct shipper_config {
     uint32_t concurrency;              /* uploads in flight */
     uint32_t max_retries;              /* before a transient failure parks a file */
     uint32_t failed_retry_interval;    /* seconds between retries of parked files */
+    enum metrics_backend metrics;      /* where the sensor's health numbers go every metrics_interval */
+    uint32_t metrics_interval;         /* seconds */
+    char metrics_namespace[CONFIG_STR_MAX];
+    char metrics_endpoint[CONFIG_STR_MAX]; /* CloudWatch endpoint override; "" for AWS */
+    char prometheus_file[CONFIG_PATH_MAX]; /* textfile for node_exporter, rewritten every interval; "" off */
 };
 
 struct lurker_config {

@@ -4,7 +4,7 @@
  *   lurker-ctl [-c FILE | --shm NAME] reset             remove the segment (only when no lurker process is alive)
  *
  * Health verdicts (the local twin of the CloudWatch alarms in infra/): every process alive with a heartbeat under
- * STALE_AFTER_S, and the oldest unshipped pcap younger than --max-backlog-age (default 900 s). */
+ * HEALTH_STALE_AFTER_S, and the oldest unshipped pcap younger than --max-backlog-age (default 900 s). */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,22 +13,13 @@
 
 #include "cli.h"
 #include "config.h"
+#include "health.h"
 #include "shm.h"
 
-#define STALE_AFTER_S 10 /* a heartbeat older than this means the process is hung */
-#define DEFAULT_MAX_BACKLOG_AGE_S 900
-
-static uint64_t max_backlog_age_s = DEFAULT_MAX_BACKLOG_AGE_S;
+static uint64_t max_backlog_age_s = HEALTH_MAX_BACKLOG_AGE_S;
 static char sensor_label[64];
 
 enum exit_code { EXIT_HEALTHY = 0, EXIT_UNHEALTHY = 1, EXIT_USAGE = 2, EXIT_NO_SEGMENT = 3 };
-
-struct proc_state {
-    int pid;
-    bool alive;
-    double heartbeat_age_s; /* negative: never */
-    bool healthy;
-};
 
 static void usage(FILE *out)
 {
@@ -41,74 +32,26 @@ static void usage(FILE *out)
             "      --max-backlog-age S  unhealthy when the oldest unshipped pcap waited longer (default %d)\n"
             "status exits 0 when responder, capturer and shipper are alive with a heartbeat under %ds and the\n"
             "backlog is young enough, else 1; 3 when the segment does not exist.\n",
-            DEFAULT_CONFIG_PATH, DEFAULT_MAX_BACKLOG_AGE_S, STALE_AFTER_S);
-}
-
-static struct proc_state read_proc(const struct shm_segment *seg, enum lurker_process p)
-{
-    struct proc_state s = {0};
-    s.pid = atomic_load(&seg->hdr->procs[p].pid);
-    s.alive = s.pid > 0 && shm_process_alive(seg, p);
-    uint64_t hb = atomic_load(&seg->hdr->procs[p].heartbeat_ns);
-    s.heartbeat_age_s = hb ? (double)(monotonic_ns() - hb) / 1e9 : -1;
-    s.healthy = s.alive && s.heartbeat_age_s >= 0 && s.heartbeat_age_s < STALE_AFTER_S;
-    return s;
-}
-
-static bool backlog_ok(const struct shm_segment *seg)
-{
-    return counter_get(seg, CNT_oldest_age) <= max_backlog_age_s;
-}
-
-static bool is_gauge(enum lurker_counter c)
-{
-    return strstr(counter_table[c].description, "(gauge)") != NULL;
+            DEFAULT_CONFIG_PATH, HEALTH_MAX_BACKLOG_AGE_S, HEALTH_STALE_AFTER_S);
 }
 
 static int status_prometheus(const struct shm_segment *seg)
 {
-    bool healthy = backlog_ok(seg);
-    char labels[96] = "";
-    if (sensor_label[0])
-        snprintf(labels, sizeof labels, "sensor=\"%s\",", sensor_label);
-    printf("# HELP lurker_process_up 1 when the process is alive with a fresh heartbeat\n"
-           "# TYPE lurker_process_up gauge\n");
-    for (int p = 0; p < PROC_COUNT; p++) {
-        struct proc_state s = read_proc(seg, (enum lurker_process)p);
-        printf("lurker_process_up{%sprocess=\"%s\"} %d\n", labels, process_name((enum lurker_process)p), s.healthy);
-        healthy = healthy && s.healthy;
-    }
-    printf("# HELP lurker_process_heartbeat_age_seconds seconds since the process last beat (-1: never)\n"
-           "# TYPE lurker_process_heartbeat_age_seconds gauge\n");
-    for (int p = 0; p < PROC_COUNT; p++) {
-        struct proc_state s = read_proc(seg, (enum lurker_process)p);
-        printf("lurker_process_heartbeat_age_seconds{%sprocess=\"%s\"} %.3f\n", labels,
-               process_name((enum lurker_process)p), s.heartbeat_age_s);
-    }
-    printf("# HELP lurker_queue_depth finished flows announced but not yet taken by the shipper\n"
-           "# TYPE lurker_queue_depth gauge\nlurker_queue_depth{%sprocess=\"capturer\"} %llu\n", labels,
-           (unsigned long long)queue_depth(seg->queue));
-    for (int c = 0; c < CNT_COUNT; c++) {
-        const char *kind = is_gauge((enum lurker_counter)c) ? "gauge" : "counter";
-        const char *suffix = is_gauge((enum lurker_counter)c) ? "" : "_total";
-        printf("# HELP lurker_%s%s %s\n# TYPE lurker_%s%s %s\nlurker_%s%s{%sprocess=\"%s\"} %llu\n",
-               counter_table[c].name, suffix, counter_table[c].description, counter_table[c].name, suffix, kind,
-               counter_table[c].name, suffix, labels, process_name(counter_table[c].process),
-               (unsigned long long)counter_get(seg, (enum lurker_counter)c));
-    }
-    printf("# HELP lurker_healthy 1 when every verdict of lurker-ctl status is ok\n# TYPE lurker_healthy gauge\n"
-           "lurker_healthy{%s} %d\n", sensor_label[0] ? labels : "", healthy);
-    return healthy ? EXIT_HEALTHY : EXIT_UNHEALTHY;
+    struct health h;
+    health_read(seg, max_backlog_age_s, &h);
+    health_write_prometheus(seg, &h, sensor_label, stdout);
+    return h.healthy ? EXIT_HEALTHY : EXIT_UNHEALTHY;
 }
 
 static int status_text(const struct shm_segment *seg)
 {
-    bool healthy = backlog_ok(seg);
+    struct health h;
+    health_read(seg, max_backlog_age_s, &h);
     printf("segment %s  layout v%u  queue %llu/%u\n\n", seg->name, seg->hdr->layout_version,
            (unsigned long long)queue_depth(seg->queue), seg->queue->slots);
     printf("%-10s %8s  %-6s %10s  %s\n", "process", "pid", "alive", "heartbeat", "verdict");
     for (int p = 0; p < PROC_COUNT; p++) {
-        struct proc_state s = read_proc(seg, (enum lurker_process)p);
+        const struct process_health s = h.procs[p];
         char age[32];
         if (s.heartbeat_age_s < 0)
             snprintf(age, sizeof age, "never");
@@ -117,19 +60,19 @@ static int status_text(const struct shm_segment *seg)
         const char *verdict = s.healthy ? "ok" : !s.pid ? "never started" : !s.alive ? "DEAD" : "STALE";
         printf("%-10s %8d  %-6s %10s  %s\n", process_name((enum lurker_process)p), s.pid, s.alive ? "yes" : "no",
                age, verdict);
-        healthy = healthy && s.healthy;
     }
-    printf("%-10s %8s  %-6s %10s  %s\n", "backlog", "", "", "", backlog_ok(seg) ? "ok" : "TOO OLD");
+    printf("%-10s %8s  %-6s %10s  %s\n", "backlog", "", "", "", h.backlog_ok ? "ok" : "TOO OLD");
     printf("\n%-10s %-28s %16s  %s\n", "process", "counter", "value", "meaning");
     for (int c = 0; c < CNT_COUNT; c++)
         printf("%-10s %-28s %16llu  %s\n", process_name(counter_table[c].process), counter_table[c].name,
                (unsigned long long)counter_get(seg, (enum lurker_counter)c), counter_table[c].description);
-    return healthy ? EXIT_HEALTHY : EXIT_UNHEALTHY;
+    return h.healthy ? EXIT_HEALTHY : EXIT_UNHEALTHY;
 }
 
 static int status_json(const struct shm_segment *seg)
 {
-    bool healthy = backlog_ok(seg);
+    struct health h;
+    health_read(seg, max_backlog_age_s, &h);
     json_t *root = json_object();
     json_object_set_new(root, "segment", json_string(seg->name));
     json_object_set_new(root, "layout_version", json_integer(seg->hdr->layout_version));
@@ -137,14 +80,13 @@ static int status_json(const struct shm_segment *seg)
     json_object_set_new(root, "queue_slots", json_integer(seg->queue->slots));
     json_t *procs = json_object();
     for (int p = 0; p < PROC_COUNT; p++) {
-        struct proc_state s = read_proc(seg, (enum lurker_process)p);
+        const struct process_health s = h.procs[p];
         json_t *o = json_object();
         json_object_set_new(o, "pid", json_integer(s.pid));
         json_object_set_new(o, "alive", json_boolean(s.alive));
         json_object_set_new(o, "heartbeat_age_s", s.heartbeat_age_s < 0 ? json_null() : json_real(s.heartbeat_age_s));
         json_object_set_new(o, "healthy", json_boolean(s.healthy));
         json_object_set_new(procs, process_name((enum lurker_process)p), o);
-        healthy = healthy && s.healthy;
     }
     json_object_set_new(root, "processes", procs);
     json_t *counters = json_object();
@@ -152,12 +94,12 @@ static int status_json(const struct shm_segment *seg)
         json_object_set_new(counters, counter_table[c].name,
                             json_integer((json_int_t)counter_get(seg, (enum lurker_counter)c)));
     json_object_set_new(root, "counters", counters);
-    json_object_set_new(root, "backlog_ok", json_boolean(backlog_ok(seg)));
-    json_object_set_new(root, "healthy", json_boolean(healthy));
+    json_object_set_new(root, "backlog_ok", json_boolean(h.backlog_ok));
+    json_object_set_new(root, "healthy", json_boolean(h.healthy));
     json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
     putchar('\n');
     json_decref(root);
-    return healthy ? EXIT_HEALTHY : EXIT_UNHEALTHY;
+    return h.healthy ? EXIT_HEALTHY : EXIT_UNHEALTHY;
 }
 
 static int reset(const char *name)

@@ -9,7 +9,9 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "privdrop.h"
+#include "sandbox.h"
 #include "shipper.h"
 #include "shm.h"
 
@@ -49,12 +51,24 @@ static void join_shared_memory(const struct lurker_config *cfg, struct shm_segme
         fatal("shared memory", err);
 }
 
-/* The shipper needs no privilege; when started as root it becomes the configured user. */
+/* The shipper needs no privilege; when started as root it becomes the configured user. Then seccomp: HTTP(S)
+ * sockets, files, threads, nothing else (common/sandbox.h). */
 static void drop_privileges(const struct lurker_config *cfg)
 {
     char err[256];
     if (geteuid() == 0 && privdrop(cfg->user, err, sizeof err) < 0)
         fatal("privdrop", err);
+    if (sandbox_apply(SANDBOX_SHIPPER, err, sizeof err) < 0)
+        fatal("seccomp", err);
+}
+
+static struct metrics_publisher *start_metrics(const struct lurker_config *cfg, struct shm_segment *seg)
+{
+    char err[512];
+    struct metrics_publisher *m = metrics_start(cfg, seg, err, sizeof err);
+    if (!m && err[0])
+        fatal("metrics", err);
+    return m;
 }
 
 static void start_engine(struct shipper *s, const struct lurker_config *cfg, struct shm_segment *seg)
@@ -104,9 +118,11 @@ int main(int argc, char **argv)
 
     static struct shipper engine;
     start_engine(&engine, &cfg, &seg);
+    struct metrics_publisher *metrics = start_metrics(&cfg, &seg);
     ship_until_stopped(&engine, &seg);
     drain(&engine, &seg);
 
+    metrics_stop(metrics);
     shipper_free(&engine);
     shm_unregister(&seg, PROC_SHIPPER);
     shm_detach(&seg);

@@ -59,6 +59,9 @@ static struct bad_case bad_cases[] = {
     {BASE "responder: fast\n", "lurker.yaml:3:12: 'responder' must be a mapping of settings, not a scalar"},
     {BASE "shipper:\n  storage: s3\n", "lurker.yaml:1:1: storage is s3 but 'shipper.s3.bucket' is empty"},
     {BASE "shipper:\n  storage: ftp\n", "lurker.yaml:4:12: 'storage' is 'ftp'; it must be one of: local, s3"},
+    {BASE "shipper:\n  metrics: statsd\n", "lurker.yaml:4:12: 'metrics' is 'statsd'; it must be one of: none, cloudwatch"},
+    {BASE "shipper:\n  metrics_interval: 5s\n",
+     "lurker.yaml:4:21: 'metrics_interval' is 5s; it must be between 10s and 3600s"},
     {BASE "shipper:\n  s3:\n    path_style: maybe\n", "lurker.yaml:5:17: 'path_style' must be true or false"},
     {BASE "shipper:\n  s3:\n    endpoint: 127.0.0.1:5000\n",
      "lurker.yaml:5:15: 'endpoint' must start with http:// or https://"},
@@ -159,6 +162,11 @@ Test(config, full_file_round_trip)
                        "  concurrency: 16\n"
                        "  max_retries: 3\n"
                        "  failed_retry_interval: 1h\n"
+                       "  metrics: cloudwatch\n"
+                       "  metrics_interval: 30s\n"
+                       "  metrics_namespace: Honeypot\n"
+                       "  metrics_endpoint: http://127.0.0.1:5001\n"
+                       "  prometheus_file: /var/lib/node_exporter/lurker.prom\n"
                        "  s3:\n"
                        "    bucket: my-pcaps\n"
                        "    region: eu-central-1\n"
@@ -215,6 +223,11 @@ Test(config, full_file_round_trip)
     cr_assert_eq(cfg.shipper.concurrency, 16);
     cr_assert_eq(cfg.shipper.max_retries, 3);
     cr_assert_eq(cfg.shipper.failed_retry_interval, 3600);
+    cr_assert_eq(cfg.shipper.metrics, METRICS_CLOUDWATCH);
+    cr_assert_eq(cfg.shipper.metrics_interval, 30);
+    cr_assert_str_eq(cfg.shipper.metrics_namespace, "Honeypot");
+    cr_assert_str_eq(cfg.shipper.metrics_endpoint, "http://127.0.0.1:5001");
+    cr_assert_str_eq(cfg.shipper.prometheus_file, "/var/lib/node_exporter/lurker.prom");
     cr_assert_str_eq(cfg.shipper.s3.bucket, "my-pcaps");
     cr_assert_str_eq(cfg.shipper.s3.region, "eu-central-1");
     cr_assert_str_eq(cfg.shipper.s3.prefix, "sensors/");
