@@ -133,9 +133,8 @@ static void *run(void *arg)
         until.tv_sec += m->cfg->shipper.metrics_interval;
         while (!m->stopping && pthread_cond_timedwait(&m->wake, &m->lock, &until) != ETIMEDOUT)
             ;
-        if (m->stopping)
-            break;
         pthread_mutex_unlock(&m->lock);
+        /* also on the way out, so the last partial interval is not lost from the sums */
         snapshot(m->seg, now);
         publish(m, before, now);
         memcpy(before, now, sizeof before);
