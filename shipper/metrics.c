@@ -58,7 +58,9 @@ size_t metrics_collect(const struct shm_segment *seg, const uint64_t before[CNT_
             delta(before, now, CNT_flows_cut_packets) + delta(before, now, CNT_flows_cut_bytes) +
             delta(before, now, CNT_flows_aged),
         "Count");
-    PUT("FlowsDropped", delta(before, now, CNT_flows_dropped_quota) + delta(before, now, CNT_flows_dropped_write_error),
+    PUT("FlowsDropped",
+        delta(before, now, CNT_flows_dropped_quota) + delta(before, now, CNT_flows_dropped_write_error) +
+            delta(before, now, CNT_flows_dropped_backlog),
         "Count");
     PUT("Uploaded", delta(before, now, CNT_uploaded), "Count");
     PUT("UploadFailures", delta(before, now, CNT_failures), "Count");

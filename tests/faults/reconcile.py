@@ -5,7 +5,7 @@ import struct
 
 DLT_EN10MB, DLT_RAW, DLT_LINUX_SLL = 1, 101, 113
 # Counters in which the sensor admits, with a reason, to a flow it did not store.
-ADMISSION_COUNTERS = ("flows_dropped_quota", "flows_dropped_write_error")
+ADMISSION_COUNTERS = ("flows_dropped_quota", "flows_dropped_write_error", "flows_dropped_backlog")
 
 
 def read_pcap(data):

@@ -1,0 +1,35 @@
+"""The documents stay true: every counter of common/counters.h is in the README's counter table with its process,
+and every key of the config table is documented in the shipped lurker.yaml."""
+import os
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import lurkertest as lt  # noqa: E402
+
+
+def read(*path):
+    with open(os.path.join(lt.ROOT, *path)) as f:
+        return f.read()
+
+
+class DocsTest(unittest.TestCase):
+    def test_every_counter_is_in_the_readme_table(self):
+        counters = re.findall(r'X\((RESPONDER|CAPTURER|SHIPPER), ([a-z_0-9]+), "', read("common", "counters.h"))
+        self.assertGreater(len(counters), 30)
+        readme = read("README.md")
+        for process, name in counters:
+            self.assertRegex(readme, r"\| %s \| `%s` \|" % (process.lower(), name), "README lacks counter %s" % name)
+
+    def test_every_config_key_is_documented_in_lurker_yaml(self):
+        keys = re.findall(r'(?:STR|NUM|ENUM)\("([a-z0-9.]*)", "([a-z_0-9]+)"', read("common", "config.c"))
+        keys += re.findall(r'\{"([a-z0-9.]*)", "([a-z_0-9]+)", KT_', read("common", "config.c"))
+        self.assertGreater(len(keys), 40)
+        shipped = read("lurker.yaml")
+        for section, name in keys:
+            self.assertRegex(shipped, r"(?m)^\s*%s:" % name, "lurker.yaml does not document %s.%s" % (section, name))
+
+
+if __name__ == "__main__":
+    unittest.main()
