@@ -1,0 +1,59 @@
+/* The flows of one pcap: a hash table keyed by protocol and both endpoints, flows kept in order of first packet.
+ * Endpoint 0 is whoever sent the flow's first packet; the client is decided as packets arrive (the sender of the
+ * first SYN, else the receiver of the first SYN+ACK, else endpoint 0). Segments point into the pcap buffer, which
+ * must outlive the table. */
+#ifndef ANALYZER_FLOW_H
+#define ANALYZER_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet.h"
+#include "reassembly.h"
+
+#define FLOW_TABLE_MAX_FLOWS (1u << 20)
+
+struct timestamp {
+    uint64_t sec;
+    uint32_t nsec;
+};
+
+struct flow_direction {
+    struct segment *segs;     /* data-carrying packets in capture order */
+    size_t nsegs, capacity;
+    uint64_t packets;
+    uint64_t ip_bytes;
+    bool syn, synack, fin, rst;
+    uint32_t syn_seq;         /* of the first SYN or SYN+ACK this side sent */
+    bool acked_peer_synack;   /* sent an ACK for the peer's SYN+ACK sequence number + 1 */
+    bool clipped;             /* some packet's payload was cut by the snaplen */
+};
+
+struct flow {
+    uint8_t family, proto;
+    uint8_t addr[2][16];
+    uint16_t port[2];
+    int client;               /* index of the client endpoint */
+    bool client_from_syn;     /* decided by a SYN or SYN+ACK rather than by the first packet */
+    struct timestamp first, last;
+    uint8_t icmp_type, icmp_code;
+    struct flow_direction dir[2]; /* dir[i]: packets sent by endpoint i */
+};
+
+struct pcap_flows {
+    struct flow *flows;       /* in order of first packet */
+    size_t nflows, capacity;
+    uint32_t *slots;          /* open addressing: index+1 into flows, 0 = empty */
+    size_t nslots;
+    uint64_t dropped_flows;   /* beyond FLOW_TABLE_MAX_FLOWS */
+    bool out_of_memory;
+};
+
+void pcap_flows_init(struct pcap_flows *t);
+void pcap_flows_free(struct pcap_flows *t);
+
+/* Adds one decoded packet captured at ts. Returns 0, or -1 if it could not be stored (counted in the table). */
+int pcap_flows_add(struct pcap_flows *t, const struct packet *p, struct timestamp ts);
+
+#endif

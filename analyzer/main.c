@@ -1,0 +1,163 @@
+/* lurker-analyzer: pcaps in, one JSON record per flow out. A CLI over files, directories, stdin and s3:// URLs,
+ * and an AWS Lambda (custom runtime) when AWS_LAMBDA_RUNTIME_API is set. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inputs.h"
+#include "lambda.h"
+#include "run.h"
+#include "s3_input.h"
+#include "summary.h"
+
+/* CloudWatch Logs takes events up to 256 KiB: in Lambda mode each direction is written up to this many bytes. */
+#define LAMBDA_RECORD_PAYLOAD (32u * 1024)
+
+struct cli {
+    struct run run;
+    struct s3_input s3;
+    size_t max_file;
+    int first_input;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lurker-analyzer [options] INPUT...\n"
+            "  INPUT: a pcap file, a directory (searched recursively for *.pcap, *.pcapng, *.cap), - for stdin,\n"
+            "         s3://BUCKET/KEY, or s3://BUCKET/PREFIX/ for every object under the prefix\n"
+            "Prints one JSON record per flow on stdout (schema: analyzer/SCHEMA.md).\n"
+            "  --summary              print tables (recent flows with payload; flows by port, source, service)\n"
+            "  --sensor NAME          sensor name for the records (default: from the path or S3 key)\n"
+            "  --max-payload BYTES    bytes kept per direction and flow (default %u)\n"
+            "  --max-record-payload BYTES  bytes of each direction written into a record (default: all kept)\n"
+            "  --max-file BYTES       largest pcap read (default %llu)\n"
+            "  --s3-endpoint URL      S3-compatible endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS)\n"
+            "  --region REGION        S3 region (default: AWS_REGION, AWS_DEFAULT_REGION, us-east-1)\n"
+            "With AWS_LAMBDA_RUNTIME_API set it runs as an AWS Lambda function instead (sensor from LURKER_SENSOR).\n",
+            ANALYZER_DEFAULT_MAX_PAYLOAD, (unsigned long long)INPUT_DEFAULT_MAX_BYTES);
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || *end || v == 0)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static void parse_options(int argc, char **argv, struct cli *cli)
+{
+    enum { OPT_SUMMARY = 256, OPT_SENSOR, OPT_MAX_PAYLOAD, OPT_MAX_RECORD, OPT_MAX_FILE, OPT_ENDPOINT, OPT_REGION };
+    static const struct option options[] = {
+        { "summary", no_argument, NULL, OPT_SUMMARY },
+        { "sensor", required_argument, NULL, OPT_SENSOR },
+        { "max-payload", required_argument, NULL, OPT_MAX_PAYLOAD },
+        { "max-record-payload", required_argument, NULL, OPT_MAX_RECORD },
+        { "max-file", required_argument, NULL, OPT_MAX_FILE },
+        { "s3-endpoint", required_argument, NULL, OPT_ENDPOINT },
+        { "region", required_argument, NULL, OPT_REGION },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_SUMMARY:
+            cli->run.summary = summary_new();
+            if (!cli->run.summary) {
+                fprintf(stderr, "lurker-analyzer: out of memory\n");
+                exit(1);
+            }
+            break;
+        case OPT_SENSOR:
+            cli->run.sensor = optarg;
+            break;
+        case OPT_MAX_PAYLOAD:
+            if (parse_size(optarg, &cli->run.analyze.max_payload) != 0)
+                goto bad;
+            break;
+        case OPT_MAX_RECORD:
+            if (parse_size(optarg, &cli->run.analyze.max_record_payload) != 0)
+                goto bad;
+            break;
+        case OPT_MAX_FILE:
+            if (parse_size(optarg, &cli->max_file) != 0)
+                goto bad;
+            break;
+        case OPT_ENDPOINT:
+            snprintf(cli->s3.endpoint, sizeof cli->s3.endpoint, "%s", optarg);
+            break;
+        case OPT_REGION:
+            snprintf(cli->s3.region, sizeof cli->s3.region, "%s", optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            exit(2);
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        exit(2);
+    }
+    cli->first_input = optind;
+    return;
+bad:
+    fprintf(stderr, "lurker-analyzer: %s: not a positive number of bytes\n", optarg);
+    exit(2);
+}
+
+static int local_pcap(const char *name, const uint8_t *data, size_t len, void *arg)
+{
+    return analysis_run_pcap(arg, name, -1, data, len);
+}
+
+static int run_inputs(struct cli *cli, int argc, char **argv)
+{
+    int failed = 0;
+    for (int i = cli->first_input; i < argc; i++) {
+        if (strncmp(argv[i], "s3://", 5) == 0)
+            failed += s3_input_run(&cli->s3, argv[i], &cli->run);
+        else
+            failed += input_local(argv[i], cli->max_file, local_pcap, &cli->run);
+    }
+    return failed;
+}
+
+static int run_lambda(struct cli *cli, const char *runtime_api)
+{
+    const char *sensor = getenv("LURKER_SENSOR");
+    cli->run.sensor = sensor && *sensor ? sensor : NULL;
+    cli->run.analyze.max_record_payload = LAMBDA_RECORD_PAYLOAD;
+    const char *limit = getenv("LURKER_MAX_RECORD_PAYLOAD");
+    if (limit && parse_size(limit, &cli->run.analyze.max_record_payload) != 0)
+        cli->run.analyze.max_record_payload = LAMBDA_RECORD_PAYLOAD;
+    cli->run.progress = false;
+    return lambda_main(runtime_api, &cli->run, &cli->s3);
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli = { .max_file = INPUT_DEFAULT_MAX_BYTES };
+    analysis_run_init(&cli.run, stdout);
+    s3_input_init(&cli.s3, cli.max_file);
+    const char *runtime_api = getenv("AWS_LAMBDA_RUNTIME_API");
+    if (runtime_api && *runtime_api)
+        return run_lambda(&cli, runtime_api);
+    parse_options(argc, argv, &cli);
+    cli.s3.max_bytes = cli.max_file;
+    int failed = run_inputs(&cli, argc, argv);
+    analysis_run_finish(&cli.run);
+    s3_input_free(&cli.s3);
+    if (cli.run.summary) {
+        summary_print(cli.run.summary, stdout);
+        summary_free(cli.run.summary);
+    }
+    return failed ? 1 : 0;
+}

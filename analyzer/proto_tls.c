@@ -1,0 +1,240 @@
+/* TLS ClientHello: version, SNI, ALPN and the JA3 fingerprint (Salesforce's JA3: MD5 of
+ * "Version,Ciphers,Extensions,Groups,PointFormats", decimal values joined by '-', GREASE values left out — the same
+ * as Wireshark's tls.handshake.ja3). */
+#include "recognise.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TLS_MAX_HELLO 65536
+
+struct reader {
+    const uint8_t *b;
+    size_t n, at;
+    bool bad;
+};
+
+static size_t take(struct reader *r, size_t k)
+{
+    if (r->bad || r->n - r->at < k) {
+        r->bad = true;
+        return r->at;
+    }
+    size_t at = r->at;
+    r->at += k;
+    return at;
+}
+
+static unsigned u8(struct reader *r)
+{
+    size_t at = take(r, 1);
+    return r->bad ? 0 : r->b[at];
+}
+
+static unsigned u16(struct reader *r)
+{
+    size_t at = take(r, 2);
+    return r->bad ? 0 : (unsigned)(r->b[at] << 8 | r->b[at + 1]);
+}
+
+static struct reader sub(struct reader *r, size_t len)
+{
+    size_t at = take(r, len);
+    struct reader s = { .b = r->b + at, .n = r->bad ? 0 : len, .at = 0, .bad = r->bad };
+    return s;
+}
+
+static bool is_grease(unsigned v)
+{
+    return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff);
+}
+
+/* A growing decimal list "a-b-c" for JA3; sized for the whole ClientHello so it cannot overflow. */
+struct ja3_text {
+    char *s;
+    size_t len, size;
+    bool first;
+};
+
+static void ja3_value(struct ja3_text *t, unsigned v)
+{
+    int k = snprintf(t->s + t->len, t->size - t->len, "%s%u", t->first ? "" : "-", v);
+    if (k > 0 && (size_t)k < t->size - t->len)
+        t->len += (size_t)k;
+    t->first = false;
+}
+
+static void ja3_field_end(struct ja3_text *t, bool last)
+{
+    if (!last && t->len + 1 < t->size)
+        t->s[t->len++] = ',';
+    t->s[t->len] = '\0';
+    t->first = true;
+}
+
+static const char *version_name(unsigned v, char *buf, size_t size)
+{
+    switch (v) {
+    case 0x0300: return "SSL 3.0";
+    case 0x0301: return "TLS 1.0";
+    case 0x0302: return "TLS 1.1";
+    case 0x0303: return "TLS 1.2";
+    case 0x0304: return "TLS 1.3";
+    default:
+        snprintf(buf, size, "0x%04x", v);
+        return buf;
+    }
+}
+
+/* Gathers the handshake bytes of consecutive handshake records (a ClientHello may span several). */
+static size_t gather_handshake(const uint8_t *b, size_t n, uint8_t *out, size_t size)
+{
+    size_t at = 0, len = 0;
+    while (n - at >= 5 && b[at] == 22 && b[at + 1] == 3) {
+        size_t rlen = (size_t)b[at + 3] << 8 | b[at + 4];
+        size_t have = n - at - 5 < rlen ? n - at - 5 : rlen;
+        if (have > size - len)
+            have = size - len;
+        memcpy(out + len, b + at + 5, have);
+        len += have;
+        at += 5 + have;
+        if (have < rlen || (len >= 4 && len >= 4 + ((size_t)out[1] << 16 | (size_t)out[2] << 8 | out[3])))
+            break;
+    }
+    return len;
+}
+
+static void parse_extensions(struct reader *ext, struct recognised *out, struct ja3_text *exts,
+                             struct ja3_text *groups, struct ja3_text *formats, unsigned *best_version)
+{
+    while (!ext->bad && ext->at < ext->n) {
+        unsigned type = u16(ext);
+        struct reader body = sub(ext, u16(ext));
+        if (ext->bad)
+            break;
+        if (!is_grease(type))
+            ja3_value(exts, type);
+        if (type == 0) { /* server_name */
+            struct reader list = sub(&body, u16(&body));
+            while (!list.bad && list.at < list.n) {
+                unsigned kind = u8(&list);
+                struct reader name = sub(&list, u16(&list));
+                if (!list.bad && kind == 0 && !out->tls_sni[0]) {
+                    recognise_copy_printable(out->tls_sni, sizeof out->tls_sni, name.b, name.n);
+                }
+            }
+        } else if (type == 16) { /* ALPN */
+            struct reader list = sub(&body, u16(&body));
+            while (!list.bad && list.at < list.n) {
+                struct reader proto = sub(&list, u8(&list));
+                if (!list.bad && out->tls_nalpn < TLS_MAX_ALPN) {
+                    char *slot = out->tls_alpn[out->tls_nalpn++];
+                    recognise_copy_printable(slot, sizeof out->tls_alpn[0], proto.b, proto.n);
+                }
+            }
+        } else if (type == 10) { /* supported_groups */
+            struct reader list = sub(&body, u16(&body));
+            while (!list.bad && list.n - list.at >= 2) {
+                unsigned g = u16(&list);
+                if (!is_grease(g))
+                    ja3_value(groups, g);
+            }
+        } else if (type == 11) { /* ec_point_formats */
+            struct reader list = sub(&body, u8(&body));
+            while (!list.bad && list.at < list.n)
+                ja3_value(formats, u8(&list));
+        } else if (type == 43) { /* supported_versions */
+            struct reader list = sub(&body, u8(&body));
+            while (!list.bad && list.n - list.at >= 2) {
+                unsigned v = u16(&list);
+                if (!is_grease(v) && v > *best_version && v <= 0x0304)
+                    *best_version = v;
+            }
+        }
+    }
+}
+
+static void md5_hex(const char *s, size_t len, char out[33])
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    out[0] = '\0';
+    if (!EVP_Digest(s, len, digest, &dlen, EVP_md5(), NULL) || dlen != 16)
+        return;
+    for (unsigned i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+}
+
+bool recognise_tls(const uint8_t *b, size_t n, struct recognised *out)
+{
+    if (n < 9 || b[0] != 22 || b[1] != 3 || b[5] != 1)
+        return false;
+    uint8_t *hs = malloc(TLS_MAX_HELLO);
+    if (!hs)
+        return false;
+    size_t hlen = gather_handshake(b, n, hs, TLS_MAX_HELLO);
+    struct reader r = { .b = hs, .n = hlen };
+    bool ok = false;
+    if (u8(&r) != 1)
+        goto done;
+    size_t body_len = (size_t)u8(&r) << 16;
+    body_len |= u16(&r);
+    struct reader hello = sub(&r, body_len < r.n - r.at ? body_len : r.n - r.at);
+    unsigned version = u16(&hello);
+    take(&hello, 32); /* random */
+    sub(&hello, u8(&hello)); /* session id */
+    struct reader ciphers = sub(&hello, u16(&hello));
+    sub(&hello, u8(&hello)); /* compression methods */
+    if (hello.bad)
+        goto done;
+
+    /* room for every value as up to 5 digits and a separator, in each list */
+    size_t size = 16 + 6 * (hlen + 8);
+    char *text = malloc(size);
+    if (!text)
+        goto done;
+    struct ja3_text ja3 = { .s = text, .size = size, .first = true };
+    ja3_value(&ja3, version);
+    ja3_field_end(&ja3, false);
+    while (ciphers.n - ciphers.at >= 2) {
+        unsigned c = u16(&ciphers);
+        if (!is_grease(c))
+            ja3_value(&ja3, c);
+    }
+    ja3_field_end(&ja3, false);
+
+    /* extensions, groups and point formats go to three separate lists, joined afterwards */
+    char *groups_s = malloc(size), *formats_s = malloc(size);
+    if (!groups_s || !formats_s) {
+        free(groups_s);
+        free(formats_s);
+        free(text);
+        goto done;
+    }
+    struct ja3_text groups = { .s = groups_s, .size = size, .first = true };
+    struct ja3_text formats = { .s = formats_s, .size = size, .first = true };
+    groups_s[0] = formats_s[0] = '\0';
+    unsigned best = version;
+    if (hello.n - hello.at >= 2) {
+        struct reader ext = sub(&hello, u16(&hello));
+        parse_extensions(&ext, out, &ja3, &groups, &formats, &best);
+    }
+    ja3_field_end(&ja3, false);
+    size_t k = (size_t)snprintf(ja3.s + ja3.len, ja3.size - ja3.len, "%s,%s", groups_s, formats_s);
+    if (k < ja3.size - ja3.len)
+        ja3.len += k;
+    md5_hex(ja3.s, ja3.len, out->tls_ja3);
+    if (ja3.len < sizeof out->tls_ja3_full)
+        memcpy(out->tls_ja3_full, ja3.s, ja3.len + 1);
+    char vbuf[8];
+    snprintf(out->tls_version, sizeof out->tls_version, "%s", version_name(best, vbuf, sizeof vbuf));
+    free(groups_s);
+    free(formats_s);
+    free(text);
+    ok = true;
+done:
+    free(hs);
+    return ok;
+}
