@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "http_ca.h"
 #include "sigv4.h"
 
 #define BATCH 20
@@ -144,6 +145,7 @@ static int put_batch(const struct cloudwatch_target *t, const struct aws_credent
     struct answer answer = {.len = 0};
     answer.text[0] = '\0';
     curl_easy_setopt(curl, CURLOPT_URL, url);
+    http_set_ca(curl);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)body_len);

@@ -1,6 +1,8 @@
 /* S3 client on libcurl: requests built, signed (sigv4.c) and classified here. See s3.h. */
 #include "s3.h"
 
+#include "http_ca.h"
+
 #include <ctype.h>
 #include <openssl/evp.h>
 #include <stdbool.h>
@@ -325,6 +327,7 @@ static struct s3_op *prepare(struct s3_client *c, const char *method, const char
     }
     CURL *e = op->h;
     curl_easy_setopt(e, CURLOPT_URL, op->url);
+    http_set_ca(e);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
