@@ -1,0 +1,83 @@
+/* The capturer's open flows: a chained hash table (SipHash with a random key) plus an intrusive doubly linked list
+ * ordered by last packet. Every packet moves its flow to the newest end, so the oldest flow is always at the head:
+ * idle expiry and "finish the oldest" cost O(1) per flow, never a scan.
+ *
+ * Each flow keeps its packets as they will appear in its pcap (16-byte record header + captured bytes) in one
+ * growable buffer, so writing a finished flow is a single writev. The table counts the bytes those buffers hold
+ * (their capacity, i.e. what is really allocated) so a memory limit can be enforced by the caller.
+ *
+ * Overhead per flow: struct flow (144 bytes) + allocator headers + one hash bucket pointer. */
+#ifndef LURKER_CAPTURER_FLOW_TABLE_H
+#define LURKER_CAPTURER_FLOW_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Who talks to whom, seen from the sensor: "remote" is the scanner, "local" the monitored address. ICMP flows key on
+ * the request type (replies are folded onto their request) with the ports' place holding type and 0. */
+struct flow_key {
+    uint8_t remote[16];
+    uint8_t local[16];
+    uint16_t remote_port;
+    uint16_t local_port;
+    uint8_t proto;
+    uint8_t family;
+    uint8_t pad[2]; /* always zero: the key is hashed and compared as bytes */
+};
+
+enum flow_internal_flags {
+    FLOW_SEEN_SYNACK = 1u << 7, /* synack_seq is valid */
+};
+
+struct flow {
+    struct flow *hash_next;
+    struct flow *older, *newer; /* last-packet order */
+    struct flow_key key;
+    uint64_t first_us, last_us;           /* packet timestamps, unix microseconds */
+    uint64_t first_mono_us, last_mono_us; /* when the capturer saw them (monotonic clock): drives expiry */
+    uint8_t *records;                     /* pcap records: header + bytes, back to back */
+    size_t records_len, records_cap;
+    uint64_t wire_bytes;                  /* sum of original packet lengths */
+    uint32_t packets;
+    uint32_t synack_seq;                  /* our SYN+ACK's sequence number, to check the scanner's ACK */
+    uint32_t flags;                       /* enum flow_flags (queue.h) | enum flow_internal_flags */
+    uint16_t first_code;                  /* ICMP code of the first packet (for the record); 0 otherwise */
+};
+
+struct flow_table {
+    struct flow **buckets;
+    uint64_t mask;
+    struct flow *oldest, *newest;
+    uint32_t count;
+    uint64_t memory;   /* bytes allocated for record buffers of the flows in the table */
+    uint8_t hash_key[16];
+    void *map_base;    /* large bucket arrays are mmapped (huge pages); NULL when calloc'd */
+    size_t map_bytes;
+};
+
+/* Buckets: the power of two >= max_flows. hash_key: 16 random bytes. Returns 0 or -1 (no memory). */
+int flow_table_init(struct flow_table *t, uint32_t max_flows, const uint8_t hash_key[16]);
+/* Frees every flow still in the table and the table itself. */
+void flow_table_destroy(struct flow_table *t);
+
+struct flow *flow_table_lookup(const struct flow_table *t, const struct flow_key *key);
+/* A new empty flow for key at the newest end; NULL if out of memory. The key must not be in the table. */
+struct flow *flow_table_insert(struct flow_table *t, const struct flow_key *key, uint64_t now_mono_us);
+/* Marks activity: the flow moves to the newest end. */
+void flow_table_touch(struct flow_table *t, struct flow *f, uint64_t now_mono_us);
+static inline struct flow *flow_table_oldest(const struct flow_table *t)
+{
+    return t->oldest;
+}
+/* Takes the flow out of the table (hash, order and memory count); the caller owns it and frees it with
+ * flow_table_release once written. */
+void flow_table_remove(struct flow_table *t, struct flow *f);
+void flow_table_release(struct flow *f);
+
+/* Appends one pcap record (header + the first caplen bytes of data). Grows the buffer geometrically but never past
+ * max_records_bytes (which includes the record headers). Returns 0, or -1 if out of memory (the flow is unchanged). */
+int flow_append(struct flow_table *t, struct flow *f, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
+                uint32_t wire_len, size_t max_records_bytes);
+
+#endif

@@ -1,0 +1,297 @@
+/* lurker-capturer: records every flow to and from the monitored addresses, both directions, as one pcap per flow in
+ * the spool, announced to the shipper through the shared-memory queue. See ../shared/design.md §2 and
+ * capturer/{capture,decode,flow_table,tracker,writer,spool}.h for the parts. */
+#include <errno.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+#include "pcapfile.h"
+#include "privdrop.h"
+#include "shm.h"
+#include "spool.h"
+#include "tracker.h"
+#include "writer.h"
+
+#define TICK_US 1000000u               /* heartbeat, kernel drops */
+#define PUBLISH_US 100000u             /* counters into shared memory */
+#define DISPATCH_ROUNDS 64             /* pcap reads per loop turn before timers get their turn */
+
+struct capturer {
+    struct lurker_config cfg;
+    struct shm_segment shm;
+    pcap_t *pcap;
+    struct tracker tracker;
+    struct spool spool;                /* used by the writer thread only, once it runs */
+    struct writer writer;
+    bool shutting_down;                /* every finished flow is written, whatever the writer's backlog */
+    uint64_t now_us;                   /* monotonic, refreshed every loop turn */
+    uint64_t next_tick_us, next_publish_us;
+    unsigned long long kernel_drops;
+    uint8_t cookie_key[SHM_KEY_BYTES]; /* the responder's, copied from shared memory every second */
+    uint64_t published[CNT_COUNT];     /* what the shared counters already hold from this process */
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static _Noreturn void fatal(const char *what, const char *detail)
+{
+    log_error("event=fatal what=\"%s\" detail=\"%s\"", what, detail);
+    exit(1);
+}
+
+static uint64_t monotonic_us(void)
+{
+    return monotonic_ns() / 1000u;
+}
+
+static void attach_shared_memory(struct capturer *c)
+{
+    char err[256] = "";
+    if (shm_attach(c->cfg.shm_name, c->cfg.queue_slots, &c->shm, err, sizeof err) != 0)
+        fatal("shared memory", err);
+    if (err[0])
+        log_warn("event=shm_note detail=\"%s\"", err);
+    if (shm_register(&c->shm, PROC_CAPTURER, err, sizeof err) != 0)
+        fatal("shared memory", err);
+}
+
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void open_capture(struct capturer *c)
+{
+    char err[512];
+    c->pcap = capture_open(&c->cfg, err, sizeof err);
+    if (c->pcap == NULL)
+        fatal("capture", err);
+}
+
+/* The spool must be writable by the unprivileged user: created (and handed over) while we are still root. */
+static void prepare_spool_directory(const struct lurker_config *cfg)
+{
+    const char *dir = cfg->spool.directory;
+    struct stat st;
+    if (dir[0] == '\0')
+        fatal("spool directory", "empty path");
+    if (stat(dir, &st) == 0)
+        return; /* an existing spool is the operator's: spool_open checks it is writable */
+    /* parents as needed (root-owned, 0755), the spool itself 0750 */
+    char path[CONFIG_PATH_MAX];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            fatal("spool directory", strerror(errno));
+        *slash = '/';
+    }
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+        fatal("spool directory", strerror(errno));
+    if (cfg->user[0] != '\0') {
+        struct passwd *pw = getpwnam(cfg->user);
+        if (pw == NULL || chown(dir, pw->pw_uid, pw->pw_gid) != 0)
+            fatal("spool directory", "cannot hand it to the configured user");
+    }
+    log_info("event=spool_created dir=%s", dir);
+}
+
+static void drop_privileges(const struct lurker_config *cfg)
+{
+    char err[256];
+    if (privdrop(cfg->user, err, sizeof err) != 0)
+        fatal("privdrop", err);
+}
+
+static void to_writer(void *arg, struct flow *f)
+{
+    struct capturer *c = arg;
+    writer_submit(&c->writer, f, c->shutting_down);
+}
+
+static void open_spool_and_flows(struct capturer *c)
+{
+    char err[512];
+    int dlt = pcap_datalink(c->pcap);
+    if (spool_open(&c->spool, c->cfg.spool.directory, c->cfg.spool.quota, pcapfile_linktype_from_dlt(dlt),
+                   c->cfg.capturer.snaplen, c->shm.queue, err, sizeof err) != 0)
+        fatal("spool", err);
+    uint8_t hash_key[16];
+    if (getrandom(hash_key, sizeof hash_key, 0) != (ssize_t)sizeof hash_key)
+        fatal("getrandom", strerror(errno));
+    if (tracker_init(&c->tracker, &c->cfg.capturer, c->cfg.addresses, c->cfg.naddresses, dlt, hash_key, to_writer,
+                     c) != 0)
+        fatal("flow table", "out of memory");
+}
+
+/* From here on the spool is the writer thread's. It may fall behind by as much as the table holds, no more. */
+static void start_writer(struct capturer *c)
+{
+    if (writer_start(&c->writer, &c->spool, &c->shm, c->cfg.capturer.max_flows, c->cfg.capturer.memory_limit) != 0)
+        fatal("writer thread", strerror(errno));
+}
+
+static void on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+    struct capturer *c = (struct capturer *)arg;
+    uint64_t ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+    tracker_packet(&c->tracker, ts_us, bytes, h->caplen, h->len, c->now_us);
+}
+
+/* Reads what the ring holds. Returns -1 when the handle failed (interface gone). */
+static int read_packets(struct capturer *c)
+{
+    for (int round = 0; round < DISPATCH_ROUNDS; round++) {
+        int n = pcap_dispatch(c->pcap, -1, on_packet, (u_char *)c);
+        if (n < 0) {
+            log_error("event=capture_error error=\"%s\"", pcap_geterr(c->pcap));
+            return -1;
+        }
+        if (n == 0)
+            break;
+    }
+    return 0;
+}
+
+static void publish(struct capturer *c, enum lurker_counter cnt, uint64_t value)
+{
+    counter_add(&c->shm, cnt, value - c->published[cnt]);
+    c->published[cnt] = value;
+}
+
+static void publish_counters(struct capturer *c)
+{
+    const struct tracker_stats *t = &c->tracker.stats;
+    publish(c, CNT_packets, t->packets);
+    publish(c, CNT_bytes, t->bytes);
+    publish(c, CNT_packets_malformed, t->malformed);
+    publish(c, CNT_packets_nomem, t->packets_nomem);
+    publish(c, CNT_flows_started, t->flows_started);
+    publish(c, CNT_flows_idle, t->finished[FINISH_IDLE]);
+    publish(c, CNT_flows_aged, t->finished[FINISH_AGED]);
+    publish(c, CNT_flows_cut_packets, t->finished[FINISH_CUT_PACKETS]);
+    publish(c, CNT_flows_cut_bytes, t->finished[FINISH_CUT_BYTES]);
+    publish(c, CNT_flows_early_max_flows, t->finished[FINISH_MAX_FLOWS]);
+    publish(c, CNT_flows_early_memory, t->finished[FINISH_MEMORY]);
+    publish(c, CNT_flows_shutdown, t->finished[FINISH_SHUTDOWN]);
+    publish(c, CNT_flows_dropped_backlog, c->writer.dropped_backlog);
+    publish(c, CNT_kernel_drops, c->kernel_drops);
+    counter_set(&c->shm, CNT_flows_open, c->tracker.table.count);
+    counter_set(&c->shm, CNT_memory_bytes, c->tracker.table.memory + writer_backlog_bytes(&c->writer));
+    /* the spool counters are the writer thread's (writer.c) */
+}
+
+static void run_timers(struct capturer *c)
+{
+    tracker_expire(&c->tracker, c->now_us);
+    if (c->now_us >= c->next_tick_us) {
+        c->kernel_drops = capture_kernel_drops(c->pcap);
+        shm_heartbeat(&c->shm, PROC_CAPTURER);
+        if (shm_get_key(&c->shm, c->cookie_key) != 0)
+            c->tracker.cookie_key = c->cookie_key;
+        c->next_tick_us = c->now_us + TICK_US;
+    }
+    if (c->now_us >= c->next_publish_us) {
+        publish_counters(c);
+        c->next_publish_us = c->now_us + PUBLISH_US;
+    }
+}
+
+/* Milliseconds until the next flow expires or a timer is due, rounded up so an expiry is never polled early. */
+static int poll_timeout_ms(const struct capturer *c)
+{
+    uint64_t due = tracker_next_expiry(&c->tracker);
+    if (c->next_publish_us < due)
+        due = c->next_publish_us;
+    if (c->next_tick_us < due)
+        due = c->next_tick_us;
+    uint64_t now = monotonic_us();
+    if (due <= now)
+        return 0;
+    uint64_t ms = (due - now + 999u) / 1000u;
+    return ms > 1000u ? 1000 : (int)ms;
+}
+
+static int run(struct capturer *c)
+{
+    struct pollfd pfd = {.fd = pcap_get_selectable_fd(c->pcap), .events = POLLIN};
+    if (pfd.fd < 0)
+        fatal("capture", "no selectable descriptor");
+    c->now_us = monotonic_us();
+    c->next_tick_us = c->next_publish_us = c->now_us;
+    while (!stop_requested) {
+        if (poll(&pfd, 1, poll_timeout_ms(c)) < 0 && errno != EINTR)
+            fatal("poll", strerror(errno));
+        c->now_us = monotonic_us();
+        if (read_packets(c) != 0)
+            return 1;
+        run_timers(c);
+    }
+    return 0;
+}
+
+/* SIGTERM/SIGINT: what the ring still holds, then every open flow, is written before exit. */
+static void finish_everything(struct capturer *c)
+{
+    c->now_us = monotonic_us();
+    read_packets(c);
+    size_t open_flows = c->tracker.table.count;
+    c->shutting_down = true;
+    tracker_finish_all(&c->tracker);
+    writer_stop(&c->writer);
+    c->kernel_drops = capture_kernel_drops(c->pcap);
+    publish_counters(c);
+    log_info("event=stop flows_flushed=%zu flows_written=%llu packets=%llu kernel_drops=%llu", open_flows,
+             (unsigned long long)c->spool.stats.written, (unsigned long long)c->tracker.stats.packets,
+             c->kernel_drops);
+}
+
+int main(int argc, char **argv)
+{
+    static struct capturer c;
+    struct cli_options opts;
+    cli_start(argc, argv, "capturer", &opts, &c.cfg);
+    attach_shared_memory(&c);
+    install_signal_handlers();
+    open_capture(&c);
+    prepare_spool_directory(&c.cfg);
+    drop_privileges(&c.cfg);
+    open_spool_and_flows(&c);
+    log_info("event=start interface=%s linktype=%d spool=%s spool_bytes=%llu flow_timeout=%us max_flows=%u",
+             c.cfg.interface, pcap_datalink(c.pcap), c.cfg.spool.directory, (unsigned long long)c.spool.bytes,
+             c.cfg.capturer.flow_timeout, c.cfg.capturer.max_flows);
+    start_writer(&c);
+
+    int rc = run(&c);
+    finish_everything(&c);
+
+    spool_close(&c.spool);
+    tracker_destroy(&c.tracker);
+    pcap_close(c.pcap);
+    shm_unregister(&c.shm, PROC_CAPTURER);
+    shm_detach(&c.shm);
+    return rc;
+}

@@ -1,0 +1,327 @@
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "log.h"
+#include "pcapfile.h"
+#include "shm.h"
+
+#define QUOTA_LOG_INTERVAL_US 10000000u
+
+static bool has_suffix(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), m = strlen(suffix);
+    return n >= m && memcmp(name + n - m, suffix, m) == 0;
+}
+
+static void remove_stale_tmp(struct spool *s)
+{
+    int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        bool ours = e->d_name[0] != '.' && has_suffix(e->d_name, ".tmp") && strstr(e->d_name, ".pcap.") != NULL;
+        if (ours && unlinkat(s->dirfd, e->d_name, 0) == 0) {
+            s->stats.stale_tmp_removed++;
+            log_info("event=stale_tmp_removed file=%s", e->d_name);
+        }
+    }
+    closedir(d);
+}
+
+/* Sum of regular file sizes in dirfd; one level of subdirectories when depth allows. */
+static uint64_t directory_bytes(int dirfd, int depth)
+{
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    uint64_t total = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (S_ISREG(st.st_mode)) {
+            total += (uint64_t)st.st_size;
+        } else if (S_ISDIR(st.st_mode) && depth > 0) {
+            int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+            if (sub >= 0) {
+                total += directory_bytes(sub, depth - 1);
+                close(sub);
+            }
+        }
+    }
+    closedir(d);
+    return total;
+}
+
+int spool_rescan(struct spool *s)
+{
+    s->bytes = directory_bytes(s->dirfd, 1);
+    return 0;
+}
+
+int spool_open(struct spool *s, const char *dir, uint64_t quota, uint32_t linktype, uint32_t snaplen,
+               struct lurker_queue *queue, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->path, sizeof s->path, "%s", dir);
+    s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dirfd < 0) {
+        snprintf(err, errlen, "spool directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (faccessat(s->dirfd, ".", W_OK, AT_EACCESS) != 0) {
+        snprintf(err, errlen, "spool directory %s is not writable: %s", dir, strerror(errno));
+        close(s->dirfd);
+        return -1;
+    }
+    s->quota = quota;
+    s->linktype = linktype;
+    s->snaplen = snaplen;
+    s->queue = queue;
+    remove_stale_tmp(s);
+    spool_rescan(s);
+    return 0;
+}
+
+void spool_close(struct spool *s)
+{
+    spool_flush(s);
+    if (s->dirfd >= 0)
+        close(s->dirfd);
+    s->dirfd = -1;
+}
+
+static const char *proto_name(uint8_t proto, char *buf, size_t len)
+{
+    switch (proto) {
+    case IPPROTO_TCP:
+        return "tcp";
+    case IPPROTO_UDP:
+        return "udp";
+    case IPPROTO_ICMP:
+        return "icmp";
+    case IPPROTO_ICMPV6:
+        return "icmp6";
+    default:
+        snprintf(buf, len, "p%u", proto);
+        return buf;
+    }
+}
+
+static void key_addr(const struct flow *f, const uint8_t bytes[16], struct ip_addr *a)
+{
+    a->family = f->key.family;
+    memcpy(a->bytes, bytes, 16);
+}
+
+static uint16_t record_dst_port(const struct flow *f)
+{
+    bool icmp = f->key.proto == IPPROTO_ICMP || f->key.proto == IPPROTO_ICMPV6;
+    return icmp ? f->first_code : f->key.local_port;
+}
+
+int spool_flow_name(const struct flow *f, char *out, size_t outlen)
+{
+    struct ip_addr remote, local;
+    key_addr(f, f->key.remote, &remote);
+    key_addr(f, f->key.local, &local);
+    char rtext[48], ltext[48], pbuf[8];
+    ip_addr_format_safe(&remote, rtext, sizeof rtext);
+    ip_addr_format_safe(&local, ltext, sizeof ltext);
+    int n = snprintf(out, outlen, "%llu_%s_%s_%u_%s_%u.pcap", (unsigned long long)f->first_us,
+                     proto_name(f->key.proto, pbuf, sizeof pbuf), rtext, f->key.remote_port, ltext,
+                     record_dst_port(f));
+    return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+void spool_add(struct spool *s, struct flow *f)
+{
+    s->pending[s->npending++] = f;
+    if (s->npending == SPOOL_BATCH)
+        spool_flush(s);
+}
+
+/* One flow of a batch on its way to the spool. */
+struct pending_file {
+    struct flow *flow;
+    int fd;                      /* open .tmp, -1 when dropped */
+    uint64_t size;
+    char name[QUEUE_NAME_MAX];
+    char tmp[QUEUE_NAME_MAX + 8];
+};
+
+static void note_quota_drop(struct spool *s, const struct pending_file *p)
+{
+    s->stats.dropped_quota++;
+    s->quota_drops_unlogged++;
+    uint64_t now = monotonic_ns() / 1000u;
+    if (s->quota_log_mono_us == 0 || now - s->quota_log_mono_us >= QUOTA_LOG_INTERVAL_US) {
+        log_warn("event=flow_dropped reason=spool_quota spool_bytes=%llu quota=%llu dropped_since_last_log=%llu "
+                 "file=%s (the shipper is not keeping up or is not running)",
+                 (unsigned long long)s->bytes, (unsigned long long)s->quota,
+                 (unsigned long long)s->quota_drops_unlogged, p->name);
+        s->quota_log_mono_us = now;
+        s->quota_drops_unlogged = 0;
+    }
+}
+
+static void write_error(struct spool *s, struct pending_file *p, const char *what, int err)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    p->fd = -1;
+    if (p->tmp[0] != '\0')
+        unlinkat(s->dirfd, p->tmp, 0);
+    s->stats.dropped_write_error++;
+    log_error("event=flow_dropped reason=write_error op=%s file=%s error=\"%s\"", what, p->name, strerror(err));
+}
+
+/* Writes the .tmp; on any failure the flow is dropped and counted. */
+static void write_tmp(struct spool *s, struct pending_file *p)
+{
+    p->fd = -1;
+    p->tmp[0] = '\0';
+    p->size = PCAPFILE_GLOBAL_HEADER_LEN + p->flow->records_len;
+    if (spool_flow_name(p->flow, p->name, sizeof p->name) != 0) {
+        write_error(s, p, "name", ENAMETOOLONG);
+        return;
+    }
+    if (s->bytes + p->size > s->quota) {
+        note_quota_drop(s, p);
+        return;
+    }
+    /* NAME.pcap.tmp; NAME.pcap.N.tmp when a flow of this batch already holds that name (same tuple, same µs) */
+    for (int n = 0; n < 10 && p->fd < 0; n++) {
+        if (n == 0)
+            snprintf(p->tmp, sizeof p->tmp, "%s.tmp", p->name);
+        else
+            snprintf(p->tmp, sizeof p->tmp, "%s.%d.tmp", p->name, n);
+        p->fd = openat(s->dirfd, p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (p->fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (p->fd < 0) {
+        int err = errno;
+        p->tmp[0] = '\0'; /* not ours to remove */
+        write_error(s, p, "open", err);
+        return;
+    }
+    if (pcapfile_write_fd(p->fd, s->linktype, s->snaplen, p->flow->records, p->flow->records_len) != 0) {
+        write_error(s, p, "write", errno);
+        return;
+    }
+    s->bytes += p->size;
+}
+
+/* Renames NAME.pcap.tmp to NAME.pcap, or NAME-N.pcap if that name is taken (two flows of one tuple in one µs). */
+static int publish(struct spool *s, struct pending_file *p)
+{
+    for (int attempt = 0; attempt < 10; attempt++) {
+        if (attempt > 0) {
+            size_t stem = strlen(p->name) - strlen(".pcap");
+            char retry[QUEUE_NAME_MAX];
+            int n = snprintf(retry, sizeof retry, "%.*s-%d.pcap", (int)stem, p->name, attempt);
+            if (n < 0 || (size_t)n >= sizeof retry)
+                break;
+            memcpy(p->name, retry, (size_t)n + 1);
+        }
+        if (renameat2(s->dirfd, p->tmp, s->dirfd, p->name, RENAME_NOREPLACE) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -1;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+static void announce(struct spool *s, const struct pending_file *p)
+{
+    const struct flow *f = p->flow;
+    struct queue_record rec;
+    memset(&rec, 0, sizeof rec);
+    snprintf(rec.name, sizeof rec.name, "%s", p->name);
+    rec.proto = f->key.proto;
+    rec.family = f->key.family;
+    rec.src_port = f->key.remote_port;
+    rec.dst_port = record_dst_port(f);
+    memcpy(rec.src_addr, f->key.remote, 16);
+    memcpy(rec.dst_addr, f->key.local, 16);
+    rec.flags = f->flags & (FLOW_HANDSHAKE | FLOW_TRUNCATED | FLOW_EARLY);
+    rec.first_us = f->first_us;
+    rec.last_us = f->last_us;
+    rec.packets = f->packets;
+    rec.bytes = f->wire_bytes;
+    rec.file_size = p->size;
+    /* the queue carries TCP, UDP and ICMP flows; a pcap of any other protocol waits for the shipper's rescan */
+    bool announced_proto = rec.proto == IPPROTO_TCP || rec.proto == IPPROTO_UDP || rec.proto == IPPROTO_ICMP ||
+                           rec.proto == IPPROTO_ICMPV6;
+    if (s->queue && announced_proto && queue_push(s->queue, &rec) == QUEUE_FULL)
+        s->stats.queue_full++;
+}
+
+void spool_flush(struct spool *s)
+{
+    if (s->npending == 0)
+        return;
+    struct pending_file files[SPOOL_BATCH];
+    size_t n = s->npending, open_files = 0;
+    for (size_t i = 0; i < n; i++) {
+        files[i].flow = s->pending[i];
+        write_tmp(s, &files[i]);
+        if (files[i].fd >= 0)
+            open_files++;
+    }
+    s->npending = 0;
+
+    /* durability of the whole batch at once; per-file fsync only if syncfs reports a problem */
+    bool synced = open_files > 0 && syncfs(s->dirfd) == 0;
+    for (size_t i = 0; i < n; i++) {
+        struct pending_file *p = &files[i];
+        if (p->fd < 0)
+            continue;
+        if (!synced && fsync(p->fd) != 0) {
+            s->bytes -= p->size;
+            write_error(s, p, "fsync", errno);
+            continue;
+        }
+        if (close(p->fd) != 0) {
+            p->fd = -1;
+            s->bytes -= p->size;
+            write_error(s, p, "close", errno);
+            continue;
+        }
+        p->fd = -1;
+        if (publish(s, p) != 0) {
+            s->bytes -= p->size;
+            write_error(s, p, "rename", errno);
+            continue;
+        }
+        s->stats.written++;
+        announce(s, p);
+    }
+    if (open_files > 0)
+        fsync(s->dirfd); /* the renames themselves */
+    for (size_t i = 0; i < n; i++)
+        flow_table_release(files[i].flow);
+}

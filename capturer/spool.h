@@ -1,0 +1,54 @@
+/* Finished flows into the spool directory, one classic pcap each, never visible half-written:
+ * NAME.pcap.tmp is written, the batch is made durable with one syncfs (fsync per file as the fallback), then each
+ * file is renamed to NAME.pcap (never over an existing one) and announced in the shared-memory queue.
+ * Batching matters: one fsync per flow caps the capturer at ~2,500 flows/s on this machine's disk.
+ *
+ * The spool has a quota. Its use is learned by scanning the directory (at start, then periodically, because the
+ * shipper deletes what it has stored) plus what this process writes in between. A flow that would go over the
+ * quota is not written and counted in dropped_quota, with a log line; a write error likewise in dropped_write_error,
+ * its .tmp removed. */
+#ifndef LURKER_CAPTURER_SPOOL_H
+#define LURKER_CAPTURER_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow_table.h"
+#include "queue.h"
+
+#define SPOOL_BATCH 256
+
+struct spool_stats {
+    uint64_t written, dropped_quota, dropped_write_error, queue_full, stale_tmp_removed;
+};
+
+struct spool {
+    int dirfd;
+    char path[256];
+    uint32_t linktype, snaplen;
+    uint64_t quota;
+    uint64_t bytes;                 /* spool use as last scanned plus what was written since */
+    struct lurker_queue *queue;     /* NULL: do not announce (tests) */
+    struct flow *pending[SPOOL_BATCH];
+    size_t npending;
+    struct spool_stats stats;
+    uint64_t quota_drops_unlogged;  /* drops since the last quota log line */
+    uint64_t quota_log_mono_us;
+};
+
+/* Opens the directory (it must exist and be writable). Removes NAME.pcap[.N].tmp left by a killed run, then scans. */
+int spool_open(struct spool *s, const char *dir, uint64_t quota, uint32_t linktype, uint32_t snaplen,
+               struct lurker_queue *queue, char *err, size_t errlen);
+void spool_close(struct spool *s);
+
+/* Recomputes the spool's use from the directory (regular files, and those one level down, e.g. failed/). */
+int spool_rescan(struct spool *s);
+
+/* Takes ownership of a finished flow; it is written at the next spool_flush (or now, when the batch is full). */
+void spool_add(struct spool *s, struct flow *f);
+void spool_flush(struct spool *s);
+
+/* The file name of a flow: <first_us>_<proto>_<remote>_<rport>_<local>_<lport>.pcap (no ':' for IPv6). */
+int spool_flow_name(const struct flow *f, char *out, size_t outlen);
+
+#endif

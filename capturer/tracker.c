@@ -1,0 +1,207 @@
+#include "tracker.h"
+
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "decode.h"
+#include "pcapfile.h"
+#include "queue.h"
+#include "syncookie.h"
+
+int tracker_init(struct tracker *tr, const struct capturer_config *cc, const struct prefix *local, size_t nlocal,
+                 int dlt, const uint8_t hash_key[16], flow_sink_fn sink, void *sink_arg)
+{
+    memset(tr, 0, sizeof *tr);
+    if (flow_table_init(&tr->table, cc->max_flows, hash_key) != 0)
+        return -1;
+    tr->local = local;
+    tr->nlocal = nlocal;
+    tr->dlt = dlt;
+    tr->timeout_us = (uint64_t)cc->flow_timeout * 1000000u;
+    tr->max_age_us = (uint64_t)cc->max_flow_age * 1000000u;
+    tr->max_flows = cc->max_flows;
+    tr->max_packets = cc->max_flow_packets;
+    tr->max_bytes = cc->max_flow_bytes;
+    tr->memory_limit = cc->memory_limit;
+    tr->sink = sink;
+    tr->sink_arg = sink_arg;
+    return 0;
+}
+
+void tracker_destroy(struct tracker *tr)
+{
+    flow_table_destroy(&tr->table);
+}
+
+static bool is_local(const struct tracker *tr, uint8_t family, const uint8_t bytes[16])
+{
+    struct ip_addr a = {.family = family};
+    memcpy(a.bytes, bytes, 16);
+    for (size_t i = 0; i < tr->nlocal; i++)
+        if (prefix_contains(&tr->local[i], &a))
+            return true;
+    return false;
+}
+
+/* Echo, timestamp, information and address-mask replies share their request's flow. */
+static uint16_t icmp_request_type(uint8_t proto, uint16_t type)
+{
+    if (proto == IPPROTO_ICMP) {
+        switch (type) {
+        case 0:
+            return 8;
+        case 14:
+            return 13;
+        case 16:
+            return 15;
+        case 18:
+            return 17;
+        }
+    } else if (proto == IPPROTO_ICMPV6 && type == 129) {
+        return 128;
+    }
+    return type;
+}
+
+void tracker_flow_key(const struct tracker *tr, const struct decoded_packet *p, struct flow_key *key, int *inbound)
+{
+    memset(key, 0, sizeof *key);
+    key->proto = p->proto;
+    key->family = p->family;
+    /* from a monitored address (and not to one): our own reply; anything else counts as the remote side's */
+    *inbound = !(is_local(tr, p->family, p->src) && !is_local(tr, p->family, p->dst));
+    const uint8_t *remote = *inbound ? p->src : p->dst, *local = *inbound ? p->dst : p->src;
+    memcpy(key->remote, remote, 16);
+    memcpy(key->local, local, 16);
+    if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) {
+        key->remote_port = icmp_request_type(p->proto, p->sport);
+    } else {
+        key->remote_port = *inbound ? p->sport : p->dport;
+        key->local_port = *inbound ? p->dport : p->sport;
+    }
+}
+
+static void finish(struct tracker *tr, struct flow *f, enum finish_reason why)
+{
+    flow_table_remove(&tr->table, f);
+    if (why != FINISH_IDLE)
+        f->flags |= FLOW_EARLY;
+    if (why == FINISH_CUT_PACKETS || why == FINISH_CUT_BYTES)
+        f->flags |= FLOW_TRUNCATED;
+    tr->stats.finished[why]++;
+    tr->sink(tr->sink_arg, f);
+}
+
+static bool cookie_ack_valid(const struct tracker *tr, const struct flow *f, uint32_t ack)
+{
+    struct ip_addr remote = {.family = f->key.family}, local = {.family = f->key.family};
+    memcpy(remote.bytes, f->key.remote, 16);
+    memcpy(local.bytes, f->key.local, 16);
+    return syncookie_ack_valid(tr->cookie_key, &remote, &local, f->key.remote_port, f->key.local_port, ack,
+                               syncookie_coarse_now());
+}
+
+/* Handshake completed: the scanner's ACK is our SYN+ACK's sequence + 1, as seen in this flow, or by the SYN cookie
+ * when the SYN+ACK is not in it. */
+static void track_handshake(const struct tracker *tr, struct flow *f, const struct decoded_packet *p, int inbound)
+{
+    const uint8_t synack = TCPF_SYN | TCPF_ACK;
+    if (!inbound && (p->tcp_flags & synack) == synack) {
+        f->synack_seq = p->tcp_seq;
+        f->flags |= FLOW_SEEN_SYNACK;
+        return;
+    }
+    if (!inbound || (f->flags & FLOW_HANDSHAKE) || (p->tcp_flags & (TCPF_ACK | TCPF_SYN | TCPF_RST)) != TCPF_ACK)
+        return;
+    if (f->flags & FLOW_SEEN_SYNACK) {
+        if (p->tcp_ack == f->synack_seq + 1u)
+            f->flags |= FLOW_HANDSHAKE;
+    } else if (tr->cookie_key && cookie_ack_valid(tr, f, p->tcp_ack)) {
+        f->flags |= FLOW_HANDSHAKE;
+    }
+}
+
+static struct flow *open_flow(struct tracker *tr, const struct flow_key *key, const struct decoded_packet *p,
+                              uint64_t now)
+{
+    if (tr->table.count >= tr->max_flows && tr->table.oldest)
+        finish(tr, tr->table.oldest, FINISH_MAX_FLOWS);
+    struct flow *f = flow_table_insert(&tr->table, key, now);
+    if (f == NULL)
+        return NULL;
+    if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6)
+        f->first_code = p->dport;
+    tr->stats.flows_started++;
+    return f;
+}
+
+void tracker_packet(struct tracker *tr, uint64_t ts_us, const uint8_t *data, uint32_t caplen, uint32_t wire_len,
+                    uint64_t now)
+{
+    struct decoded_packet p;
+    enum decode_result r = decode_packet(tr->dlt, data, caplen, &p);
+    tr->stats.packets++;
+    tr->stats.bytes += caplen;
+    if (r != DECODE_OK)
+        tr->stats.malformed++;
+    if (r == DECODE_NOT_IP)
+        return;
+
+    struct flow_key key;
+    int inbound;
+    tracker_flow_key(tr, &p, &key, &inbound);
+    struct flow *f = flow_table_lookup(&tr->table, &key);
+    if (f && now - f->first_mono_us >= tr->max_age_us) {
+        finish(tr, f, FINISH_AGED);
+        f = NULL;
+    }
+    if (f == NULL && (f = open_flow(tr, &key, &p, now)) == NULL) {
+        tr->stats.packets_nomem++;
+        return;
+    }
+    flow_table_touch(&tr->table, f, now);
+
+    uint64_t captured = f->records_len - (uint64_t)f->packets * PCAPFILE_RECORD_HEADER_LEN;
+    uint64_t room = tr->max_bytes > captured ? tr->max_bytes - captured : 0;
+    uint32_t keep = caplen < room ? caplen : (uint32_t)room;
+    size_t max_records = (size_t)tr->max_bytes + (size_t)tr->max_packets * PCAPFILE_RECORD_HEADER_LEN;
+    if (flow_append(&tr->table, f, ts_us, data, keep, wire_len, max_records) != 0) {
+        tr->stats.packets_nomem++;
+        if (f->packets == 0) {
+            flow_table_remove(&tr->table, f);
+            flow_table_release(f);
+            tr->stats.flows_started--;
+        }
+        return;
+    }
+    if (p.proto == IPPROTO_TCP && r == DECODE_OK)
+        track_handshake(tr, f, &p, inbound);
+
+    /* the memory limit: the least recently active flows go first (never the one just fed) */
+    while (tr->table.memory > tr->memory_limit && tr->table.oldest && tr->table.oldest != f)
+        finish(tr, tr->table.oldest, FINISH_MEMORY);
+
+    if (f->packets >= tr->max_packets)
+        finish(tr, f, FINISH_CUT_PACKETS);
+    else if (captured + keep >= tr->max_bytes)
+        finish(tr, f, FINISH_CUT_BYTES);
+}
+
+void tracker_expire(struct tracker *tr, uint64_t now)
+{
+    struct flow *f;
+    while ((f = tr->table.oldest) && now - f->last_mono_us >= tr->timeout_us)
+        finish(tr, f, FINISH_IDLE);
+}
+
+uint64_t tracker_next_expiry(const struct tracker *tr)
+{
+    return tr->table.oldest ? tr->table.oldest->last_mono_us + tr->timeout_us : UINT64_MAX;
+}
+
+void tracker_finish_all(struct tracker *tr)
+{
+    while (tr->table.oldest)
+        finish(tr, tr->table.oldest, FINISH_SHUTDOWN);
+}

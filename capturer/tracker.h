@@ -1,0 +1,70 @@
+/* Packets into flows, and the rules that finish a flow: idle for flow_timeout, older than max_flow_age (checked at
+ * its next packet; an idle one expires anyway), at max_flow_packets or max_flow_bytes (cut, marked truncated), the
+ * oldest flows early at max_flows or memory_limit, and every flow at shutdown. A finished flow goes to the sink,
+ * which owns it from then on. Pure bookkeeping: no I/O, so the unit tests drive it with synthetic packets. */
+#ifndef LURKER_CAPTURER_TRACKER_H
+#define LURKER_CAPTURER_TRACKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "config.h"
+#include "flow_table.h"
+
+enum finish_reason {
+    FINISH_IDLE,
+    FINISH_AGED,
+    FINISH_CUT_PACKETS,
+    FINISH_CUT_BYTES,
+    FINISH_MAX_FLOWS,
+    FINISH_MEMORY,
+    FINISH_SHUTDOWN,
+};
+
+struct tracker_stats {
+    uint64_t packets, bytes; /* bytes: captured */
+    uint64_t malformed;      /* not IP (no flow) or transport header cut (kept in a flow with ports 0) */
+    uint64_t packets_nomem;  /* packets lost because malloc failed */
+    uint64_t flows_started;
+    uint64_t finished[FINISH_SHUTDOWN + 1];
+};
+
+typedef void (*flow_sink_fn)(void *arg, struct flow *f);
+
+struct tracker {
+    struct flow_table table;
+    const struct prefix *local;
+    size_t nlocal;
+    int dlt;
+    uint64_t timeout_us, max_age_us;
+    uint32_t max_flows, max_packets;
+    uint64_t max_bytes, memory_limit;
+    struct tracker_stats stats;
+    /* The responder's SYN-cookie key (shared memory), or NULL: decides the handshake when the flow itself lacks
+     * the SYN+ACK (e.g. the flow was finished early between the SYN and the ACK). */
+    const uint8_t *cookie_key;
+    flow_sink_fn sink;
+    void *sink_arg;
+};
+
+int tracker_init(struct tracker *tr, const struct capturer_config *cc, const struct prefix *local, size_t nlocal,
+                 int dlt, const uint8_t hash_key[16], flow_sink_fn sink, void *sink_arg);
+void tracker_destroy(struct tracker *tr);
+
+/* One captured packet: its pcap timestamp (unix microseconds), bytes, captured and original length, and the
+ * monotonic time it was processed. */
+void tracker_packet(struct tracker *tr, uint64_t ts_us, const uint8_t *data, uint32_t caplen, uint32_t wire_len,
+                    uint64_t now_mono_us);
+/* Finishes every flow idle for flow_timeout or longer. */
+void tracker_expire(struct tracker *tr, uint64_t now_mono_us);
+/* Monotonic time at which the next flow goes idle, or UINT64_MAX when no flow is open. */
+uint64_t tracker_next_expiry(const struct tracker *tr);
+/* Shutdown: finishes every open flow. */
+void tracker_finish_all(struct tracker *tr);
+
+/* Builds the flow key of a decoded packet; *inbound tells whether it came from the remote side. Exposed for tests. */
+struct decoded_packet;
+void tracker_flow_key(const struct tracker *tr, const struct decoded_packet *p, struct flow_key *key, int *inbound);
+
+#endif

@@ -1,0 +1,144 @@
+#include "writer.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define RESCAN_NS 5000000000ull /* learn what the shipper deleted from the spool */
+#define DROP_LOG_NS 10000000000ull
+
+static void publish(struct writer *w, enum lurker_counter c, uint64_t value)
+{
+    counter_add(w->shm, c, value - w->published[c]);
+    w->published[c] = value;
+}
+
+static void publish_counters(struct writer *w)
+{
+    if (w->shm == NULL)
+        return;
+    const struct spool_stats *s = &w->spool->stats;
+    publish(w, CNT_flows_written, s->written);
+    publish(w, CNT_flows_dropped_quota, s->dropped_quota);
+    publish(w, CNT_flows_dropped_write_error, s->dropped_write_error);
+    publish(w, CNT_queue_full, s->queue_full);
+    counter_set(w->shm, CNT_spool_bytes, w->spool->bytes);
+}
+
+/* Takes up to SPOOL_BATCH waiting flows, waiting up to a second for the first. Returns how many. */
+static size_t take_batch(struct writer *w, struct flow **batch, bool *stop)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->head == NULL && !w->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&w->wake, &w->lock, &until);
+    }
+    size_t n = 0;
+    while (w->head && n < SPOOL_BATCH) {
+        struct flow *f = w->head;
+        w->head = f->hash_next;
+        f->hash_next = NULL;
+        w->backlog_flows--;
+        w->backlog_bytes -= f->records_cap;
+        batch[n++] = f;
+    }
+    if (w->head == NULL)
+        w->tail = NULL;
+    *stop = w->stopping && w->head == NULL;
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    uint64_t next_rescan = monotonic_ns() + RESCAN_NS;
+    for (;;) {
+        struct flow *batch[SPOOL_BATCH];
+        bool stop;
+        size_t n = take_batch(w, batch, &stop);
+        for (size_t i = 0; i < n; i++)
+            spool_add(w->spool, batch[i]);
+        spool_flush(w->spool);
+        if (monotonic_ns() >= next_rescan) {
+            spool_rescan(w->spool);
+            next_rescan = monotonic_ns() + RESCAN_NS;
+        }
+        publish_counters(w);
+        if (stop)
+            return NULL;
+    }
+}
+
+int writer_start(struct writer *w, struct spool *spool, struct shm_segment *shm, uint32_t max_backlog_flows,
+                 uint64_t max_backlog_bytes)
+{
+    memset(w, 0, sizeof *w);
+    w->spool = spool;
+    w->shm = shm;
+    w->max_backlog_flows = max_backlog_flows;
+    w->max_backlog_bytes = max_backlog_bytes;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    return pthread_create(&w->thread, NULL, writer_main, w) == 0 ? 0 : -1;
+}
+
+bool writer_submit(struct writer *w, struct flow *f, bool force)
+{
+    pthread_mutex_lock(&w->lock);
+    bool full = w->backlog_flows >= w->max_backlog_flows || w->backlog_bytes + f->records_cap > w->max_backlog_bytes;
+    if (full && !force) {
+        uint32_t waiting = w->backlog_flows;
+        pthread_mutex_unlock(&w->lock);
+        w->dropped_backlog++;
+        w->drops_unlogged++;
+        uint64_t now = monotonic_ns();
+        if (w->drop_log_ns == 0 || now - w->drop_log_ns >= DROP_LOG_NS) {
+            log_warn("event=flow_dropped reason=writer_backlog waiting=%u dropped_since_last_log=%llu (flows finish "
+                     "faster than the spool disk takes them)",
+                     waiting, (unsigned long long)w->drops_unlogged);
+            w->drop_log_ns = now;
+            w->drops_unlogged = 0;
+        }
+        flow_table_release(f);
+        return false;
+    }
+    f->hash_next = NULL;
+    if (w->tail)
+        w->tail->hash_next = f;
+    else
+        w->head = f;
+    w->tail = f;
+    w->backlog_flows++;
+    w->backlog_bytes += f->records_cap;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    return true;
+}
+
+uint64_t writer_backlog_bytes(struct writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    uint64_t b = w->backlog_bytes;
+    pthread_mutex_unlock(&w->lock);
+    return b;
+}
+
+void writer_stop(struct writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    publish_counters(w);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+}

@@ -1,0 +1,418 @@
+/* Capturer: flow table (insert, lookup, last-packet order, removal), the tracker's finishing rules (idle timeout,
+ * age, packet and byte caps, max_flows, memory limit, shutdown), handshake detection and the decoder's bounds. */
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "../helpers/capturer_packets.h"
+#include "../../capturer/decode.h"
+#include "../../capturer/flow_table.h"
+#include "pcap/pcap.h"
+#include "queue.h"
+#include "syncookie.h"
+#include "../../capturer/tracker.h"
+
+static const uint8_t test_key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+static struct flow_key key_n(uint32_t n)
+{
+    struct flow_key k;
+    memset(&k, 0, sizeof k);
+    k.family = AF_INET;
+    k.proto = IPPROTO_TCP;
+    memcpy(k.remote + 12, &n, 4);
+    k.remote_port = (uint16_t)n;
+    k.local_port = 80;
+    return k;
+}
+
+Test(capturer_flow_table, insert_lookup_remove)
+{
+    struct flow_table t;
+    cr_assert_eq(flow_table_init(&t, 1000, test_key), 0);
+    for (uint32_t i = 0; i < 5000; i++) {
+        struct flow_key k = key_n(i);
+        cr_assert_null(flow_table_lookup(&t, &k));
+        cr_assert_not_null(flow_table_insert(&t, &k, i));
+    }
+    cr_assert_eq(t.count, 5000);
+    for (uint32_t i = 0; i < 5000; i++) {
+        struct flow_key k = key_n(i);
+        struct flow *f = flow_table_lookup(&t, &k);
+        cr_assert_not_null(f);
+        cr_assert_eq(memcmp(&f->key, &k, sizeof k), 0);
+    }
+    struct flow_key k = key_n(42);
+    struct flow *f = flow_table_lookup(&t, &k);
+    flow_table_remove(&t, f);
+    flow_table_release(f);
+    cr_assert_null(flow_table_lookup(&t, &k));
+    cr_assert_eq(t.count, 4999);
+    flow_table_destroy(&t);
+}
+
+Test(capturer_flow_table, order_is_by_last_packet)
+{
+    struct flow_table t;
+    cr_assert_eq(flow_table_init(&t, 16, test_key), 0);
+    struct flow_key a = key_n(1), b = key_n(2), c = key_n(3);
+    struct flow *fa = flow_table_insert(&t, &a, 10);
+    struct flow *fb = flow_table_insert(&t, &b, 20);
+    struct flow *fc = flow_table_insert(&t, &c, 30);
+    cr_assert_eq(flow_table_oldest(&t), fa);
+    flow_table_touch(&t, fa, 40);
+    cr_assert_eq(flow_table_oldest(&t), fb);
+    cr_assert_eq(t.newest, fa);
+    flow_table_remove(&t, fb);
+    flow_table_release(fb);
+    cr_assert_eq(flow_table_oldest(&t), fc);
+    cr_assert_eq(fc->newer, fa);
+    cr_assert_null(fa->newer);
+    flow_table_destroy(&t);
+}
+
+Test(capturer_flow_table, append_keeps_pcap_records_and_memory)
+{
+    struct flow_table t;
+    cr_assert_eq(flow_table_init(&t, 16, test_key), 0);
+    struct flow_key k = key_n(7);
+    struct flow *f = flow_table_insert(&t, &k, 0);
+    uint8_t data[100];
+    memset(data, 0xab, sizeof data);
+    cr_assert_eq(flow_append(&t, f, 1500000, data, 60, 60, 1 << 20), 0);
+    cr_assert_eq(f->records_cap, 16 + 60, "first packet fits exactly");
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(flow_append(&t, f, 1500001 + (uint64_t)i, data, 100, 1500, 1 << 20), 0);
+    cr_assert_eq(f->packets, 11);
+    cr_assert_eq(f->records_len, 16 + 60 + 10 * (16 + 100));
+    cr_assert_eq(f->wire_bytes, 60 + 10 * 1500);
+    cr_assert_eq(t.memory, f->records_cap);
+    cr_assert_eq(f->first_us, 1500000);
+    cr_assert_eq(f->last_us, 1500010);
+    uint32_t sec, usec, caplen, len;
+    memcpy(&sec, f->records, 4);
+    memcpy(&usec, f->records + 4, 4);
+    memcpy(&caplen, f->records + 8, 4);
+    memcpy(&len, f->records + 12, 4);
+    cr_assert_eq(sec, 1);
+    cr_assert_eq(usec, 500000);
+    cr_assert_eq(caplen, 60);
+    cr_assert_eq(len, 60);
+    flow_table_remove(&t, f);
+    cr_assert_eq(t.memory, 0);
+    flow_table_release(f);
+    flow_table_destroy(&t);
+}
+
+Test(capturer_flow_table, overhead_per_flow_is_small)
+{
+    cr_assert_leq(sizeof(struct flow), 160, "struct flow is %zu bytes", sizeof(struct flow));
+}
+
+/* ---- tracker ---- */
+
+#define MAX_FINISHED 64
+struct sink {
+    struct flow *flows[MAX_FINISHED];
+    size_t n;
+};
+
+static void collect(void *arg, struct flow *f)
+{
+    struct sink *s = arg;
+    cr_assert_lt(s->n, MAX_FINISHED);
+    s->flows[s->n++] = f;
+}
+
+static void sink_free(struct sink *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        flow_table_release(s->flows[i]);
+    s->n = 0;
+}
+
+static struct prefix sensor_prefixes[2];
+static struct capturer_config cc;
+static struct tracker tr;
+static struct sink sink;
+
+static void setup_tracker(void)
+{
+    const char *why;
+    cr_assert_eq(prefix_parse("203.0.113.10", &sensor_prefixes[0], &why), 0);
+    cr_assert_eq(prefix_parse("2001:db8:5::10", &sensor_prefixes[1], &why), 0);
+    memset(&cc, 0, sizeof cc);
+    cc.flow_timeout = 60;
+    cc.max_flow_age = 600;
+    cc.max_flows = 16;
+    cc.max_flow_packets = 100;
+    cc.max_flow_bytes = 1 << 20;
+    cc.memory_limit = 1 << 24;
+    memset(&sink, 0, sizeof sink);
+}
+
+static void start(void)
+{
+    cr_assert_eq(tracker_init(&tr, &cc, sensor_prefixes, 2, DLT_EN10MB, test_key, collect, &sink), 0);
+}
+
+static void stop(void)
+{
+    sink_free(&sink);
+    tracker_destroy(&tr);
+}
+
+static void feed(const struct test_frame *f, uint64_t now)
+{
+    tracker_packet(&tr, 1700000000000000ull + now, f->bytes, f->len, f->len, now);
+}
+
+static void syn_from(uint16_t sport, uint64_t now)
+{
+    struct test_frame f;
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, sport, 80, TCPF_SYN, 1000, 0, 0);
+    feed(&f, now);
+}
+
+TestSuite(capturer_tracker, .init = setup_tracker);
+
+Test(capturer_tracker, both_directions_make_one_flow_and_handshake_is_seen)
+{
+    start();
+    struct test_frame f;
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_SYN, 1000, 0, 0);
+    feed(&f, 0);
+    tf_ipv4(&f, "203.0.113.10", "198.51.100.2", IPPROTO_TCP, 80, 40000, TCPF_SYN | TCPF_ACK, 777, 1001, 0);
+    feed(&f, 10);
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1001, 778, 0);
+    feed(&f, 20);
+    cr_assert_eq(tr.table.count, 1);
+    struct flow *fl = tr.table.oldest;
+    cr_assert_eq(fl->packets, 3);
+    cr_assert(fl->flags & FLOW_HANDSHAKE);
+    cr_assert_eq(fl->key.remote_port, 40000);
+    cr_assert_eq(fl->key.local_port, 80);
+    tracker_finish_all(&tr);
+    cr_assert_eq(sink.n, 1);
+    cr_assert(sink.flows[0]->flags & FLOW_EARLY);
+    cr_assert_eq(tr.stats.finished[FINISH_SHUTDOWN], 1);
+    stop();
+}
+
+Test(capturer_tracker, wrong_ack_is_no_handshake)
+{
+    start();
+    struct test_frame f;
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_SYN, 1000, 0, 0);
+    feed(&f, 0);
+    tf_ipv4(&f, "203.0.113.10", "198.51.100.2", IPPROTO_TCP, 80, 40000, TCPF_SYN | TCPF_ACK, 777, 1001, 0);
+    feed(&f, 10);
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1001, 12345, 0);
+    feed(&f, 20);
+    cr_assert_not(tr.table.oldest->flags & FLOW_HANDSHAKE);
+    stop();
+}
+
+Test(capturer_tracker, syn_cookie_decides_when_the_synack_is_not_in_the_flow)
+{
+    start();
+    static const uint8_t key[16] = "cookie-key-12345";
+    tr.cookie_key = key;
+    struct ip_addr client, sensor;
+    uint8_t a[4] = {198, 51, 100, 2}, b[4] = {203, 0, 113, 10};
+    ip_addr_from_v4(&client, a);
+    ip_addr_from_v4(&sensor, b);
+    uint32_t isn = syncookie_isn(key, &client, &sensor, 40000, 80, syncookie_coarse_now());
+    struct test_frame f;
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1001, isn + 2, 0);
+    feed(&f, 0);
+    cr_assert_not(tr.table.oldest->flags & FLOW_HANDSHAKE, "wrong ACK");
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1001, isn + 1, 0);
+    feed(&f, 1);
+    cr_assert(tr.table.oldest->flags & FLOW_HANDSHAKE);
+    stop();
+}
+
+Test(capturer_tracker, idle_flows_expire_exactly_at_timeout_oldest_first)
+{
+    start();
+    syn_from(1, 0);
+    syn_from(2, 5000000);
+    syn_from(1, 10000000); /* flow 1 active again: now newer than flow 2 */
+    tracker_expire(&tr, 64999999);
+    cr_assert_eq(sink.n, 0, "flow 2 is idle 59.99s");
+    cr_assert_eq(tracker_next_expiry(&tr), 65000000);
+    tracker_expire(&tr, 65000000);
+    cr_assert_eq(sink.n, 1);
+    cr_assert_eq(sink.flows[0]->key.remote_port, 2);
+    cr_assert_not(sink.flows[0]->flags & FLOW_EARLY);
+    tracker_expire(&tr, 70000000);
+    cr_assert_eq(sink.n, 2);
+    cr_assert_eq(sink.flows[1]->key.remote_port, 1);
+    cr_assert_eq(sink.flows[1]->packets, 2);
+    cr_assert_eq(tracker_next_expiry(&tr), UINT64_MAX);
+    cr_assert_eq(tr.stats.finished[FINISH_IDLE], 2);
+    stop();
+}
+
+Test(capturer_tracker, max_flows_finishes_the_least_recently_active)
+{
+    start();
+    for (uint16_t p = 1; p <= 16; p++)
+        syn_from(p, p);
+    syn_from(1, 100); /* flow 1 becomes the newest */
+    cr_assert_eq(sink.n, 0);
+    syn_from(17, 200);
+    syn_from(18, 300);
+    cr_assert_eq(sink.n, 2);
+    cr_assert_eq(sink.flows[0]->key.remote_port, 2);
+    cr_assert_eq(sink.flows[1]->key.remote_port, 3);
+    cr_assert(sink.flows[0]->flags & FLOW_EARLY);
+    cr_assert_eq(tr.table.count, 16);
+    cr_assert_eq(tr.stats.finished[FINISH_MAX_FLOWS], 2);
+    cr_assert_eq(tr.stats.flows_started, 18);
+    stop();
+}
+
+Test(capturer_tracker, packet_cap_cuts_and_marks_truncated)
+{
+    cc.max_flow_packets = 3;
+    start();
+    for (int i = 0; i < 7; i++)
+        syn_from(5, (uint64_t)i);
+    cr_assert_eq(sink.n, 2);
+    cr_assert_eq(sink.flows[0]->packets, 3);
+    cr_assert(sink.flows[0]->flags & FLOW_TRUNCATED);
+    cr_assert_eq(tr.table.oldest->packets, 1, "the 7th packet starts a new flow");
+    cr_assert_eq(tr.stats.finished[FINISH_CUT_PACKETS], 2);
+    stop();
+}
+
+Test(capturer_tracker, byte_cap_cuts_the_last_packet_short)
+{
+    cc.max_flow_bytes = 1000;
+    start();
+    struct test_frame f;
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1, 1, 400 - 54);
+    for (int i = 0; i < 3; i++)
+        feed(&f, (uint64_t)i);
+    cr_assert_eq(sink.n, 1);
+    struct flow *fl = sink.flows[0];
+    cr_assert(fl->flags & FLOW_TRUNCATED);
+    cr_assert_eq(fl->records_len - fl->packets * 16u, 1000, "exactly max_flow_bytes kept");
+    uint32_t caplen, len;
+    memcpy(&caplen, fl->records + 2 * (16 + 400) + 8, 4);
+    memcpy(&len, fl->records + 2 * (16 + 400) + 12, 4);
+    cr_assert_eq(caplen, 200);
+    cr_assert_eq(len, 400);
+    stop();
+}
+
+Test(capturer_tracker, memory_limit_finishes_oldest_flows)
+{
+    cc.memory_limit = 3 * (16 + 54);
+    start();
+    for (uint16_t p = 1; p <= 5; p++)
+        syn_from(p, p);
+    cr_assert_eq(sink.n, 2);
+    cr_assert_eq(sink.flows[0]->key.remote_port, 1);
+    cr_assert_eq(sink.flows[1]->key.remote_port, 2);
+    cr_assert_leq(tr.table.memory, cc.memory_limit);
+    cr_assert_eq(tr.stats.finished[FINISH_MEMORY], 2);
+    stop();
+}
+
+Test(capturer_tracker, max_age_finishes_at_next_packet)
+{
+    cc.flow_timeout = 10;
+    cc.max_flow_age = 20;
+    start();
+    for (uint64_t t = 0; t <= 25; t += 5)
+        syn_from(9, t * 1000000);
+    cr_assert_eq(sink.n, 1);
+    cr_assert_eq(sink.flows[0]->packets, 4, "packets at 0,5,10,15s; the one at 20s opens a new flow");
+    cr_assert_eq(tr.stats.finished[FINISH_AGED], 1);
+    stop();
+}
+
+Test(capturer_tracker, icmp_echo_and_reply_share_a_flow)
+{
+    start();
+    struct test_frame f;
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_ICMP, 8, 0, 0, 0, 0, 16);
+    feed(&f, 0);
+    tf_ipv4(&f, "203.0.113.10", "198.51.100.2", IPPROTO_ICMP, 0, 0, 0, 0, 0, 16);
+    feed(&f, 1);
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_ICMP, 13, 0, 0, 0, 0, 16);
+    feed(&f, 2);
+    cr_assert_eq(tr.table.count, 2);
+    cr_assert_eq(tr.table.oldest->packets, 2);
+    cr_assert_eq(tr.table.oldest->key.remote_port, 8);
+    stop();
+}
+
+Test(capturer_tracker, ipv6_with_extension_headers)
+{
+    start();
+    struct test_frame f;
+    tf_ipv6_ext(&f, "2001:db8:a::2", "2001:db8:5::10", IPPROTO_TCP, 5555, 443, TCPF_SYN);
+    feed(&f, 0);
+    tf_ipv6_ext(&f, "2001:db8:5::10", "2001:db8:a::2", IPPROTO_TCP, 443, 5555, TCPF_SYN | TCPF_ACK);
+    feed(&f, 1);
+    cr_assert_eq(tr.table.count, 1);
+    struct flow *fl = tr.table.oldest;
+    cr_assert_eq(fl->key.family, AF_INET6);
+    cr_assert_eq(fl->key.remote_port, 5555);
+    cr_assert_eq(fl->key.local_port, 443);
+    cr_assert_eq(fl->packets, 2);
+    cr_assert_eq(tr.stats.malformed, 0);
+    stop();
+}
+
+Test(capturer_tracker, truncated_and_garbage_packets_are_bounded)
+{
+    start();
+    struct test_frame f;
+    tf_ipv6_ext(&f, "2001:db8:a::2", "2001:db8:5::10", IPPROTO_TCP, 5555, 443, TCPF_SYN);
+    /* every prefix of a valid frame: never a read past caplen (ASan checks), short ones are malformed */
+    for (uint32_t len = 0; len <= f.len; len++)
+        tracker_packet(&tr, 1, f.bytes, len, f.len, 1);
+    cr_assert_gt(tr.stats.malformed, 0);
+    /* an extension header that claims more than the packet holds */
+    f.bytes[14 + 40 + 1] = 255;
+    tracker_packet(&tr, 1, f.bytes, f.len, f.len, 2);
+    /* IPv4 header length smaller than 20 */
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_UDP, 53, 53, 0, 0, 0, 0);
+    f.bytes[14] = 0x41;
+    uint64_t before = tr.stats.malformed;
+    tracker_packet(&tr, 1, f.bytes, f.len, f.len, 3);
+    cr_assert_eq(tr.stats.malformed, before + 1);
+    stop();
+}
+
+Test(capturer_decode, vlan_and_udp)
+{
+    struct test_frame f;
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_UDP, 33333, 53, 0, 0, 0, 20);
+    /* insert an 802.1Q tag */
+    memmove(f.bytes + 16, f.bytes + 12, f.len - 12);
+    tf_put16(f.bytes + 12, 0x8100);
+    tf_put16(f.bytes + 14, 42);
+    f.len += 4;
+    struct decoded_packet p;
+    cr_assert_eq(decode_packet(DLT_EN10MB, f.bytes, f.len, &p), DECODE_OK);
+    cr_assert_eq(p.proto, IPPROTO_UDP);
+    cr_assert_eq(p.sport, 33333);
+    cr_assert_eq(p.dport, 53);
+}
+
+Test(capturer_decode, raw_ip_link)
+{
+    struct test_frame f;
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 1, 2, TCPF_SYN, 5, 0, 0);
+    struct decoded_packet p;
+    cr_assert_eq(decode_packet(DLT_RAW, f.bytes + 14, f.len - 14, &p), DECODE_OK);
+    cr_assert_eq(p.tcp_flags, TCPF_SYN);
+    cr_assert_eq(p.tcp_seq, 5);
+}

@@ -1,0 +1,213 @@
+/* Capturer: the pcap writer and the spool. Files are read back by tcpdump (a real reader, not our own code); names
+ * are S3-safe; the quota drops and counts; the queue gets the metadata; no *.tmp stays behind. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../capturer/decode.h"
+#include "../../capturer/flow_table.h"
+#include "../../capturer/spool.h"
+#include "../../capturer/tracker.h"
+#include "../helpers/capturer_packets.h"
+#include "pcap/pcap.h"
+#include "pcapfile.h"
+#include "queue.h"
+
+static char dir[64];
+static struct prefix sensor[2];
+static struct capturer_config cc;
+static struct spool spool;
+static struct tracker tr;
+static struct lurker_queue *q;
+
+static void to_spool(void *arg, struct flow *f)
+{
+    spool_add(arg, f);
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/lurker-unit-spool-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    const char *why;
+    cr_assert_eq(prefix_parse("203.0.113.10", &sensor[0], &why), 0);
+    cr_assert_eq(prefix_parse("2001:db8:5::10", &sensor[1], &why), 0);
+    memset(&cc, 0, sizeof cc);
+    cc.flow_timeout = 60;
+    cc.max_flow_age = 600;
+    cc.max_flows = 1024;
+    cc.max_flow_packets = 1000;
+    cc.max_flow_bytes = 1 << 20;
+    cc.memory_limit = 1 << 26;
+    q = calloc(1, queue_bytes(64));
+    queue_init(q, 64);
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    free(q);
+}
+
+static void start(uint64_t quota)
+{
+    char err[256];
+    cr_assert_eq(spool_open(&spool, dir, quota, PCAPFILE_LINKTYPE_ETHERNET, 65535, q, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tracker_init(&tr, &cc, sensor, 2, DLT_EN10MB, (const uint8_t *)"0123456789abcdef", to_spool, &spool),
+                 0);
+}
+
+static void stop(void)
+{
+    tracker_destroy(&tr);
+    spool_close(&spool);
+}
+
+static void feed(const struct test_frame *f, uint64_t ts)
+{
+    tracker_packet(&tr, ts, f->bytes, f->len, f->len, ts);
+}
+
+static int count_files(const char *suffix)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name), m = strlen(suffix);
+        if (l > m && strcmp(e->d_name + l - m, suffix) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Lines tcpdump prints for FILE, or -1 if it cannot read it. */
+static int tcpdump_lines(const char *name, char *first_line, size_t len)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "tcpdump -n -r '%s/%s' 2>/dev/null", dir, name);
+    FILE *p = popen(cmd, "r");
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, p)) {
+        if (n == 0 && first_line)
+            snprintf(first_line, len, "%s", line);
+        n++;
+    }
+    return pclose(p) == 0 ? n : -1;
+}
+
+TestSuite(capturer_spool, .init = setup, .fini = teardown);
+
+Test(capturer_spool, tcp_flow_is_a_pcap_tcpdump_reads)
+{
+    start(1 << 30);
+    struct test_frame f;
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_SYN, 1000, 0, 0);
+    feed(&f, 1700000000000001ull);
+    tf_ipv4(&f, "203.0.113.10", "198.51.100.2", IPPROTO_TCP, 80, 40000, TCPF_SYN | TCPF_ACK, 5000, 1001, 0);
+    feed(&f, 1700000000000002ull);
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1001, 5001, 78);
+    feed(&f, 1700000000000003ull);
+    tracker_finish_all(&tr);
+    spool_flush(&spool);
+
+    const char *name = "1700000000000001_tcp_198.51.100.2_40000_203.0.113.10_80.pcap";
+    char first[512];
+    cr_assert_eq(tcpdump_lines(name, first, sizeof first), 3);
+    cr_assert(strstr(first, "198.51.100.2.40000 > 203.0.113.10.80: Flags [S]") != NULL, "%s", first);
+    cr_assert_eq(count_files(".tmp"), 0);
+    cr_assert_eq(spool.stats.written, 1);
+
+    struct queue_record rec;
+    cr_assert_eq(queue_peek(q, &rec), QUEUE_OK);
+    cr_assert_str_eq(rec.name, name);
+    cr_assert(queue_record_valid(&rec));
+    cr_assert_eq(rec.flags & FLOW_HANDSHAKE, FLOW_HANDSHAKE);
+    cr_assert_eq(rec.packets, 3);
+    cr_assert_eq(rec.src_port, 40000);
+    cr_assert_eq(rec.dst_port, 80);
+    cr_assert_eq(rec.first_us, 1700000000000001ull);
+    cr_assert_eq(rec.last_us, 1700000000000003ull);
+    struct stat st;
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq((uint64_t)st.st_size, rec.file_size);
+    cr_assert_eq(spool.bytes, rec.file_size);
+    stop();
+}
+
+Test(capturer_spool, ipv6_name_has_no_colon_and_udp_reads_back)
+{
+    start(1 << 30);
+    struct test_frame f;
+    tf_ipv6_ext(&f, "2001:db8:a::2", "2001:db8:5::10", IPPROTO_UDP, 5353, 53, 0);
+    feed(&f, 1700000000000005ull);
+    tracker_finish_all(&tr);
+    spool_flush(&spool);
+    const char *name = "1700000000000005_udp_2001-db8-a--2_5353_2001-db8-5--10_53.pcap";
+    cr_assert_eq(tcpdump_lines(name, NULL, 0), 1);
+    stop();
+}
+
+Test(capturer_spool, quota_drops_are_counted_not_written)
+{
+    start(1 << 20); /* 1 MiB: each flow is 24 + 16 + 1054 bytes */
+    struct test_frame f;
+    for (uint16_t p = 1; p <= 1000; p++) {
+        tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_UDP, p, 53, 0, 0, 0, 1000 - 42 + 54);
+        feed(&f, 1700000000000000ull + p);
+    }
+    tracker_finish_all(&tr);
+    spool_flush(&spool);
+    uint64_t per_file = 24 + 16 + f.len;
+    uint64_t fit = (1u << 20) / per_file;
+    cr_assert_eq(spool.stats.written, fit);
+    cr_assert_eq(spool.stats.dropped_quota, 1000 - fit);
+    cr_assert_eq(count_files(".pcap"), (int)fit);
+    cr_assert_leq(spool.bytes, 1u << 20);
+    /* the shipper deleted everything: a rescan learns it */
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -f %s/*.pcap", dir);
+    cr_assert_eq(system(cmd), 0);
+    spool_rescan(&spool);
+    cr_assert_eq(spool.bytes, 0);
+    stop();
+}
+
+Test(capturer_spool, same_tuple_same_microsecond_gets_a_second_name)
+{
+    cc.max_flow_packets = 1;
+    start(1 << 30);
+    struct test_frame f;
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 1, 2, TCPF_SYN, 0, 0, 0);
+    feed(&f, 1700000000000009ull);
+    feed(&f, 1700000000000009ull);
+    spool_flush(&spool);
+    cr_assert_eq(spool.stats.written, 2);
+    cr_assert_eq(count_files(".pcap"), 2);
+    stop();
+}
+
+Test(capturer_spool, stale_tmp_files_are_removed_at_open)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/x.pcap.tmp", dir);
+    FILE *fp = fopen(path, "w");
+    fputs("half", fp);
+    fclose(fp);
+    start(1 << 30);
+    cr_assert_eq(count_files(".tmp"), 0);
+    cr_assert_eq(spool.stats.stale_tmp_removed, 1);
+    stop();
+}
