@@ -111,4 +111,6 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz bin bin-san bin-fuzz
 
+include infra/lambda.mk
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

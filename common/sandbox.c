@@ -75,9 +75,11 @@ int sandbox_apply(enum sandbox_profile profile, char *err, size_t errlen)
         rc = allow_list(ctx, shipper_syscalls, sizeof shipper_syscalls / sizeof shipper_syscalls[0], err, errlen);
         /* new sockets: only the families HTTP needs */
         static const int families[] = {AF_INET, AF_INET6, AF_UNIX, AF_NETLINK};
-        for (size_t i = 0; rc == 0 && i < sizeof families / sizeof families[0]; i++)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                                  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
+        for (size_t i = 0; rc == 0 && i < sizeof families / sizeof families[0]; i++) {
+            const struct scmp_arg_cmp family_is = {
+                .arg = 0, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)families[i], .datum_b = 0};
+            rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &family_is);
+        }
         if (rc < 0)
             snprintf(err, errlen, "seccomp: socket rule: %s", strerror(-rc));
     }

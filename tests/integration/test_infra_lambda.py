@@ -1,0 +1,328 @@
+"""The analyzer's Lambda package: infra/make-lambda-package.sh builds it, infra/check-lambda-package.sh guards it.
+
+A package for provided.al2023 must hold `bootstrap` (executable) and every shared library that image lacks, and no
+ELF file in it may need a glibc symbol newer than the image's 2.34. The check is shown to pass on a small program
+linked like the analyzer (libyaml, libcurl, jansson; --as-needed, RUNPATH $ORIGIN/lib) and to fail, naming the
+problem, on each kind of violation. Then `make lambda` (infra/lambda.mk) builds and checks the real analyzer, and the
+unpacked package runs as Lambda runs it (Lambda's variables only, libraries from the task's lib/, an SNS-wrapped S3
+event from a Runtime API served here, the pcap in moto's S3) and answers with the flow's record.
+"""
+import base64
+import http.server
+import json
+import os
+import queue
+import shutil
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from lurkertest import ROOT  # noqa: E402
+from motoserver import MotoServer  # noqa: E402
+
+MAKE_PKG = os.path.join(ROOT, "infra", "make-lambda-package.sh")
+CHECK_PKG = os.path.join(ROOT, "infra", "check-lambda-package.sh")
+
+LIKE_ANALYZER = r"""
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <yaml.h>
+int main(void)
+{
+    json_t *o = json_pack("{s:s, s:s}", "yaml", yaml_get_version_string(), "curl", curl_version());
+    char *text = json_dumps(o, JSON_COMPACT);
+    puts(text);
+    free(text);
+    json_decref(o);
+    return 0;
+}
+"""
+
+# arc4random appeared in glibc 2.36: a program calling it cannot run on provided.al2023 (glibc 2.34).
+TOO_NEW = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int main(void) { printf("%u\n", arc4random()); return 0; }
+"""
+
+
+def run(argv, **kw):
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    kw.setdefault("timeout", 300)
+    return subprocess.run(argv, **kw)
+
+
+def pkg_libs(*pkgs):
+    return run(["pkg-config", "--libs"] + list(pkgs), check=True).stdout.split()
+
+
+class LambdaPackage(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="lurker-lambda-")
+        cls.good = cls.compile("like_analyzer", LIKE_ANALYZER,
+                               ["-Wl,--as-needed", "-Wl,-rpath,$ORIGIN/lib"] + pkg_libs("yaml-0.1", "libcurl",
+                                                                                      "jansson"))
+        cls.good_zip = os.path.join(cls.tmp, "good.zip")
+        r = run([MAKE_PKG, cls.good, cls.good_zip])
+        assert r.returncode == 0, r.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def compile(cls, name, source, ldflags):
+        src = os.path.join(cls.tmp, name + ".c")
+        with open(src, "w") as f:
+            f.write(source)
+        exe = os.path.join(cls.tmp, name)
+        r = run(["cc", "-O2", "-o", exe, src] + ldflags)
+        assert r.returncode == 0, r.stderr
+        return exe
+
+    def check(self, zip_path):
+        return run([CHECK_PKG, zip_path])
+
+    def names(self, zip_path):
+        with zipfile.ZipFile(zip_path) as z:
+            return z.namelist()
+
+    def rezip(self, name, drop=(), bootstrap_mode=None, add=None):
+        """A copy of the good package with members dropped or changed."""
+        out = os.path.join(self.tmp, name)
+        with zipfile.ZipFile(self.good_zip) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                if info.filename in drop:
+                    continue
+                data = src.read(info)
+                if info.filename == "bootstrap" and bootstrap_mode is not None:
+                    info.external_attr = (stat.S_IFREG | bootstrap_mode) << 16
+                dst.writestr(info, data)
+            for arcname, path in (add or {}).items():
+                dst.write(path, arcname)
+        return out
+
+    def test_package_holds_bootstrap_and_its_libraries_and_passes(self):
+        names = self.names(self.good_zip)
+        self.assertIn("bootstrap", names)
+        libs = {n[len("lib/"):] for n in names if n.startswith("lib/")}
+        for soname in ("libyaml-0.so.2", "libcurl.so.4", "libjansson.so.4", "libssl.so.3", "libcrypto.so.3"):
+            self.assertIn(soname, libs)
+        # glibc and libgcc_s come with the image and are not bundled
+        self.assertFalse({"libc.so.6", "libm.so.6", "libgcc_s.so.1"} & libs)
+        r = self.check(self.good_zip)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(": OK (", r.stdout)
+        self.assertIn("glibc <= 2.34", r.stdout)
+
+    def test_unpacked_package_runs(self):
+        d = os.path.join(self.tmp, "unpacked")
+        with zipfile.ZipFile(self.good_zip) as z:
+            z.extractall(d)
+        os.chmod(os.path.join(d, "bootstrap"), 0o755)
+        r = run([os.path.join(d, "bootstrap")], env={"PATH": "/usr/bin:/bin"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('"yaml":"0.2', r.stdout)
+        # and resolves its libraries from lib/ (RUNPATH $ORIGIN/lib), as it will in /var/task
+        r = run(["ldd", os.path.join(d, "bootstrap")])
+        self.assertRegex(r.stdout, r"libyaml-0\.so\.2 => %s/lib/libyaml-0\.so\.2" % d)
+
+    def test_too_new_glibc_symbol_fails_loudly(self):
+        exe = self.compile("too_new", TOO_NEW, [])
+        zip_path = os.path.join(self.tmp, "too_new.zip")
+        self.assertEqual(run([MAKE_PKG, exe, zip_path]).returncode, 0)
+        r = self.check(zip_path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("bootstrap needs arc4random@GLIBC_2.36, newer than provided.al2023's glibc 2.34", r.stderr)
+        self.assertIn("FAILED with 1 violation(s)", r.stderr)
+        # the limit is a parameter: the same package passes against a 2.36 image
+        r = run([CHECK_PKG, zip_path], env=dict(os.environ, GLIBC_MAX="2.36"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_missing_library_fails_loudly(self):
+        bad = self.rezip("missing.zip", drop={"lib/libyaml-0.so.2"})
+        r = self.check(bad)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("bootstrap needs libyaml-0.so.2, which is neither in lib/ nor in provided.al2023", r.stderr)
+
+    def test_missing_or_non_executable_bootstrap_fails(self):
+        r = self.check(self.rezip("nobootstrap.zip", drop={"bootstrap"}))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no bootstrap at the top of the zip", r.stderr)
+        r = self.check(self.rezip("noexec.zip", bootstrap_mode=0o644))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("bootstrap is not executable", r.stderr)
+
+    def test_library_of_another_machine_fails(self):
+        # a foreign ELF: the same library with its e_machine patched to 0x28 (ARM 32-bit)
+        with zipfile.ZipFile(self.good_zip) as z:
+            data = bytearray(z.read("lib/libjansson.so.4"))
+        data[18:20] = (0x28).to_bytes(2, "little")
+        foreign = os.path.join(self.tmp, "libforeign.so.1")
+        with open(foreign, "wb") as f:
+            f.write(data)
+        r = self.check(self.rezip("foreign.zip", add={"lib/libforeign.so.1": foreign}))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("lib/libforeign.so.1: machine", r.stderr)
+
+    def test_make_lambda_builds_and_checks_the_real_analyzer(self):
+        if not os.path.exists(os.path.join(ROOT, "analyzer", "main.c")):
+            self.skipTest("analyzer/main.c does not exist yet")
+        with open(os.path.join(ROOT, "Makefile")) as f:
+            included = "include infra/lambda.mk" in f.read()
+        makefiles = [] if included else ["-f", "Makefile", "-f", "infra/lambda.mk"]
+        # always the plain build (a sanitizer build would drag libasan into the package)
+        r = run(["make", "-C", ROOT, "-j2"] + makefiles + ["SAN=0", "lambda"], timeout=600)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
+        zip_path = os.path.join(ROOT, "build", "lambda", "lurker-analyzer-lambda.zip")
+        r = self.check(zip_path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        names = self.names(zip_path)
+        self.assertIn("bootstrap", names)
+        # run the packaged analyzer from its unpacked directory on a tiny pcap with no packets
+        d = os.path.join(self.tmp, "analyzer")
+        with zipfile.ZipFile(zip_path) as z:
+            z.extractall(d)
+        os.chmod(os.path.join(d, "bootstrap"), 0o755)
+        pcap = os.path.join(self.tmp, "empty.pcap")
+        with open(pcap, "wb") as f:
+            f.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+        r = run([os.path.join(d, "bootstrap"), pcap], env={"PATH": "/usr/bin:/bin"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.run_as_lambda(d)
+
+    def run_as_lambda(self, task_root):
+        """The unpacked package as Lambda runs it: only Lambda's variables, LD_LIBRARY_PATH with the task's lib/,
+        one SNS-wrapped S3 notification from the Runtime API, the pcap in moto's S3 (signature checking on)."""
+        with MotoServer() as moto:
+            s3 = moto.client("s3")
+            s3.create_bucket(Bucket="lambda-pcaps")
+            key = "sensors/s-1/pcap/2026/11/25/19/1795633200_198.51.100.2_203.0.113.10_40000_22.pcap"
+            s3.put_object(Bucket="lambda-pcaps", Key=key, Body=one_flow_pcap(b"SSH-2.0-lambda-package-test\r\n"))
+            s3_event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                                     "awsRegion": moto.region,
+                                     "s3": {"bucket": {"name": "lambda-pcaps"},
+                                            "object": {"key": urllib.parse.quote_plus(key, safe="/"), "size": 100}}}]}
+            sns_event = {"Records": [{"EventSource": "aws:sns", "Sns": {
+                "Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+                "Message": json.dumps(s3_event)}}]}
+            api = RuntimeApi([("req-1", sns_event)])
+            env = {"PATH": "/usr/bin:/bin", "LAMBDA_TASK_ROOT": task_root, "LD_LIBRARY_PATH": task_root + "/lib",
+                   "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:%d" % api.port, "AWS_LAMBDA_FUNCTION_NAME": "analyzer",
+                   "AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO",
+                   "AWS_REGION": moto.region, "AWS_DEFAULT_REGION": moto.region,
+                   "AWS_ACCESS_KEY_ID": moto.access_key, "AWS_SECRET_ACCESS_KEY": moto.secret_key,
+                   "AWS_ENDPOINT_URL_S3": moto.endpoint, "AWS_EC2_METADATA_DISABLED": "true",
+                   "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent",
+                   "CURL_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"}
+            out_path = os.path.join(self.tmp, "lambda.out")
+            with open(out_path, "w") as out, open(os.path.join(self.tmp, "lambda.err"), "w") as err:
+                proc = subprocess.Popen([os.path.join(task_root, "bootstrap")], cwd=task_root, env=env, stdout=out,
+                                        stderr=err, start_new_session=True)
+                try:
+                    result = api.results.get(timeout=30)
+                finally:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(10)
+                    api.close()
+            self.assertEqual(result[:2], ("req-1", "response"), result)
+            with open(out_path) as f:
+                records = [json.loads(line) for line in f if line.startswith("{")]
+            flows = [r for r in records if r.get("dst_port") == 22]
+            self.assertEqual(len(flows), 1, records)
+            self.assertEqual(flows[0]["src_addr"], "198.51.100.2")
+            self.assertEqual(base64.b64decode(flows[0]["payload"]), b"SSH-2.0-lambda-package-test\r\n")
+
+
+def one_flow_pcap(payload):
+    """A classic pcap (Ethernet) with a SYN and one data segment from 198.51.100.2:40000 to 203.0.113.10:22."""
+    def checksum(data):
+        if len(data) % 2:
+            data += b"\0"
+        total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+        while total >> 16:
+            total = (total & 0xffff) + (total >> 16)
+        return ~total & 0xffff
+
+    src, dst = bytes([198, 51, 100, 2]), bytes([203, 0, 113, 10])
+
+    def packet(flags, seq, data):
+        tcp = struct.pack("!HHIIBBHHH", 40000, 22, seq, 0 if flags == 0x02 else 1, 5 << 4, flags, 64240, 0, 0) + data
+        csum = checksum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)
+        tcp = tcp[:16] + struct.pack("!H", csum) + tcp[18:]
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0, src, dst)
+        ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+        return b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x08\x00" + ip + tcp
+
+    frames = [packet(0x02, 1000, b""), packet(0x18, 1001, payload)]
+    out = struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)
+    for i, f in enumerate(frames):
+        out += struct.pack("<IIII", 1795633200, i * 1000, len(f), len(f)) + f
+    return out
+
+
+class RuntimeApi:
+    """Enough of the Lambda Runtime API for one invocation: /next hands out the queued events, then holds."""
+
+    def __init__(self, events):
+        self.events = queue.Queue()
+        for e in events:
+            self.events.put(e)
+        self.results = queue.Queue()
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                try:
+                    request_id, body = api.events.get(timeout=40)
+                except queue.Empty:
+                    self.send_error(500)
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
+                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60000))
+                self.send_header("Lambda-Runtime-Invoked-Function-Arn",
+                                 "arn:aws:lambda:us-east-1:123456789012:function:analyzer")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                parts = self.path.split("/")  # /2018-06-01/runtime/invocation/ID/response|error
+                self.send_response(202)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+                api.results.put((parts[4] if len(parts) > 4 else "", parts[-1], body))
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+if __name__ == "__main__":
+    unittest.main()
