@@ -5,18 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_NESTING 3
+#include "hex.h"
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#define MAX_NESTING 3
 
 int s3_key_decode(const char *in, char *out, size_t outlen)
 {
@@ -26,7 +17,7 @@ int s3_key_decode(const char *in, char *out, size_t outlen)
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            int hi = hex_value(in[i + 1]), lo = hi < 0 ? -1 : hex_value(in[i + 2]);
+            int hi = hex_digit_value(in[i + 1]), lo = hi < 0 ? -1 : hex_digit_value(in[i + 2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return -1;
             c = (char)(hi << 4 | lo);

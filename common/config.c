@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <yaml.h>
 
+#include "hex.h"
+
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define PORT_LIST_MAX 4096
 
@@ -554,17 +556,6 @@ static int set_ports(struct loader *ld, const struct config_key *k, yaml_node_t 
     return 0;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Plain and single-quoted banner text gets \r \n \t \\ \xNN decoded here; double-quoted text was already decoded
  * by YAML itself. */
 static int decode_banner(struct loader *ld, yaml_node_t *node, struct banner *b)
@@ -587,8 +578,8 @@ static int decode_banner(struct loader *ld, yaml_node_t *node, struct banner *b)
                 c = '\t';
             else if (e == '\\')
                 c = '\\';
-            else if (e == 'x' && i + 2 < len && hex_value((char)s[i + 1]) >= 0 && hex_value((char)s[i + 2]) >= 0) {
-                c = (unsigned char)(hex_value((char)s[i + 1]) * 16 + hex_value((char)s[i + 2]));
+            else if (e == 'x' && i + 2 < len && hex_digit_value((char)s[i + 1]) >= 0 && hex_digit_value((char)s[i + 2]) >= 0) {
+                c = (unsigned char)(hex_digit_value((char)s[i + 1]) * 16 + hex_digit_value((char)s[i + 2]));
                 i += 2;
             } else
                 return fail_at(ld, node->start_mark, "banner text has an unknown escape '\\%c' (use \\r \\n \\t \\\\ \\xNN)", e);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "hex.h"
+
 /* A growable string with a hard maximum (SIGV4_MAX_TEXT); once over, it stays failed. */
 struct text {
     char *p;
@@ -127,17 +129,6 @@ static void text_uri_encode(struct text *t, const char *in, size_t n, int keep_s
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes in[0..n) into a malloc'd string, so that already-encoded query parts are not encoded twice. */
 static char *percent_decode(const char *in, size_t n, size_t *outlen)
 {
@@ -146,8 +137,8 @@ static char *percent_decode(const char *in, size_t n, size_t *outlen)
         return NULL;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        if (in[i] == '%' && i + 2 < n && hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
+        if (in[i] == '%' && i + 2 < n && hex_digit_value(in[i + 1]) >= 0 && hex_digit_value(in[i + 2]) >= 0) {
+            out[o++] = (char)(hex_digit_value(in[i + 1]) * 16 + hex_digit_value(in[i + 2]));
             i += 2;
         } else {
             out[o++] = in[i];

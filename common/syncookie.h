@@ -14,12 +14,11 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "siphash.h"
 
 #define SYNCOOKIE_KEY_BYTES 16
 #define SYNCOOKIE_SLOT_SECONDS 64
 
-/* SipHash-2-4 (Aumasson & Bernstein) of LEN bytes under a 16-byte key. */
-uint64_t siphash24(const uint8_t key[SYNCOOKIE_KEY_BYTES], const void *data, size_t len);
 
 /* The coarse clock for a unix time in seconds, and for now (CLOCK_REALTIME). */
 uint32_t syncookie_coarse(uint64_t unix_seconds);
