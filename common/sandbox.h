@@ -14,4 +14,9 @@ enum sandbox_profile { SANDBOX_RESPONDER, SANDBOX_CAPTURER, SANDBOX_SHIPPER };
  * logged by the caller). */
 int sandbox_apply(enum sandbox_profile profile, char *err, size_t errlen);
 
+/* Landlock: from now on this process may create, write, rename or remove files only beneath the given directories
+ * (none at all with n == 0), and execute nothing; reading stays allowed. Call after privdrop() and before
+ * sandbox_apply(). Returns 1 when enforced, 0 when the kernel has no Landlock (err says so: log it), -1 on error. */
+int sandbox_restrict_writes(const char *const *dirs, size_t n, char *err, size_t errlen);
+
 #endif

@@ -19,6 +19,7 @@
 #include "host_profile.h"
 #include "log.h"
 #include "privdrop.h"
+#include "sandbox.h"
 #include "raw_sender.h"
 #include "shm.h"
 #include "supervisor.h"
@@ -128,6 +129,19 @@ static void drop_privileges(const struct lurker_config *cfg)
     supervisor_child_bind();
 }
 
+/* The worker writes no file at all (Landlock) and makes only the calls answering needs (seccomp). */
+static void confine(void)
+{
+    char err[512];
+    int rc = sandbox_restrict_writes(NULL, 0, err, sizeof err);
+    if (rc == 0)
+        log_warn("event=landlock_unavailable reason=\"%s\"", err);
+    if (rc < 0 || sandbox_apply(SANDBOX_RESPONDER, err, sizeof err) < 0) {
+        log_error("event=sandbox_failed reason=\"%s\"", err);
+        exit(1);
+    }
+}
+
 static void catch_stop_signals(void)
 {
     struct sigaction sa;
@@ -230,6 +244,7 @@ int main(int argc, char **argv)
     catch_stop_signals();
     attach_shared_memory(&cfg, &seg, key);
     drop_privileges(&cfg);
+    confine();
     if (responder_init(&responder, &cfg, &host, key, &handles.sender, monotonic_ns()) < 0) {
         log_error("event=start_failed reason=\"out of memory\"");
         return 1;

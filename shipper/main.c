@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
+#include "fsutil.h"
 #include "log.h"
 #include "metrics.h"
 #include "privdrop.h"
@@ -51,13 +53,62 @@ static void join_shared_memory(const struct lurker_config *cfg, struct shm_segme
         fatal("shared memory", err);
 }
 
-/* The shipper needs no privilege; when started as root it becomes the configured user. Then seccomp: HTTP(S)
- * sockets, files, threads, nothing else (common/sandbox.h). */
+/* The deepest existing directory on the way to path ("/" at worst). */
+static void nearest_existing_dir(const char *path, char *out, size_t outlen)
+{
+    struct stat st;
+    snprintf(out, outlen, "%s", path);
+    for (;;) {
+        if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+            return;
+        char *slash = strrchr(out, '/');
+        if (!slash || slash == out) {
+            snprintf(out, outlen, "/");
+            return;
+        }
+        *slash = '\0';
+    }
+}
+
+/* The shipper needs no privilege; when started as root it becomes the configured user. Then it may write only in
+ * the spool, the archive and the Prometheus file's directory (Landlock), with HTTP(S) sockets, files and threads
+ * and nothing else (seccomp; common/sandbox.h). */
 static void drop_privileges(const struct lurker_config *cfg)
 {
-    char err[256];
+    char err[512];
+    static char prom_dir[CONFIG_PATH_MAX];
+    const char *writable[3];
+    size_t n = 0;
+    writable[n++] = cfg->spool.directory;
+    if (cfg->shipper.storage == STORAGE_LOCAL)
+        writable[n++] = cfg->shipper.archive_dir;
+    if (cfg->shipper.prometheus_file[0]) {
+        snprintf(prom_dir, sizeof prom_dir, "%s", cfg->shipper.prometheus_file);
+        char *slash = strrchr(prom_dir, '/');
+        if (slash && slash != prom_dir)
+            *slash = '\0';
+        else
+            snprintf(prom_dir, sizeof prom_dir, "%s", slash ? "/" : ".");
+        writable[n++] = prom_dir;
+    }
+    /* Landlock rules name existing directories: make them (as root, for the user) before the drop. One that cannot
+     * be made now (a wrong path the operator will fix) is confined to its nearest existing parent instead, so the
+     * shipper parks files with a clear line and ships them once the path is fixed, without a restart. */
+    static char fallback[3][CONFIG_PATH_MAX];
+    for (size_t i = 0; i < n; i++) {
+        if (dir_prepare(writable[i], geteuid() == 0 ? cfg->user : "", err, sizeof err) == 0)
+            continue;
+        nearest_existing_dir(writable[i], fallback[i], sizeof fallback[i]);
+        log_warn("event=directory_unavailable reason=\"%s\" writable_below=%s", err, fallback[i]);
+        writable[i] = fallback[i];
+    }
     if (geteuid() == 0 && privdrop(cfg->user, err, sizeof err) < 0)
         fatal("privdrop", err);
+    int rc = sandbox_restrict_writes(writable, n, err, sizeof err);
+    if (rc == 0)
+        log_warn("event=landlock_unavailable reason=\"%s\"", err);
+    if (rc < 0)
+        fatal("landlock", err);
     if (sandbox_apply(SANDBOX_SHIPPER, err, sizeof err) < 0)
         fatal("seccomp", err);
 }

@@ -1,6 +1,8 @@
 /* Local archive backend. See store_local.h. */
 #include "store_local.h"
 
+#include "fsutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -58,7 +60,7 @@ enum s3_outcome store_local_put(const char *archive_dir, const char *key, const 
         snprintf(err, errlen, "archive path too long");
         return S3_PERMANENT;
     }
-    if (mkdir(archive_dir, 0750) != 0 && errno != EEXIST) {
+    if (mkdir_p(archive_dir, 0750) != 0) {
         snprintf(err, errlen, "archive_dir %s: %s", archive_dir, strerror(errno));
         return classify_errno(errno);
     }
