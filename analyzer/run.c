@@ -32,6 +32,8 @@ static int write_record(const struct record *record, void *arg)
 {
     struct run *r = arg;
     r->flows++;
+    if (r->report)
+        return report_add(r->report, record) != 0;
     if (r->summary)
         return summary_add(r->summary, record) != 0;
     char *line;

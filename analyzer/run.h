@@ -9,12 +9,14 @@
 #include <stdio.h>
 
 #include "analyze.h"
+#include "report.h"
 #include "summary.h"
 
 struct run {
     struct analyze_options analyze;
     const char *sensor;          /* --sensor; NULL: from each path */
     struct summary *summary;     /* NULL: JSON lines to out */
+    struct report *report;       /* --report: records go here instead (before the summary and out) */
     FILE *out;
     bool progress;               /* stderr is a terminal */
     double started, last_progress;
