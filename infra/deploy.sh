@@ -25,6 +25,12 @@ subnet_id=""
 flow_timeout=60
 pcap_retention_days=90
 log_retention_days=90
+alert_email=""
+no_traffic_minutes=60
+no_upload_minutes=60
+kernel_drops_threshold=1000
+backlog_age_seconds=900
+dashboard=true
 lambda_zip=""
 tarball=""
 template_dir=$ROOT/infra
@@ -56,6 +62,15 @@ Stacks: NAME-backend and NAME-output in --region, NAME-sensor-SENSOR_ID in --sen
   --flow-timeout SECONDS    idle time that ends a flow (default: $flow_timeout)
   --pcap-retention-days N   days S3 keeps pcaps (default: $pcap_retention_days)
   --log-retention-days N    days CloudWatch keeps flow records (default: $log_retention_days)
+  --alert-email ADDRESS     send every alarm to ADDRESS (AWS mails a confirmation link first) (default: none;
+                            the alarms still notify the backend's AlertTopic, for any other subscriber)
+  --no-traffic-minutes N    alarm when a sensor sent no SYN+ACK for N minutes (default: $no_traffic_minutes)
+  --no-upload-minutes N     alarm when a sensor shipped no pcap for N minutes (default: $no_upload_minutes)
+  --kernel-drops-threshold N  alarm when more than N packets are dropped before capture in 5 minutes
+                            (default: $kernel_drops_threshold)
+  --backlog-age-seconds N   alarm when the oldest unshipped pcap is older than N seconds (default: $backlog_age_seconds)
+  --no-dashboard            no CloudWatch dashboard for the sensor (an account's first three are free, then
+                            \$3/month each)
   --lambda-zip FILE         use this analyzer package instead of running \`make lambda\`
   --tarball FILE            use this source tarball instead of packing the work tree
   --no-sensor               deploy (or tear down) only backend and output
@@ -87,10 +102,16 @@ while [ $# -gt 0 ]; do
         --flow-timeout) need_value "$@"; flow_timeout=$2; shift 2 ;;
         --pcap-retention-days) need_value "$@"; pcap_retention_days=$2; shift 2 ;;
         --log-retention-days) need_value "$@"; log_retention_days=$2; shift 2 ;;
+        --alert-email) need_value "$@"; alert_email=$2; shift 2 ;;
+        --no-traffic-minutes) need_value "$@"; no_traffic_minutes=$2; shift 2 ;;
+        --no-upload-minutes) need_value "$@"; no_upload_minutes=$2; shift 2 ;;
+        --kernel-drops-threshold) need_value "$@"; kernel_drops_threshold=$2; shift 2 ;;
+        --backlog-age-seconds) need_value "$@"; backlog_age_seconds=$2; shift 2 ;;
         --lambda-zip) need_value "$@"; lambda_zip=$2; shift 2 ;;
         --tarball) need_value "$@"; tarball=$2; shift 2 ;;
         --template-dir) need_value "$@"; template_dir=$2; shift 2 ;;
         --endpoint-url) need_value "$@"; endpoint_url=$2; shift 2 ;;
+        --no-dashboard) dashboard=false; shift ;;
         --no-sensor) skip_sensor=1; shift ;;
         --no-output) skip_output=1; shift ;;
         --dry-run) dry_run=1; shift ;;
@@ -105,6 +126,17 @@ done
 [[ $sensor_id =~ ^[A-Za-z0-9._-]{1,63}$ ]] || die "--sensor-id must be 1-63 of [A-Za-z0-9._-]"
 [[ $network_mode =~ ^(single|dual)$ ]] || die "--network-mode must be single or dual"
 [[ $flow_timeout =~ ^[0-9]+$ ]] || die "--flow-timeout must be a number of seconds"
+[[ -z $alert_email || $alert_email =~ ^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$ ]] ||
+    die "--alert-email must be an e-mail address"
+for minutes in "$no_traffic_minutes" "$no_upload_minutes"; do
+    if ! [[ $minutes =~ ^[0-9]+$ ]] || [ "$minutes" -lt 5 ] || [ "$minutes" -gt 1440 ]; then
+        die "--no-traffic-minutes and --no-upload-minutes must be 5..1440"
+    fi
+done
+[[ $kernel_drops_threshold =~ ^[0-9]+$ ]] || die "--kernel-drops-threshold must be a number"
+if ! [[ $backlog_age_seconds =~ ^[0-9]+$ ]] || [ "$backlog_age_seconds" -lt 60 ]; then
+    die "--backlog-age-seconds must be a number of seconds, at least 60"
+fi
 if [ -n "$rotation_schedule" ] && [ "$network_mode" != dual ]; then
     die "--rotation-schedule needs --network-mode dual"
 fi
@@ -248,19 +280,34 @@ default_network() {
 }
 
 print_summary() {
-    local bucket topic address instance log_group query_text console
+    local bucket topic alerts address instance log_group query_text console
     load_outputs "$region" "$backend_stack"
     bucket=$(output "$backend_stack" PcapBucketName)
     topic=$(output "$backend_stack" PcapTopicArn)
+    alerts=$(output "$backend_stack" AlertTopicArn)
     echo
     echo "pcap bucket:    s3://$bucket/sensors/"
     echo "topic:          $topic"
+    if [ -n "$alert_email" ]; then
+        echo "alerts:         $alerts (to $alert_email once its confirmation link is followed)"
+    else
+        echo "alerts:         $alerts"
+    fi
     if [ "$skip_sensor" = 0 ]; then
         load_outputs "$sensor_region" "$sensor_stack"
         address=$(output "$sensor_stack" SensorAddress)
         instance=$(output "$sensor_stack" InstanceId)
         echo "sensor:         $sensor_id at $address ($instance, $sensor_region)"
         echo "shell:          aws ssm start-session --region $sensor_region --target $instance"
+        # (optional outputs: a stack deployed with --no-dashboard, or outside the backend's region, lacks them)
+        if [ -n "${OUTPUTS["$sensor_stack/DashboardUrl"]+set}" ] || [ "$dry_run" = 1 ]; then
+            echo "dashboard:      $(output "$sensor_stack" DashboardUrl)"
+        fi
+        if [ "$sensor_region" = "$region" ]; then
+            echo "alarms:         $(output "$sensor_stack" Alarms)"
+        else
+            echo "alarms:         none for $sensor_id: its metrics go to $region, its stack is in $sensor_region"
+        fi
     fi
     if [ "$skip_output" = 0 ]; then
         load_outputs "$region" "$output_stack"
@@ -274,7 +321,7 @@ print_summary() {
 }
 
 do_deploy() {
-    local tarball_sha tarball_key zip_sha zip_key artifacts bucket topic arch
+    local tarball_sha tarball_key zip_sha zip_key artifacts bucket topic alerts arch
     [ -n "$tarball" ] || tarball=$(build_tarball)
     [ "$skip_output" = 1 ] || [ -n "$lambda_zip" ] || lambda_zip=$(build_lambda)
     if [ "$skip_output" = 0 ] && [ "$dry_run" = 0 ]; then
@@ -282,11 +329,12 @@ do_deploy() {
     fi
 
     deploy_stack "$region" "$backend_stack" "$template_dir/backend.yml" \
-        "PcapRetentionDays=$pcap_retention_days"
+        "PcapRetentionDays=$pcap_retention_days" "AlertEmail=$alert_email"
     load_outputs "$region" "$backend_stack"
     artifacts=$(output "$backend_stack" ArtifactsBucketName)
     bucket=$(output "$backend_stack" PcapBucketName)
     topic=$(output "$backend_stack" PcapTopicArn)
+    alerts=$(output "$backend_stack" AlertTopicArn)
 
     if [ "$dry_run" = 1 ]; then
         tarball_sha="<sha256 of $(basename "$tarball")>"; tarball_key="lurker/lurker-src-<sha256 prefix>.tar.gz"
@@ -301,8 +349,16 @@ do_deploy() {
             "SensorId=$sensor_id" "PcapBucket=$bucket" "ArtifactsBucket=$artifacts" "BackendRegion=$region"
             "LurkerTarballKey=$tarball_key" "LurkerTarballSha256=$tarball_sha" "FlowTimeout=$flow_timeout"
             "NetworkMode=$network_mode" "InstanceType=$instance_type" "VpcId=$vpc_id" "SubnetId=$subnet_id"
-            "AdminCidr=$admin_cidr" "KeyName=$key_name" "RotationSchedule=$rotation_schedule")
+            "AdminCidr=$admin_cidr" "KeyName=$key_name" "RotationSchedule=$rotation_schedule"
+            "AlertTopicArn=$alerts" "FlowLogGroup=/honeypot/$output_stack" "NoTrafficMinutes=$no_traffic_minutes"
+            "NoUploadMinutes=$no_upload_minutes" "KernelDropsThreshold=$kernel_drops_threshold"
+            "BacklogAgeSeconds=$backlog_age_seconds" "CreateDashboard=$dashboard")
         [ -z "$image_param" ] || sensor_params+=("ImageId=$image_param")
+        if [ "$sensor_region" != "$region" ]; then
+            # The shipper publishes to its bucket's region; an alarm watches only its own region's metrics.
+            echo "deploy.sh: warning: $sensor_id's metrics go to CloudWatch in $region but its stack is in" \
+                 "$sensor_region: the stack gets its dashboard but no alarms (infra/README.md, Health and alarms)" >&2
+        fi
         deploy_stack "$sensor_region" "$sensor_stack" "$template_dir/sensor.yml" "${sensor_params[@]}"
     fi
 
@@ -316,7 +372,7 @@ do_deploy() {
         aws_in "$region" s3 cp --only-show-errors "$lambda_zip" "s3://$artifacts/$zip_key"
         deploy_stack "$region" "$output_stack" "$template_dir/output.yml" \
             "PcapBucket=$bucket" "PcapTopicArn=$topic" "ArtifactsBucket=$artifacts" "LambdaZipKey=$zip_key" \
-            "Architecture=$arch" "LogRetentionDays=$log_retention_days"
+            "Architecture=$arch" "LogRetentionDays=$log_retention_days" "AlertTopicArn=$alerts"
     fi
     print_summary
 }

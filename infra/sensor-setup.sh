@@ -21,6 +21,8 @@
 #   LURKER_ADMIN_CIDR         empty: sshd is disabled and port 22 belongs to the honeypot; else sshd stays and
 #                             port 22 is excluded from answering (single mode)
 #   LURKER_REGION             the instance's region (for the SSM agent download)
+#   LURKER_METRICS_NAMESPACE  CloudWatch namespace of the health metrics (default Lurker); they go to the bucket's
+#                             region, where the sensor stack's alarms watch them
 #   LURKER_INTERFACE_WAIT     seconds to wait for the dual-mode interface to get its address (default 30)
 set -euo pipefail
 
@@ -58,6 +60,8 @@ validate_inputs() {
         [[ ${LURKER_MONITORED_ADDRESS:-} =~ ^[0-9]+(\.[0-9]+){3}$ ]] || die "dual mode needs LURKER_MONITORED_ADDRESS"
     fi
     [[ ${LURKER_ADMIN_CIDR:-} =~ ^$|^[0-9]+(\.[0-9]+){3}/[0-9]+$ ]] || die "LURKER_ADMIN_CIDR invalid"
+    : "${LURKER_METRICS_NAMESPACE:=Lurker}"
+    [[ $LURKER_METRICS_NAMESPACE =~ ^[A-Za-z0-9._-]{1,255}$ ]] || die "LURKER_METRICS_NAMESPACE invalid"
 }
 
 # --- network discovery -------------------------------------------------------------------------------------------
@@ -145,7 +149,8 @@ write_setup_env() {
         echo "# Inputs of sensor-setup.sh (from the CloudFormation parameters), kept for --network-only at boot."
         local v
         for v in LURKER_SENSOR_ID LURKER_BUCKET LURKER_BUCKET_REGION LURKER_KEY_PREFIX LURKER_FLOW_TIMEOUT \
-                 LURKER_NETWORK_MODE LURKER_MONITORED_ADDRESS LURKER_ADMIN_CIDR LURKER_REGION; do
+                 LURKER_NETWORK_MODE LURKER_MONITORED_ADDRESS LURKER_ADMIN_CIDR LURKER_REGION \
+                 LURKER_METRICS_NAMESPACE; do
             printf '%s=%q\n' "$v" "${!v:-}"
         done
     } >"$ROOT/etc/lurker/setup.env.tmp"
@@ -178,6 +183,11 @@ spool:
   directory: /var/spool/lurker
 shipper:
   storage: s3
+  # Health metrics to CloudWatch in the bucket's region (s3.region), signed with the instance role, which may
+  # publish to this namespace only. The sensor stack's alarms expect one publication a minute.
+  metrics: cloudwatch
+  metrics_namespace: "$LURKER_METRICS_NAMESPACE"
+  metrics_interval: 60s
   s3:
     bucket: "$LURKER_BUCKET"
     region: "$LURKER_BUCKET_REGION"

@@ -12,6 +12,8 @@
   range, all released at deletion, failures reported to CloudFormation;
 - deploy.sh --dry-run prints every aws command and runs none; deploy.sh against moto deploys all three stacks, prints
   the summary, uploads a tarball whose SHA-256 is the one the sensor stack will verify; teardown empties and deletes.
+  The health parameters (alert e-mail, alert topic, thresholds, dashboard) reach the stacks (test_infra_alarms.py
+  checks the alarms themselves).
 """
 import ast
 import http.server
@@ -204,7 +206,7 @@ class TemplateContent(unittest.TestCase):
         role = r["InstanceRole"]["Properties"]
         statements = role["Policies"][0]["PolicyDocument"]["Statement"]
         actions = sorted(s["Action"] for s in statements)
-        self.assertEqual(actions, ["s3:GetObject", "s3:PutObject"])
+        self.assertEqual(actions, ["cloudwatch:PutMetricData", "s3:GetObject", "s3:PutObject"])
         put = [s for s in statements if s["Action"] == "s3:PutObject"][0]
         self.assertTrue(put["Resource"]["Fn::Sub"].endswith("${PcapBucket}/sensors/${SensorId}/*"))
         get = [s for s in statements if s["Action"] == "s3:GetObject"][0]
@@ -307,7 +309,8 @@ class MotoStacks(unittest.TestCase):
 
     def backend(self, name):
         out = self.create(name, os.path.join(INFRA, "backend.yml"), {"PcapRetentionDays": "30"})
-        self.assertEqual(set(out), {"PcapBucketName", "PcapBucketArn", "PcapTopicArn", "ArtifactsBucketName"})
+        self.assertEqual(set(out), {"PcapBucketName", "PcapBucketArn", "PcapTopicArn", "AlertTopicArn",
+                                    "ArtifactsBucketName"})
         return out
 
     def test_backend_sensor_output_create_complete(self):
@@ -320,7 +323,7 @@ class MotoStacks(unittest.TestCase):
         # (moto's CloudFormation applies neither PublicAccessBlockConfiguration, LifecycleConfiguration nor the bucket
         # policy: TemplateContent checks those)
         exports = {e["Name"] for e in self.cfn.list_exports()["Exports"]}
-        self.assertTrue({"tb-PcapBucket", "tb-PcapTopic", "tb-ArtifactsBucket"} <= exports)
+        self.assertTrue({"tb-PcapBucket", "tb-PcapTopic", "tb-ArtifactsBucket", "tb-AlertTopic"} <= exports)
 
         base = dict(SensorId="s-1", PcapBucket=out["PcapBucketName"], ArtifactsBucket=out["ArtifactsBucketName"],
                     BackendRegion="us-east-1", LurkerTarballKey="lurker/x.tar.gz", LurkerTarballSha256="b" * 64,
@@ -331,7 +334,7 @@ class MotoStacks(unittest.TestCase):
             name = "ts%d" % i
             so = self.create(name, self.sensor_template, dict(base, NetworkMode=mode, AdminCidr=admin))
             self.assertEqual(set(so), {"InstanceId", "SensorId", "SensorAddress", "ManagementAddress", "PcapPrefix",
-                                       "SessionCommand"}, so)
+                                       "SessionCommand", "DashboardUrl", "Alarms"}, so)
             self.assertRegex(so["SensorAddress"], r"^\d+\.\d+\.\d+\.\d+$")
             self.assertEqual(so["PcapPrefix"], "s3://%s/sensors/s-1/" % out["PcapBucketName"])
             # (moto lists resources it skipped with empty fields)
@@ -547,7 +550,9 @@ class DeployScript(unittest.TestCase):
                 z.writestr("bootstrap", fake_elf)
             r = run([os.path.join(INFRA, "deploy.sh"), "--dry-run", "--name", "dry", "--sensor-id", "eu-1",
                      "--region", "eu-west-1", "--sensor-region", "eu-central-1", "--admin-cidr", "192.0.2.0/24",
-                     "--lambda-zip", zip_path, "--endpoint-url", "http://127.0.0.1:9"], timeout=60)
+                     "--lambda-zip", zip_path, "--endpoint-url", "http://127.0.0.1:9", "--alert-email",
+                     "ops@example.org", "--no-traffic-minutes", "30", "--kernel-drops-threshold", "5000"],
+                    timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         text = (r.stdout + r.stderr).replace("\\", "")  # deploy.sh prints commands quoted with %q
         for stack in ("dry-backend", "dry-sensor-eu-1", "dry-output"):
@@ -560,12 +565,25 @@ class DeployScript(unittest.TestCase):
         self.assertRegex(text, r"--region eu-central-1 cloudformation create-stack --stack-name dry-sensor-eu-1")
         self.assertIn("ParameterKey=AdminCidr,ParameterValue=192.0.2.0/24", text)
         self.assertIn("ParameterKey=Architecture,ParameterValue=arm64", text)
+        # health: the e-mail to the backend, its alert topic to the sensor and the output, thresholds to the sensor
+        self.assertIn("ParameterKey=AlertEmail,ParameterValue=ops@example.org", text)
+        self.assertEqual(text.count("ParameterKey=AlertTopicArn,ParameterValue=<dry-backend:AlertTopicArn>"), 2)
+        for kv in ("FlowLogGroup,ParameterValue=/honeypot/dry-output", "NoTrafficMinutes,ParameterValue=30",
+                   "NoUploadMinutes,ParameterValue=60", "KernelDropsThreshold,ParameterValue=5000",
+                   "BacklogAgeSeconds,ParameterValue=900", "CreateDashboard,ParameterValue=true"):
+            self.assertIn("ParameterKey=" + kv, text)
+        # a sensor outside the backend's region gets no alarms, and is told so
+        self.assertIn("warning: eu-1's metrics go to CloudWatch in eu-west-1", text)
+        self.assertIn("alarms:         none for eu-1", text)
+        self.assertIn("dashboard:", text)
         self.assertIn("s3 cp", text)
         self.assertIn("insights query:", text)
         self.assertIn("log group:", text)
 
     def test_rejects_bad_arguments(self):
-        for args in (["--name", "Upper"], ["--network-mode", "triple"], ["--bogus"], ["--sensor-id"]):
+        for args in (["--name", "Upper"], ["--network-mode", "triple"], ["--bogus"], ["--sensor-id"],
+                     ["--alert-email", "ops"], ["--no-traffic-minutes", "2"], ["--no-upload-minutes", "x"],
+                     ["--kernel-drops-threshold", "-1"], ["--backlog-age-seconds", "30"]):
             r = run([os.path.join(INFRA, "deploy.sh"), "--dry-run"] + args, timeout=30)
             self.assertNotEqual(r.returncode, 0, args)
 
@@ -597,7 +615,7 @@ class DeployScript(unittest.TestCase):
             env = moto.env()
             argv = [os.path.join(INFRA, "deploy.sh"), "--name", "e2e", "--sensor-id", "s-9", "--endpoint-url",
                     moto.endpoint, "--region", moto.region, "--template-dir", tdir, "--lambda-zip", zip_path,
-                    "--tarball", tarball]
+                    "--tarball", tarball, "--alert-email", "ops@example.org", "--no-upload-minutes", "90"]
             r = run(argv, env=env, timeout=240)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertIn("pcap bucket:    s3://e2e-backend-pcap-123456789012/sensors/", r.stdout)
@@ -605,6 +623,12 @@ class DeployScript(unittest.TestCase):
             self.assertRegex(r.stdout, r"sensor:         s-9 at \d+\.\d+\.\d+\.\d+ \(i-[0-9a-f]+, us-east-1\)")
             self.assertIn("log group:      /honeypot/e2e-output", r.stdout)
             self.assertIn('insights query: fields @timestamp', r.stdout)
+            self.assertRegex(r.stdout, r"alerts:         arn:aws:sns:us-east-1:123456789012:e2e-backend-AlertTopic-\S+ "
+                                       r"\(to ops@example.org once")
+            self.assertRegex(r.stdout, r"dashboard:      https://us-east-1\.console\.aws\.amazon\.com/cloudwatch/home"
+                                       r"\?region=us-east-1#dashboards/dashboard/e2e-sensor-s-9\n")
+            self.assertIn("alarms:         https://", r.stdout)
+            self.assertNotIn("warning", r.stderr)
 
             cfn = moto.client("cloudformation")
             stacks = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
@@ -624,6 +648,14 @@ class DeployScript(unittest.TestCase):
             with tarfile.open(got) as tf:
                 self.assertTrue(tf.getmember("infra/sensor-setup.sh").mode & 0o100)
             oparams = {p["ParameterKey"]: p["ParameterValue"] for p in stacks["e2e-output"]["Parameters"]}
+            alert_topic = {o["OutputKey"]: o["OutputValue"] for o in stacks["e2e-backend"]["Outputs"]}["AlertTopicArn"]
+            self.assertEqual(oparams["AlertTopicArn"], alert_topic)
+            self.assertEqual(params["AlertTopicArn"], alert_topic)
+            self.assertEqual(params["FlowLogGroup"], "/honeypot/e2e-output")
+            self.assertEqual((params["NoUploadMinutes"], params["NoTrafficMinutes"]), ("90", "60"))
+            bparams = {p["ParameterKey"]: p["ParameterValue"] for p in stacks["e2e-backend"]["Parameters"]}
+            self.assertEqual(bparams["AlertEmail"], "ops@example.org")
+            moto.client("cloudwatch").get_dashboard(DashboardName="e2e-sensor-s-9")
             self.assertEqual(oparams["Architecture"], "x86_64" if os.uname().machine == "x86_64" else "arm64")
             s3.head_object(Bucket=artifacts, Key=oparams["LambdaZipKey"])
 

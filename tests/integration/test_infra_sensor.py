@@ -75,6 +75,12 @@ class SensorSetup(unittest.TestCase):
             self.assertIn("flow_timeout: 45s\n", y)
             self.assertIn('bucket: "lk-backend-pcap-123456789012"', y)
             self.assertIn('prefix: "sensors/eu-1/"', y)
+            # health metrics to CloudWatch, in the bucket's region, once a minute (what the alarms expect)
+            self.assertIn("  metrics: cloudwatch\n", y)
+            self.assertIn('  metrics_namespace: "Lurker"\n', y)
+            self.assertIn("  metrics_interval: 60s\n", y)
+            self.assertIn('    region: "eu-west-1"\n', y)
+            self.assertIn("LURKER_METRICS_NAMESPACE=Lurker\n", self.written("setup.env"))
             c = self.check()
             self.assertEqual(c.returncode, 0, c.stdout + c.stderr)
             self.assertIn("OK: sensor eu-1 on %s [%s/32]" % (self.topo.s_if, lt.SENSOR_V4), c.stdout)
@@ -112,6 +118,7 @@ class SensorSetup(unittest.TestCase):
         for over, message in (({"LURKER_BUCKET": ""}, "LURKER_BUCKET"),
                               ({"LURKER_SENSOR_ID": "a b"}, "LURKER_SENSOR_ID"),
                               ({"LURKER_NETWORK_MODE": "dual"}, "LURKER_MONITORED_ADDRESS"),
+                              ({"LURKER_METRICS_NAMESPACE": "AWS/EC2"}, "LURKER_METRICS_NAMESPACE"),
                               ({"LURKER_NETWORK_MODE": "dual", "LURKER_MONITORED_ADDRESS": "198.18.0.1",
                                 "LURKER_INTERFACE_WAIT": "1"},
                                "instance metadata needed but disabled")):
