@@ -50,7 +50,8 @@ def client_payload(rng):
         ext = struct.pack("!HHHBH", 0, len(sni) + 5, len(sni) + 3, 0, len(sni)) + sni
         ext += struct.pack("!HH", 10, 8) + struct.pack("!HHHH", 6, 29, 23, 24)
         ext += bytes(rng.getrandbits(8) for _ in range(rng.randint(100, 400)))
-        body = b"\x03\x03" + os.urandom(32) + b"\x00" + struct.pack("!H", 8) + b"\x13\x01\x13\x02\xc0\x2b\xc0\x2f"
+        client_random = bytes(rng.getrandbits(8) for _ in range(32))
+        body = b"\x03\x03" + client_random + b"\x00" + struct.pack("!H", 8) + b"\x13\x01\x13\x02\xc0\x2b\xc0\x2f"
         body += b"\x01\x00" + struct.pack("!H", len(ext)) + ext
         hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
         return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
