@@ -13,6 +13,9 @@
 struct analyze_options {
     size_t max_payload;        /* bytes kept per direction when reassembling */
     size_t max_record_payload; /* bytes of each direction written into a record (0: all that was kept) */
+    bool lines_only;           /* the callback only writes records (record_json_line, record_serialize) and never
+                                * reads record->fields: the jansson object is not built, which is most of the cost
+                                * of a small flow */
 };
 
 struct analyze_source {

@@ -12,12 +12,36 @@ void pcap_flows_init(struct pcap_flows *t)
 
 void pcap_flows_free(struct pcap_flows *t)
 {
-    for (size_t i = 0; i < t->nflows; i++)
-        for (int d = 0; d < 2; d++)
-            free(t->flows[i].dir[d].segs);
     free(t->flows);
+    free(t->pool);
     free(t->slots);
     memset(t, 0, sizeof *t);
+}
+
+/* Above these sizes a table is freed rather than kept for the next pcap: one large capture should not pin its
+ * memory for the rest of a run. */
+#define RESET_KEEP_SLOTS 4096u
+#define RESET_KEEP_SEGMENTS 65536u
+
+void pcap_flows_reset(struct pcap_flows *t)
+{
+    if (t->nslots > RESET_KEEP_SLOTS || t->pool_capacity > RESET_KEEP_SEGMENTS) {
+        pcap_flows_free(t);
+        return;
+    }
+    if (t->slots)
+        memset(t->slots, 0, t->nslots * sizeof *t->slots);
+    t->nflows = 0;
+    t->npool = 0;
+    t->dropped_flows = 0;
+    t->out_of_memory = false;
+}
+
+void pcap_flows_segments(const struct pcap_flows *t, const struct flow_direction *d, struct segment *out)
+{
+    size_t k = 0;
+    for (size_t at = d->first_seg; at && k < d->nsegs; at = t->pool[at - 1].next)
+        out[k++] = t->pool[at - 1].seg;
 }
 
 static uint64_t hash_bytes(uint64_t h, const uint8_t *b, size_t n)
@@ -143,17 +167,25 @@ static struct flow *lookup(struct pcap_flows *t, const struct packet *p, struct 
     return new_flow(t, p, ts, s);
 }
 
-static int add_segment(struct flow_direction *d, uint32_t seq, const uint8_t *data, uint32_t len)
+static int add_segment(struct pcap_flows *t, struct flow_direction *d, uint32_t seq, const uint8_t *data,
+                       uint32_t len)
 {
-    if (d->nsegs == d->capacity) {
-        size_t cap = d->capacity ? d->capacity * 2 : 8;
-        struct segment *segs = realloc(d->segs, cap * sizeof *segs);
-        if (!segs)
+    if (t->npool == t->pool_capacity) {
+        size_t cap = t->pool_capacity ? t->pool_capacity * 2 : 64;
+        struct segment_node *pool = realloc(t->pool, cap * sizeof *pool);
+        if (!pool)
             return -1;
-        d->segs = segs;
-        d->capacity = cap;
+        t->pool = pool;
+        t->pool_capacity = cap;
     }
-    d->segs[d->nsegs++] = (struct segment){ .seq = seq, .len = len, .data = data };
+    t->pool[t->npool] = (struct segment_node){ .seg = { .seq = seq, .len = len, .data = data }, .next = 0 };
+    size_t id = ++t->npool;
+    if (d->last_seg)
+        t->pool[d->last_seg - 1].next = id;
+    else
+        d->first_seg = id;
+    d->last_seg = id;
+    d->nsegs++;
     return 0;
 }
 
@@ -202,10 +234,10 @@ int pcap_flows_add(struct pcap_flows *t, const struct packet *p, struct timestam
         note_tcp_control(f, sender, p);
         /* data on a SYN (TCP Fast Open) starts one past the SYN's own sequence number */
         uint32_t seq = (p->tcp_flags & TCPF_SYN) ? p->seq + 1 : p->seq;
-        if (p->payload_len > 0 && !(p->tcp_flags & TCPF_RST) && add_segment(d, seq, p->payload, p->payload_len))
+        if (p->payload_len > 0 && !(p->tcp_flags & TCPF_RST) && add_segment(t, d, seq, p->payload, p->payload_len))
             goto oom;
     } else { /* UDP and ICMP: datagrams in capture order */
-        if (p->payload_len > 0 && add_segment(d, 0, p->payload, p->payload_len))
+        if (p->payload_len > 0 && add_segment(t, d, 0, p->payload, p->payload_len))
             goto oom;
     }
     return 0;

@@ -1,7 +1,8 @@
 /* The flows of one pcap: a hash table keyed by protocol and both endpoints, flows kept in order of first packet.
  * Endpoint 0 is whoever sent the flow's first packet; the client is decided as packets arrive (the sender of the
  * first SYN, else the receiver of the first SYN+ACK, else endpoint 0). Segments point into the pcap buffer, which
- * must outlive the table. */
+ * must outlive the table; they are kept in one pool per table, each direction's as a list in capture order, so that
+ * a flow costs no allocation of its own and a table can be reset and reused for the next pcap. */
 #ifndef ANALYZER_FLOW_H
 #define ANALYZER_FLOW_H
 
@@ -20,8 +21,8 @@ struct timestamp {
 };
 
 struct flow_direction {
-    struct segment *segs;     /* data-carrying packets in capture order */
-    size_t nsegs, capacity;
+    size_t first_seg, last_seg; /* data-carrying packets in capture order: pool index + 1, 0 = none */
+    size_t nsegs;
     uint64_t packets;
     uint64_t ip_bytes;
     bool syn, synack, fin, rst;
@@ -41,8 +42,15 @@ struct flow {
     struct flow_direction dir[2]; /* dir[i]: packets sent by endpoint i */
 };
 
+struct segment_node {
+    struct segment seg;
+    size_t next;              /* pool index + 1 of the direction's next segment, 0 = none */
+};
+
 struct pcap_flows {
     struct flow *flows;       /* in order of first packet */
+    struct segment_node *pool;
+    size_t npool, pool_capacity;
     size_t nflows, capacity;
     uint32_t *slots;          /* open addressing: index+1 into flows, 0 = empty */
     size_t nslots;
@@ -52,6 +60,12 @@ struct pcap_flows {
 
 void pcap_flows_init(struct pcap_flows *t);
 void pcap_flows_free(struct pcap_flows *t);
+
+/* Empties the table for the next pcap, keeping its memory (tables that grew large are freed instead). */
+void pcap_flows_reset(struct pcap_flows *t);
+
+/* Copies d's segments, in capture order, into out (room for d->nsegs). */
+void pcap_flows_segments(const struct pcap_flows *t, const struct flow_direction *d, struct segment *out);
 
 /* Adds one decoded packet captured at ts. Returns 0, or -1 if it could not be stored (counted in the table). */
 int pcap_flows_add(struct pcap_flows *t, const struct packet *p, struct timestamp ts);

@@ -28,7 +28,8 @@ struct gap {
 };
 
 struct stream {
-    uint8_t *bytes;          /* malloc'd, len bytes: the stream without its gaps */
+    uint8_t *bytes;          /* len bytes: the stream without its gaps (malloc'd, or in a reassembly_scratch) */
+    void *allocation;        /* what reassembly_stream_free() frees: bytes, or NULL when they live in a scratch */
     size_t len;
     uint64_t retransmissions;
     uint64_t overlaps;
@@ -47,6 +48,20 @@ int reassemble_tcp(const struct segment *segs, size_t n, bool syn_seen, uint32_t
 
 /* Datagrams in capture order, concatenated, cut at max_bytes. */
 int reassemble_datagrams(const struct segment *segs, size_t n, size_t max_bytes, struct stream *out);
+
+/* Buffers reused from stream to stream (one per direction), so that rebuilding a flow allocates nothing once they
+ * have grown. A stream rebuilt into a scratch points into it: valid until the scratch is reused or freed. */
+struct reassembly_scratch {
+    uint8_t *bytes;
+    uint8_t *filled;         /* one flag per stream byte: received */
+    size_t size;
+};
+
+int reassemble_tcp_scratch(const struct segment *segs, size_t n, bool syn_seen, uint32_t syn_seq, size_t max_bytes,
+                           struct reassembly_scratch *scratch, struct stream *out);
+int reassemble_datagrams_scratch(const struct segment *segs, size_t n, size_t max_bytes,
+                                 struct reassembly_scratch *scratch, struct stream *out);
+void reassembly_scratch_free(struct reassembly_scratch *scratch);
 
 void reassembly_stream_free(struct stream *s);
 

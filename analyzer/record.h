@@ -1,4 +1,5 @@
-/* Builds the JSON record of one finished flow (fields documented in analyzer/SCHEMA.md). */
+/* The record of one finished flow (fields documented in analyzer/SCHEMA.md): written as one JSON line straight into
+ * a reusable buffer, and, for callers that read fields (the summary), also as a jansson object. */
 #ifndef ANALYZER_RECORD_H
 #define ANALYZER_RECORD_H
 
@@ -10,6 +11,16 @@
 #include "recognise.h"
 #include "reassembly.h"
 
+/* A growing output buffer, reused from record to record so that writing a record allocates nothing once it is big
+ * enough. */
+struct record_buffer {
+    char *s;
+    size_t len, size;
+    bool oom;
+};
+
+void record_buffer_free(struct record_buffer *b);
+
 struct record_input {
     const struct flow *flow;
     const struct stream *client;   /* bytes the client sent */
@@ -18,32 +29,38 @@ struct record_input {
     const struct analyze_source *src;
     bool pcap_truncated;
     size_t max_record_payload;     /* 0: all */
+    /* src's "sensor" and "s3path" members already written as JSON (record_source_json()), the same for every flow
+     * of a pcap; NULL: written from src for each record */
+    const char *source_json;
+    size_t source_json_len;
 };
 
-/* The payload fields (base64 and readable text of both directions) are kept out of the jansson object: they are
- * most of a record's bytes and are written by record_serialize() directly, escaped for JSON. */
-struct record_text {
-    const char *key;
-    char *value;               /* malloc'd; the JSON string's body, already escaped (base64 or text_readable_json()) */
-    size_t len;
-};
-
-#define RECORD_TEXTS 4
+/* Writes `"sensor":...,"s3path":...` for src into b (appended). Names are kept as they are when they are valid UTF-8
+ * (checked by jansson), else as printable ASCII. */
+void record_source_json(const struct analyze_source *src, struct record_buffer *b);
 
 struct record {
-    json_t *fields;
-    struct record_text text[RECORD_TEXTS];
-    size_t ntext;
+    json_t *fields;              /* every field but the four payload texts; NULL when built without (record_prepare) */
     const uint8_t *client_bytes; /* the client's bytes as written into the record (valid during the callback) */
     size_t client_len;
+    const struct record_input *input; /* borrowed: valid during the callback */
+    struct record_buffer *buffer;     /* where record_json_line() writes; NULL: record_serialize() only */
 };
 
-/* Returns 0, or -1 when memory ran out. */
+/* Builds the record with its jansson object. in must outlive out. Returns 0, or -1 when memory ran out. */
 int record_build(const struct record_input *in, struct record *out);
-void record_free(struct record *r);
 
+/* Prepares the record for writing into buffer (reused across records), building the jansson object only when
+ * with_fields. in and buffer must outlive out. Returns 0, or -1 when memory ran out. */
+int record_prepare(const struct record_input *in, bool with_fields, struct record_buffer *buffer, struct record *out);
+
+void record_free(struct record *r);
 
 /* One JSON object on one line (no newline), malloc'd into *line. Returns 0, or -1 when memory ran out. */
 int record_serialize(const struct record *r, char **line, size_t *len);
+
+/* One JSON object followed by a newline, written into the record's buffer (prepared with record_prepare) and valid
+ * until the next record: no allocation once the buffer has grown. Returns 0, or -1 when memory ran out. */
+int record_json_line(const struct record *r, const char **line, size_t *len);
 
 #endif

@@ -36,13 +36,10 @@ static int write_record(const struct record *record, void *arg)
         return report_add(r->report, record) != 0;
     if (r->summary)
         return summary_add(r->summary, record) != 0;
-    char *line;
+    const char *line;
     size_t len;
-    if (record_serialize(record, &line, &len) != 0)
-        return 0;
-    line[len] = '\n'; /* replaces the terminating NUL: written with its length */
-    fwrite(line, 1, len + 1, r->out);
-    free(line);
+    if (record_json_line(record, &line, &len) == 0) /* line ends in '\n'; the buffer is reused, nothing to free */
+        fwrite(line, 1, len, r->out);
     return 0;
 }
 
@@ -68,6 +65,8 @@ int analysis_run_pcap(struct run *r, const char *name, int key_start, const uint
     struct analyze_stats stats;
     r->inputs++;
     r->bytes += len;
+    /* only the summary reads a record's jansson object; lines and the report do not need it built */
+    r->analyze.lines_only = !r->summary && !r->report;
     int rc = analyze_pcap(data, len, &r->analyze, &src, write_record, r, &stats);
     fflush(r->out);
     const char *shown = name ? name : "(stdin)";

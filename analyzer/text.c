@@ -1,30 +1,93 @@
 #include "text.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-char *text_base64(const uint8_t *b, size_t n, size_t *outlen)
+static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Two base64 characters for every 12-bit value: one lookup per two output characters. */
+static char base64_pairs[4096][2];
+
+/* What each byte becomes inside a JSON string (itself, '.', or an escape), padded to eight bytes so the writer can
+ * store a whole entry and advance by its length. */
+static char readable_forms[256][8];
+static uint8_t readable_lengths[256];
+
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static const char *json_readable_form(uint8_t c, char *one)
 {
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t len = (n + 2) / 3 * 4;
-    char *out = malloc(len + 1);
-    if (!out)
-        return NULL;
-    size_t w = 0, i = 0;
+    switch (c) {
+    case '"': return "\\\"";
+    case '\\': return "\\\\";
+    case '\t': return "\\t";
+    case '\n': return "\\n";
+    case '\r': return "\\r";
+    case '\f': return "\\f";
+    case '\v': return "\\u000b";
+    default:
+        one[0] = (c >= 0x20 && c <= 0x7e) ? (char)c : '.';
+        one[1] = '\0';
+        return one;
+    }
+}
+
+static void build_tables(void)
+{
+    for (int v = 0; v < 4096; v++) {
+        base64_pairs[v][0] = alphabet[v >> 6];
+        base64_pairs[v][1] = alphabet[v & 63];
+    }
+    for (int c = 0; c < 256; c++) {
+        char one[2];
+        const char *f = json_readable_form((uint8_t)c, one);
+        readable_lengths[c] = (uint8_t)strlen(f);
+        memcpy(readable_forms[c], f, readable_lengths[c]);
+    }
+}
+
+size_t text_base64_into(char *out, const uint8_t *b, size_t n)
+{
+    pthread_once(&tables_once, build_tables);
+    char *o = out;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 6) { /* six bytes per round from one 64-bit load: four lookups, eight characters */
+        uint64_t v;
+        memcpy(&v, b + i, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        v = __builtin_bswap64(v);
+#endif
+        memcpy(o, base64_pairs[(v >> 52) & 0xfff], 2);
+        memcpy(o + 2, base64_pairs[(v >> 40) & 0xfff], 2);
+        memcpy(o + 4, base64_pairs[(v >> 28) & 0xfff], 2);
+        memcpy(o + 6, base64_pairs[(v >> 16) & 0xfff], 2);
+        o += 8;
+    }
     for (; i + 3 <= n; i += 3) {
         uint32_t v = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
-        out[w++] = alphabet[v >> 18];
-        out[w++] = alphabet[(v >> 12) & 63];
-        out[w++] = alphabet[(v >> 6) & 63];
-        out[w++] = alphabet[v & 63];
+        memcpy(o, base64_pairs[v >> 12], 2);
+        memcpy(o + 2, base64_pairs[v & 0xfff], 2);
+        o += 4;
     }
     if (i < n) {
         uint32_t v = (uint32_t)b[i] << 16 | (i + 1 < n ? (uint32_t)b[i + 1] << 8 : 0);
-        out[w++] = alphabet[v >> 18];
-        out[w++] = alphabet[(v >> 12) & 63];
-        out[w++] = i + 1 < n ? alphabet[(v >> 6) & 63] : '=';
-        out[w++] = '=';
+        o[0] = alphabet[v >> 18];
+        o[1] = alphabet[(v >> 12) & 63];
+        o[2] = i + 1 < n ? alphabet[(v >> 6) & 63] : '=';
+        o[3] = '=';
+        o += 4;
     }
+    return (size_t)(o - out);
+}
+
+char *text_base64(const uint8_t *b, size_t n, size_t *outlen)
+{
+    char *out = malloc(TEXT_BASE64_LEN(n) + 1);
+    if (!out)
+        return NULL;
+    size_t w = text_base64_into(out, b, n);
     out[w] = '\0';
     *outlen = w;
     return out;
@@ -43,52 +106,69 @@ char *text_readable(const uint8_t *b, size_t n)
     return out;
 }
 
-/* What each byte becomes inside a JSON string: itself, '.', or an escape. */
-static const char *json_readable_form(uint8_t c, char *one)
+/* Sixteen bytes at a time with GCC/Clang vector extensions (SSE2 on x86-64, NEON on arm64, plain code elsewhere):
+ * the block's bytes with the unprintable ones turned into '.' are stored whole, kept up to the first byte that needs
+ * an escape (a quote, a backslash, whitespace), which is written from the table; the next block starts after it. */
+typedef uint8_t bytes16 __attribute__((vector_size(16)));
+
+/* Index of the first byte needing an escape in the block, or 16. */
+static unsigned first_escape(bytes16 v)
 {
-    switch (c) {
-    case '"': return "\\\"";
-    case '\\': return "\\\\";
-    case '\t': return "\\t";
-    case '\n': return "\\n";
-    case '\r': return "\\r";
-    case '\f': return "\\f";
-    case '\v': return "\\u000b";
-    default:
-        one[0] = (c >= 0x20 && c <= 0x7e) ? (char)c : '.';
-        one[1] = '\0';
-        return one;
+    bytes16 esc = (bytes16)((v == '"') | (v == '\\') | ((bytes16)(v - '\t') <= (uint8_t)('\r' - '\t')));
+    uint64_t half[2];
+    memcpy(half, &esc, sizeof half);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (half[0])
+        return (unsigned)__builtin_ctzll(half[0]) / 8;
+    if (half[1])
+        return 8 + (unsigned)__builtin_ctzll(half[1]) / 8;
+    return 16;
+#else
+    for (unsigned k = 0; k < 16; k++)
+        if (esc[k])
+            return k;
+    return 16;
+#endif
+}
+
+size_t text_readable_json_into(char *out, const uint8_t *b, size_t n)
+{
+    pthread_once(&tables_once, build_tables);
+    char *o = out;
+    size_t i = 0;
+    while (i + 16 <= n) {
+        bytes16 v;
+        memcpy(&v, b + i, 16);
+        bytes16 printable = (bytes16)((bytes16)(v - 0x20) < 0x5f);
+        bytes16 dots = (bytes16){ 0 } + '.';
+        bytes16 shown = (v & printable) | (dots & ~printable);
+        memcpy(o, &shown, 16);
+        unsigned k = first_escape(v);
+        o += k;
+        i += k;
+        if (k < 16) {
+            memcpy(o, readable_forms[b[i]], 8);
+            o += readable_lengths[b[i]];
+            i++;
+        }
     }
+    for (; i < n; i++) {
+        memcpy(o, readable_forms[b[i]], 8);
+        o += readable_lengths[b[i]];
+    }
+    return (size_t)(o - out);
 }
 
 char *text_readable_json(const uint8_t *b, size_t n, size_t *outlen)
 {
-    static char forms[256][8];
-    static uint8_t lengths[256];
-    if (lengths[0] == 0) { /* built once; idempotent, so a race would write the same bytes */
-        for (int c = 0; c < 256; c++) {
-            char one[2];
-            const char *f = json_readable_form((uint8_t)c, one);
-            lengths[c] = (uint8_t)strlen(f);
-            memcpy(forms[c], f, lengths[c] + 1);
-        }
-    }
+    pthread_once(&tables_once, build_tables);
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
-        len += lengths[b[i]];
-    char *out = malloc(len + 1);
+        len += readable_lengths[b[i]];
+    char *out = malloc(len + 8 + 1);
     if (!out)
         return NULL;
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = b[i];
-        if (lengths[c] == 1)
-            out[w++] = forms[c][0];
-        else {
-            memcpy(out + w, forms[c], lengths[c]);
-            w += lengths[c];
-        }
-    }
+    size_t w = text_readable_json_into(out, b, n);
     out[w] = '\0';
     *outlen = w;
     return out;

@@ -5,8 +5,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Characters text_base64_into() writes for n bytes. */
+#define TEXT_BASE64_LEN(n) (((n) + 2) / 3 * 4)
+/* Most characters text_readable_json_into() writes for n bytes (an escaped \u000b is six). */
+#define TEXT_READABLE_JSON_MAX(n) ((n) * 6)
+
 /* Standard base64 with padding into a malloc'd NUL-terminated string; *outlen set. NULL when out of memory. */
 char *text_base64(const uint8_t *b, size_t n, size_t *outlen);
+
+/* Standard base64 with padding into out, which has room for TEXT_BASE64_LEN(n) characters (no NUL written).
+ * Returns the characters written. */
+size_t text_base64_into(char *out, const uint8_t *b, size_t n);
 
 /* Bytes 0x20-0x7E and whitespace (\t \n \v \f \r) kept, everything else as '.'; malloc'd, NUL-terminated. */
 char *text_readable(const uint8_t *b, size_t n);
@@ -14,5 +23,9 @@ char *text_readable(const uint8_t *b, size_t n);
 /* text_readable() of b, already escaped as the body of a JSON string (quotes, backslashes and the whitespace
  * escaped), in one pass; malloc'd, NUL-terminated, *outlen set. NULL when out of memory. */
 char *text_readable_json(const uint8_t *b, size_t n, size_t *outlen);
+
+/* The same into out, which has room for TEXT_READABLE_JSON_MAX(n) + 8 characters (the loop stores eight bytes at a
+ * time; no NUL written). Returns the characters written. */
+size_t text_readable_json_into(char *out, const uint8_t *b, size_t n);
 
 #endif

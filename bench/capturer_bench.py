@@ -11,6 +11,12 @@
    plain Python loop doing open/write/fsync/close/rename per file in the same directory (the reference).
 
 The machine is shared (2 cores, other engineers building and testing): numbers carry that noise.
+
+4. The crash journal's cost: the capturer's CPU time per packet for the same traffic with `journal: false` and
+   `journal: true` (alternating, best of two each).
+The crash journal (capturer.journal, on by default) is part of what 1-3 measure; run once with the binary before
+the journal existed (BIN=DIR holding that lurker-capturer and lurker-ctl; 4 is then skipped with --no-journal) and
+once with the current one for a before/after. Each step of 1 also prints journal_bytes where the binary has it.
 """
 import os
 import re
@@ -24,6 +30,7 @@ from capturer_fixture import (CAPTURER, SENSOR_V4, SYNFLOOD, Processes, TempDir,
                               remove_shm, rss_kib, unique_shm_name, wait_for, write_config)
 
 QUICK = "--quick" in sys.argv
+JOURNAL_OFF = "capturer:\n  journal: false\n" if "--no-journal" in sys.argv else ""
 SENDERS = 2  # one per core
 # A small ring, so what is measured is the sustained rate: a 64 MiB ring alone absorbs a 2 s burst of 400k SYNs.
 RING_MIB = 4
@@ -46,6 +53,8 @@ class Run:
         self.topo, self.procs = topo, Processes()
         self.shm = unique_shm_name()
         self.spool = os.path.join(tmp, "spool-" + self.shm.strip("/"))
+        if JOURNAL_OFF:
+            extra = extra.replace("capturer:\n", JOURNAL_OFF, 1)
         cfg = write_config(os.path.join(tmp, "bench.yaml"), self.shm, self.spool, topo.s_if, addresses=(SENSOR_V4,),
                            extra=extra)
         self.log = os.path.join(tmp, "capturer.log")
@@ -98,7 +107,8 @@ def ingress_drop(topo, on):
 def packet_rate(topo, tmp):
     print("== packet rate: capturer vs tcpdump -w, same traffic (one spoofed SYN per flow, ingress drop on)")
     ingress_drop(topo, True)
-    print("%10s %10s %12s %12s %12s %12s" % ("SYN/s", "pkts/s", "cap seen", "cap drops", "tcpd seen", "tcpd drops"))
+    print("%10s %10s %12s %12s %12s %12s %14s" % ("SYN/s", "pkts/s", "cap seen", "cap drops", "tcpd seen",
+                                                "tcpd drops", "journal bytes"))
     best = {"capturer": 0, "tcpdump": 0}
     for rate in RATES:
         run = Run(topo, tmp, "capturer:\n  max_flows: 10000000\n  memory_limit: 4GiB\n  flow_timeout: 10m\n"
@@ -121,8 +131,8 @@ def packet_rate(topo, tmp):
         cap_seen = c["packets"] - base["packets"]
         cap_drop = c["kernel_drops"] - base["kernel_drops"]
         pps = (cap_seen + cap_drop) / secs
-        print("%10d %10d %12d %12d %12d %12d" % (count / secs, pps, cap_seen, cap_drop, td_seen, td_drop),
-              flush=True)
+        print("%10d %10d %12d %12d %12d %12d %14s" % (count / secs, pps, cap_seen, cap_drop, td_seen, td_drop,
+                                                     c.get("journal_bytes", "-")), flush=True)
         if cap_drop == 0:
             best["capturer"] = max(best["capturer"], pps)
         if td_drop == 0:
@@ -172,7 +182,7 @@ def writes_per_second(topo, tmp):
     cap_rate = n / (t2 - t1)
     print("capturer: %d flows written in %.2fs after the first: %.0f flows/s (first write %.2fs after the flood)" %
           (n, t2 - t1, cap_rate, t1 - t0))
-    sample = os.path.join(run.spool, sorted(os.listdir(run.spool))[0])
+    sample = os.path.join(run.spool, sorted(n for n in os.listdir(run.spool) if n.endswith(".pcap"))[0])
     data = open(sample, "rb").read()
     ref_dir = os.path.join(tmp, "ref")
     os.mkdir(ref_dir)
@@ -191,6 +201,40 @@ def writes_per_second(topo, tmp):
     return cap_rate, ref_rate
 
 
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def journal_cost(topo, tmp):
+    """The same traffic through a capturer with the journal off, then on (twice each, alternating): CPU seconds the
+    capturer used, and kernel drops. Capture and ring as in 1 (4 MiB ring, ingress drop), 100k SYN/s for 4 s."""
+    print("== crash journal cost: capturer CPU for the same 400,000 packets, journal off vs on")
+    ingress_drop(topo, True)
+    n, rate = (200000, 100000) if QUICK else (400000, 100000)
+    results = {False: [], True: []}
+    for journal in (False, True, False, True):
+        run = Run(topo, tmp, "capturer:\n  max_flows: 10000000\n  memory_limit: 4GiB\n  flow_timeout: 10m\n"
+                             "  max_flow_age: 10m\n  buffer_size: %dMiB\n  journal: %s\n" %
+                  (RING_MIB, "true" if journal else "false"))
+        c0, t0 = counters(run.shm), cpu_seconds(run.cap.pid)
+        flood(topo, n, rate, base="198.18.0.0", senders=SENDERS)
+        time.sleep(1.0)
+        c1, t1 = counters(run.shm), cpu_seconds(run.cap.pid)
+        seen = c1["packets"] - c0["packets"]
+        drops = c1["kernel_drops"] - c0["kernel_drops"]
+        us = (t1 - t0) * 1e6 / max(1, seen)
+        results[journal].append(us)
+        print("journal %-5s packets %7d drops %5d  CPU %.2fs = %.2f us/packet  journal_bytes %s" %
+              ("on" if journal else "off", seen, drops, t1 - t0, us, c1.get("journal_bytes", "-")), flush=True)
+        run.kill()
+    ingress_drop(topo, False)
+    off, on = min(results[False]), min(results[True])
+    print("best of two: %.2f us/packet without the journal, %.2f with it: +%.0f%%" % (off, on, (on / off - 1) * 100))
+    return off, on
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("run as root (network namespaces)")
@@ -199,6 +243,8 @@ def main():
         packet_rate(topo, tmp)
         memory_per_flow(topo, tmp)
         writes_per_second(topo, tmp)
+        if "--no-journal" not in sys.argv:
+            journal_cost(topo, tmp)
 
 
 if __name__ == "__main__":
