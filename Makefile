@@ -86,21 +86,21 @@ test: deps all unit
 	SAN=$(SAN) BIN=$(CURDIR)/$(BIN) BUILD=$(CURDIR)/$(BUILD) tests/run
 
 # `make fuzz` builds every tests/fuzz/fuzz_*.c as a libFuzzer binary in build-fuzz/fuzz/ (clang, ASan+UBSan).
+# A target named fuzz_<component>... links that component's library and libcommon only; fuzz_config only libcommon.
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRCS))
 fuzz:
 	$(MAKE) FUZZ=1 fuzz-bins
 fuzz-bins: $(FUZZ_BINS)
-build-fuzz/fuzz/%: tests/fuzz/%.c $(ALL_LIBS)
+define fuzz_rules
+$(filter build-fuzz/fuzz/fuzz_$(1)%,$(FUZZ_BINS)): build-fuzz/fuzz/%: tests/fuzz/%.c build-fuzz/lib$(1).a build-fuzz/libcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) -fsanitize=fuzzer -o $$@ $$< build-fuzz/lib$(1).a build-fuzz/libcommon.a $$(LDLIBS)
+endef
+$(foreach c,$(COMPONENTS),$(eval $(call fuzz_rules,$(c))))
+$(filter build-fuzz/fuzz/fuzz_config%,$(FUZZ_BINS)): build-fuzz/fuzz/%: tests/fuzz/%.c build-fuzz/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
-
-# The newcomer's path: packages, build, then the whole honeypot on one machine (see demo/demo.py; needs root).
-deps:
-	.ci/install-deps
-demo: deps
-	$(MAKE) all
-	python3 demo/demo.py $(DEMO_ARGS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libcommon.a $(LDLIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(PREFIX)/share/lurker

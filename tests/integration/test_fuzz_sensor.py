@@ -1,0 +1,66 @@
+"""Bounded libFuzzer runs of every parser on the sensor side: lurker.yaml (fuzz_config), the responder's whole path
+for one frame (fuzz_responder), and the capturer's (fuzz_capturer_*), built by `make fuzz` rules with clang, ASan
+and UBSan, each seeded from tests/fuzz/corpus/<name>/. A crash, a sanitizer report or a failed invariant fails the
+test. The analyzer's targets run in test_analyzer_fuzz.py. Longer runs, e.g. an hour each:
+    make FUZZ=1 build-fuzz/fuzz/fuzz_responder
+    build-fuzz/fuzz/fuzz_responder -max_total_time=3600 -max_len=2048 CORPUS_DIR tests/fuzz/corpus/responder
+"""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import lurkertest as lt  # noqa: E402
+
+SECONDS = {"fuzz_config": 4, "fuzz_responder": 6}
+DEFAULT_SECONDS = 4
+
+
+def sensor_targets():
+    names = [os.path.basename(p)[:-2] for p in glob.glob(os.path.join(lt.ROOT, "tests", "fuzz", "fuzz_*.c"))]
+    return sorted(n for n in names if not n.startswith("fuzz_analyzer"))
+
+
+class SensorFuzzTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.targets = sensor_targets()
+        r = subprocess.run(["make", "-s", "-C", lt.ROOT, "-j2", "FUZZ=1"] +
+                           ["build-fuzz/fuzz/" + t for t in cls.targets], capture_output=True, text=True, timeout=900)
+        if r.returncode != 0:
+            raise RuntimeError("fuzz build failed:\n" + r.stdout[-3000:] + r.stderr[-3000:])
+        cls.tmp = tempfile.mkdtemp(prefix="lurker-fuzz-")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_every_sensor_parser_survives_its_fuzzer(self):
+        self.assertIn("fuzz_config", self.targets)
+        self.assertIn("fuzz_responder", self.targets)
+        for target in self.targets:
+            with self.subTest(target=target):
+                corpus = os.path.join(self.tmp, target)
+                seeds = os.path.join(lt.ROOT, "tests", "fuzz", "corpus", target[len("fuzz_"):])
+                if os.path.isdir(seeds):
+                    shutil.copytree(seeds, corpus)
+                else:
+                    os.makedirs(corpus)
+                seconds = SECONDS.get(target, DEFAULT_SECONDS)
+                argv = [os.path.join(lt.ROOT, "build-fuzz", "fuzz", target), "-max_total_time=%d" % seconds,
+                        "-rss_limit_mb=1024", "-max_len=4096", "-timeout=10",
+                        "-artifact_prefix=%s/" % self.tmp, corpus]
+                env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
+                           UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+                r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120, env=env)
+                self.assertEqual(r.returncode, 0, r.stderr[-4000:])
+                self.assertNotIn("runtime error", r.stderr)
+                self.assertRegex(r.stderr, r"Done \d+ runs")
+
+
+if __name__ == "__main__":
+    unittest.main()
