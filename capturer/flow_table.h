@@ -6,7 +6,7 @@
  * growable buffer, so writing a finished flow is a single writev. The table counts the bytes those buffers hold
  * (their capacity, i.e. what is really allocated) so a memory limit can be enforced by the caller.
  *
- * Overhead per flow: struct flow (144 bytes) + allocator headers + one hash bucket pointer. */
+ * Overhead per flow: struct flow (160 bytes) + allocator headers + one hash bucket pointer. */
 #ifndef LURKER_CAPTURER_FLOW_TABLE_H
 #define LURKER_CAPTURER_FLOW_TABLE_H
 
@@ -28,6 +28,7 @@ struct flow_key {
 
 enum flow_internal_flags {
     FLOW_SEEN_SYNACK = 1u << 7, /* synack_seq is valid */
+    FLOW_JOURNALED = 1u << 8,   /* its packets go to the crash journal (journal.h) */
 };
 
 struct flow {
@@ -43,6 +44,8 @@ struct flow {
     uint32_t synack_seq;                  /* our SYN+ACK's sequence number, to check the scanner's ACK */
     uint32_t flags;                       /* enum flow_flags (queue.h) | enum flow_internal_flags */
     uint16_t first_code;                  /* ICMP code of the first packet (for the record); 0 otherwise */
+    uint32_t journal_seg;                 /* the journal segment holding its first packet */
+    uint64_t journal_serial;              /* its id in the crash journal; 0: not journaled */
 };
 
 struct flow_table {

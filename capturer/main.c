@@ -1,6 +1,7 @@
 /* lurker-capturer: records every flow to and from the monitored addresses, both directions, as one pcap per flow in
  * the spool, announced to the shipper through the shared-memory queue. See ../shared/design.md §2 and
- * capturer/{capture,decode,flow_table,tracker,writer,spool}.h for the parts. */
+ * capturer/{capture,decode,flow_table,tracker,writer,spool}.h for the parts, and journal.h / recover.h for the crash
+ * journal that lets open flows survive a killed capturer. */
 #include <errno.h>
 #include <poll.h>
 #include <pwd.h>
@@ -15,9 +16,12 @@
 #include "capture.h"
 #include "cli.h"
 #include "config.h"
+#include "confine.h"
+#include "journal.h"
 #include "log.h"
 #include "pcapfile.h"
 #include "privdrop.h"
+#include "recover.h"
 #include "shm.h"
 #include "spool.h"
 #include "tracker.h"
@@ -34,6 +38,8 @@ struct capturer {
     struct tracker tracker;
     struct spool spool;                /* used by the writer thread only, once it runs */
     struct writer writer;
+    struct journal journal;
+    uint64_t flows_recovered;
     bool shutting_down;                /* every finished flow is written, whatever the writer's backlog */
     uint64_t now_us;                   /* monotonic, refreshed every loop turn */
     uint64_t next_tick_us, next_publish_us;
@@ -147,10 +153,41 @@ static void open_spool_and_flows(struct capturer *c)
         fatal("flow table", "out of memory");
 }
 
+/* Before capture is read and before this process journals anything: every segment in the journal directory is a
+ * dead capturer's. Its open flows are written now (the ring buffers what arrives meanwhile). */
+static void recover_and_start_journal(struct capturer *c)
+{
+    char err[512];
+    int dlt = pcap_datalink(c->pcap);
+    if (journal_open(&c->journal, c->spool.dirfd, c->cfg.capturer.journal, c->cfg.capturer.journal_max, dlt,
+                     pcapfile_linktype_from_dlt(dlt), c->cfg.capturer.snaplen, err, sizeof err) != 0)
+        fatal("journal", err);
+    struct recover_stats st;
+    /* the dead process held at most memory_limit in flows plus as much in its writer's backlog */
+    if (recover_journal(c->journal.dirfd, &c->spool, c->cfg.addresses, c->cfg.naddresses,
+                        2 * c->cfg.capturer.memory_limit, &st) != 0)
+        log_error("event=journal_recovery_failed error=\"%s\"", strerror(errno));
+    else if (st.segments > 0 || st.bad_segments > 0)
+        log_info("event=journal_recovered flows_recovered=%llu already_in_spool=%llu not_written=%llu "
+                 "flows_done=%llu runs=%llu segments=%llu bad_segments=%llu bad_tails=%llu records=%llu "
+                 "packets_skipped=%llu bytes=%llu",
+                 (unsigned long long)st.flows_recovered, (unsigned long long)st.flows_present,
+                 (unsigned long long)st.flows_not_written, (unsigned long long)st.flows_done,
+                 (unsigned long long)st.runs, (unsigned long long)st.segments, (unsigned long long)st.bad_segments,
+                 (unsigned long long)st.bad_tails, (unsigned long long)st.records,
+                 (unsigned long long)st.packets_skipped, (unsigned long long)st.bytes);
+    c->flows_recovered = st.flows_recovered;
+    if (journal_start(&c->journal, monotonic_us()) != 0)
+        log_error("event=journal_unavailable (open flows will not survive a crash until it can be written)");
+    c->tracker.journal = &c->journal;
+}
+
 /* From here on the spool is the writer thread's. It may fall behind by as much as the table holds, no more. */
 static void start_writer(struct capturer *c)
 {
-    if (writer_start(&c->writer, &c->spool, &c->shm, c->cfg.capturer.max_flows, c->cfg.capturer.memory_limit) != 0)
+    c->writer.confine_dir = c->cfg.spool.directory;
+    if (writer_start(&c->writer, &c->spool, &c->shm, &c->journal, c->cfg.capturer.max_flows,
+                     c->cfg.capturer.memory_limit) != 0)
         fatal("writer thread", strerror(errno));
 }
 
@@ -199,6 +236,9 @@ static void publish_counters(struct capturer *c)
     publish(c, CNT_flows_shutdown, t->finished[FINISH_SHUTDOWN]);
     publish(c, CNT_flows_dropped_backlog, c->writer.dropped_backlog);
     publish(c, CNT_kernel_drops, c->kernel_drops);
+    publish(c, CNT_flows_recovered, c->flows_recovered);
+    publish(c, CNT_journal_dropped, c->journal.stats.dropped);
+    counter_set(&c->shm, CNT_journal_bytes, c->journal.bytes);
     counter_set(&c->shm, CNT_flows_open, c->tracker.table.count);
     counter_set(&c->shm, CNT_memory_bytes, c->tracker.table.memory + writer_backlog_bytes(&c->writer));
     /* the spool counters are the writer thread's (writer.c) */
@@ -207,6 +247,7 @@ static void publish_counters(struct capturer *c)
 static void run_timers(struct capturer *c)
 {
     tracker_expire(&c->tracker, c->now_us);
+    journal_tick(&c->journal, c->now_us);
     if (c->now_us >= c->next_tick_us) {
         c->kernel_drops = capture_kernel_drops(c->pcap);
         shm_heartbeat(&c->shm, PROC_CAPTURER);
@@ -228,6 +269,9 @@ static int poll_timeout_ms(const struct capturer *c)
         due = c->next_publish_us;
     if (c->next_tick_us < due)
         due = c->next_tick_us;
+    uint64_t journal_due = journal_next_deadline(&c->journal);
+    if (journal_due < due)
+        due = journal_due;
     uint64_t now = monotonic_us();
     if (due <= now)
         return 0;
@@ -261,7 +305,9 @@ static void finish_everything(struct capturer *c)
     size_t open_flows = c->tracker.table.count;
     c->shutting_down = true;
     tracker_finish_all(&c->tracker);
+    journal_flush(&c->journal, c->now_us); /* the writer publishes nothing the journal does not hold yet */
     writer_stop(&c->writer);
+    journal_close(&c->journal); /* every flow is written or counted now: the journal empties */
     c->kernel_drops = capture_kernel_drops(c->pcap);
     publish_counters(c);
     log_info("event=stop flows_flushed=%zu flows_written=%llu packets=%llu kernel_drops=%llu", open_flows,
@@ -280,10 +326,15 @@ int main(int argc, char **argv)
     prepare_spool_directory(&c.cfg);
     drop_privileges(&c.cfg);
     open_spool_and_flows(&c);
-    log_info("event=start interface=%s linktype=%d spool=%s spool_bytes=%llu flow_timeout=%us max_flows=%u",
+    recover_and_start_journal(&c);
+    log_info("event=start interface=%s linktype=%d spool=%s spool_bytes=%llu flow_timeout=%us max_flows=%u "
+             "journal=%s",
              c.cfg.interface, pcap_datalink(c.pcap), c.cfg.spool.directory, (unsigned long long)c.spool.bytes,
-             c.cfg.capturer.flow_timeout, c.cfg.capturer.max_flows);
+             c.cfg.capturer.flow_timeout, c.cfg.capturer.max_flows, c.cfg.capturer.journal ? "on" : "off");
     start_writer(&c);
+    char err[512];
+    if (capturer_confine(c.cfg.spool.directory, err, sizeof err) != 0)
+        fatal("confinement", err);
 
     int rc = run(&c);
     finish_everything(&c);

@@ -55,8 +55,8 @@ static uint64_t directory_bytes(int dirfd, int depth)
     uint64_t total = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
+        if (e->d_name[0] == '.')
+            continue; /* ".", "..", and hidden entries such as the journal, which keeps its own account */
         struct stat st;
         if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             continue;
@@ -234,7 +234,37 @@ static void write_tmp(struct spool *s, struct pending_file *p)
     s->bytes += p->size;
 }
 
-/* Renames NAME.pcap.tmp to NAME.pcap, or NAME-N.pcap if that name is taken (two flows of one tuple in one µs). */
+/* Whether NAME.pcap holds exactly the bytes p would write. */
+static bool same_file(struct spool *s, const struct pending_file *p)
+{
+    int fd = openat(s->dirfd, p->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    bool same = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == p->size;
+    uint8_t header[PCAPFILE_GLOBAL_HEADER_LEN];
+    pcapfile_global_header(header, s->linktype, s->snaplen);
+    uint8_t chunk[16384];
+    for (uint64_t off = 0; same && off < p->size;) {
+        size_t want = p->size - off < sizeof chunk ? (size_t)(p->size - off) : sizeof chunk;
+        ssize_t n = pread(fd, chunk, want, (off_t)off);
+        if (n <= 0) {
+            same = false;
+            break;
+        }
+        for (size_t i = 0; i < (size_t)n && same; i++) {
+            uint64_t at = off + i;
+            uint8_t expect = at < sizeof header ? header[at] : p->flow->records[at - sizeof header];
+            same = chunk[i] == expect;
+        }
+        off += (uint64_t)n;
+    }
+    close(fd);
+    return same;
+}
+
+/* Renames NAME.pcap.tmp to NAME.pcap, or NAME-N.pcap if that name is taken (two flows of one tuple in one µs).
+ * Returns 0, 1 when recovering and NAME.pcap already is this flow (the .tmp is removed), or -1. */
 static int publish(struct spool *s, struct pending_file *p)
 {
     for (int attempt = 0; attempt < 10; attempt++) {
@@ -250,6 +280,10 @@ static int publish(struct spool *s, struct pending_file *p)
             return 0;
         if (errno != EEXIST)
             return -1;
+        if (attempt == 0 && s->recovering && same_file(s, p)) {
+            unlinkat(s->dirfd, p->tmp, 0);
+            return 1;
+        }
     }
     errno = EEXIST;
     return -1;
@@ -296,6 +330,13 @@ void spool_flush(struct spool *s)
 
     /* durability of the whole batch at once; per-file fsync only if syncfs reports a problem */
     bool synced = open_files > 0 && syncfs(s->dirfd) == 0;
+    if (open_files > 0 && !synced && !s->syncfs_failure_logged) {
+        log_warn("event=syncfs_failed error=\"%s\" (each pcap is fsynced on its own: a few times slower)",
+                 strerror(errno));
+        s->syncfs_failure_logged = true;
+    }
+    if (open_files > 0 && s->before_publish)
+        s->before_publish(s->publish_arg);
     for (size_t i = 0; i < n; i++) {
         struct pending_file *p = &files[i];
         if (p->fd < 0)
@@ -312,9 +353,15 @@ void spool_flush(struct spool *s)
             continue;
         }
         p->fd = -1;
-        if (publish(s, p) != 0) {
+        int published = publish(s, p);
+        if (published < 0) {
             s->bytes -= p->size;
             write_error(s, p, "rename", errno);
+            continue;
+        }
+        if (published == 1) {
+            s->bytes -= p->size;
+            s->stats.already_present++;
             continue;
         }
         s->stats.written++;
@@ -322,6 +369,10 @@ void spool_flush(struct spool *s)
     }
     if (open_files > 0)
         fsync(s->dirfd); /* the renames themselves */
-    for (size_t i = 0; i < n; i++)
+    /* only now is every flow of the batch durable or counted: the journal may forget them */
+    for (size_t i = 0; i < n; i++) {
+        if (s->done)
+            s->done(s->done_arg, files[i].flow, files[i].name);
         flow_table_release(files[i].flow);
+    }
 }

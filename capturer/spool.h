@@ -6,10 +6,17 @@
  * The spool has a quota. Its use is learned by scanning the directory (at start, then periodically, because the
  * shipper deletes what it has stored) plus what this process writes in between. A flow that would go over the
  * quota is not written and counted in dropped_quota, with a log line; a write error likewise in dropped_write_error,
- * its .tmp removed. */
+ * its .tmp removed.
+ *
+ * Hidden entries (names starting with '.', e.g. the crash journal's .journal/) are not the spool's: never counted in
+ * its use, never touched. Two hooks serve the journal: `done` is told of every flow the spool is finished with
+ * (written, or counted as dropped), `before_publish` runs once a batch is durable and before it is renamed.
+ * While `recovering`, a flow whose NAME.pcap already holds exactly its bytes (written by the dead process just
+ * before it died) is not written again. */
 #ifndef LURKER_CAPTURER_SPOOL_H
 #define LURKER_CAPTURER_SPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,7 +27,10 @@
 
 struct spool_stats {
     uint64_t written, dropped_quota, dropped_write_error, queue_full, stale_tmp_removed;
+    uint64_t already_present; /* recovering: the same pcap was already there */
 };
+
+typedef void (*spool_done_fn)(void *arg, const struct flow *f, const char *name);
 
 struct spool {
     int dirfd;
@@ -34,6 +44,12 @@ struct spool {
     struct spool_stats stats;
     uint64_t quota_drops_unlogged;  /* drops since the last quota log line */
     uint64_t quota_log_mono_us;
+    bool recovering;
+    bool syncfs_failure_logged;
+    spool_done_fn done;             /* NULL: nobody to tell */
+    void *done_arg;
+    void (*before_publish)(void *arg);
+    void *publish_arg;
 };
 
 /* Opens the directory (it must exist and be writable). Removes NAME.pcap[.N].tmp left by a killed run, then scans. */
@@ -41,7 +57,8 @@ int spool_open(struct spool *s, const char *dir, uint64_t quota, uint32_t linkty
                struct lurker_queue *queue, char *err, size_t errlen);
 void spool_close(struct spool *s);
 
-/* Recomputes the spool's use from the directory (regular files, and those one level down, e.g. failed/). */
+/* Recomputes the spool's use from the directory (regular files, and those one level down, e.g. failed/; hidden
+ * entries excluded). */
 int spool_rescan(struct spool *s);
 
 /* Takes ownership of a finished flow; it is written at the next spool_flush (or now, when the batch is full). */

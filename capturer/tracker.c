@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "decode.h"
+#include "journal.h"
 #include "pcapfile.h"
 #include "queue.h"
 #include "syncookie.h"
@@ -104,7 +105,7 @@ static bool cookie_ack_valid(const struct tracker *tr, const struct flow *f, uin
 
 /* Handshake completed: the scanner's ACK is our SYN+ACK's sequence + 1, as seen in this flow, or by the SYN cookie
  * when the SYN+ACK is not in it. */
-static void track_handshake(const struct tracker *tr, struct flow *f, const struct decoded_packet *p, int inbound)
+void tracker_track_handshake(const struct tracker *tr, struct flow *f, const struct decoded_packet *p, int inbound)
 {
     const uint8_t synack = TCPF_SYN | TCPF_ACK;
     if (!inbound && (p->tcp_flags & synack) == synack) {
@@ -175,8 +176,10 @@ void tracker_packet(struct tracker *tr, uint64_t ts_us, const uint8_t *data, uin
         }
         return;
     }
+    if (tr->journal)
+        journal_packet(tr->journal, f, ts_us, data, keep, wire_len);
     if (p.proto == IPPROTO_TCP && r == DECODE_OK)
-        track_handshake(tr, f, &p, inbound);
+        tracker_track_handshake(tr, f, &p, inbound);
 
     /* the memory limit: the least recently active flows go first (never the one just fed) */
     while (tr->table.memory > tr->memory_limit && tr->table.oldest && tr->table.oldest != f)

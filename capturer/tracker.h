@@ -46,6 +46,7 @@ struct tracker {
     const uint8_t *cookie_key;
     flow_sink_fn sink;
     void *sink_arg;
+    struct journal *journal; /* NULL: none (tests); else every packet a flow keeps is journaled too */
 };
 
 int tracker_init(struct tracker *tr, const struct capturer_config *cc, const struct prefix *local, size_t nlocal,
@@ -63,8 +64,12 @@ uint64_t tracker_next_expiry(const struct tracker *tr);
 /* Shutdown: finishes every open flow. */
 void tracker_finish_all(struct tracker *tr);
 
-/* Builds the flow key of a decoded packet; *inbound tells whether it came from the remote side. Exposed for tests. */
+/* Builds the flow key of a decoded packet; *inbound tells whether it came from the remote side. Exposed for tests
+ * and for the journal's replay, which must rebuild flows exactly as capture built them. */
 struct decoded_packet;
+struct journal;
 void tracker_flow_key(const struct tracker *tr, const struct decoded_packet *p, struct flow_key *key, int *inbound);
+/* The handshake rule (ACK == our SYN+ACK's sequence + 1, or a valid SYN cookie) for one decoded TCP packet. */
+void tracker_track_handshake(const struct tracker *tr, struct flow *f, const struct decoded_packet *p, int inbound);
 
 #endif

@@ -1,8 +1,10 @@
 #include "writer.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "confine.h"
 #include "log.h"
 
 #define RESCAN_NS 5000000000ull /* learn what the shipper deleted from the spool */
@@ -52,14 +54,35 @@ static size_t take_batch(struct writer *w, struct flow **batch, bool *stop)
     return n;
 }
 
+/* The main loop writes the journal at least every JOURNAL_FLUSH_US; a second covers a loop stalled by the disk. */
+static void journal_barrier(void *arg)
+{
+    struct writer *w = arg;
+    journal_wait_written(w->journal, w->journal_target, 1000);
+}
+
+static void journal_done(void *arg, const struct flow *f, const char *name)
+{
+    struct writer *w = arg;
+    journal_done_async(w->journal, f->journal_serial, f->journal_seg, name);
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
+    char err[512];
+    if (w->confine_dir && capturer_confine(w->confine_dir, err, sizeof err) != 0) {
+        log_error("event=fatal what=\"writer thread confinement\" detail=\"%s\"", err);
+        exit(1);
+    }
     uint64_t next_rescan = monotonic_ns() + RESCAN_NS;
     for (;;) {
         struct flow *batch[SPOOL_BATCH];
         bool stop;
         size_t n = take_batch(w, batch, &stop);
+        /* every packet of these flows was appended before they were handed over */
+        if (w->journal)
+            w->journal_target = journal_appended(w->journal);
         for (size_t i = 0; i < n; i++)
             spool_add(w->spool, batch[i]);
         spool_flush(w->spool);
@@ -73,12 +96,21 @@ static void *writer_main(void *arg)
     }
 }
 
-int writer_start(struct writer *w, struct spool *spool, struct shm_segment *shm, uint32_t max_backlog_flows,
-                 uint64_t max_backlog_bytes)
+int writer_start(struct writer *w, struct spool *spool, struct shm_segment *shm, struct journal *journal,
+                 uint32_t max_backlog_flows, uint64_t max_backlog_bytes)
 {
+    const char *confine_dir = w->confine_dir; /* the caller's choice, set before the call */
     memset(w, 0, sizeof *w);
+    w->confine_dir = confine_dir;
     w->spool = spool;
     w->shm = shm;
+    w->journal = journal;
+    if (journal) {
+        spool->done = journal_done;
+        spool->done_arg = w;
+        spool->before_publish = journal_barrier;
+        spool->publish_arg = w;
+    }
     w->max_backlog_flows = max_backlog_flows;
     w->max_backlog_bytes = max_backlog_bytes;
     pthread_condattr_t attr;
@@ -106,6 +138,11 @@ bool writer_submit(struct writer *w, struct flow *f, bool force)
                      waiting, (unsigned long long)w->drops_unlogged);
             w->drop_log_ns = now;
             w->drops_unlogged = 0;
+        }
+        if (w->journal && f->journal_serial) { /* counted: accounted for, so the journal may forget it */
+            char name[QUEUE_NAME_MAX];
+            journal_flow_done(w->journal, f->journal_serial, f->journal_seg,
+                              spool_flow_name(f, name, sizeof name) == 0 ? name : NULL);
         }
         flow_table_release(f);
         return false;

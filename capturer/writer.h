@@ -3,7 +3,11 @@
  * let the kernel ring overflow under a flood. The handoff is a mutex-protected list with a bound: when the disk is
  * this far behind (max_flows flows or memory_limit bytes waiting), a new finished flow is dropped and counted
  * (flows_dropped_backlog) instead of growing memory without limit. At shutdown the bound is lifted: every open flow
- * is written. */
+ * is written.
+ *
+ * With a crash journal, the thread tells it of every flow the spool is finished with, and publishes a batch only
+ * once the journal holds every packet of it (journal_wait_written): a flow replayed after a crash is then the same
+ * bytes as the pcap already published. */
 #ifndef LURKER_CAPTURER_WRITER_H
 #define LURKER_CAPTURER_WRITER_H
 
@@ -12,6 +16,7 @@
 #include <stdint.h>
 
 #include "flow_table.h"
+#include "journal.h"
 #include "shm.h"
 #include "spool.h"
 
@@ -31,10 +36,14 @@ struct writer {
     struct spool *spool;               /* the thread's alone once started */
     struct shm_segment *shm;           /* counters the thread publishes; NULL in tests */
     uint64_t published[CNT_COUNT];
+    struct journal *journal;           /* NULL: none */
+    const char *confine_dir;           /* the thread confines itself to writing beneath it (confine.h); NULL: not */
+    uint64_t journal_target;           /* the thread's: journal bytes its current batch needs written */
 };
 
-int writer_start(struct writer *w, struct spool *spool, struct shm_segment *shm, uint32_t max_backlog_flows,
-                 uint64_t max_backlog_bytes);
+/* w->confine_dir may be set before the call (kept); everything else is initialised here. */
+int writer_start(struct writer *w, struct spool *spool, struct shm_segment *shm, struct journal *journal,
+                 uint32_t max_backlog_flows, uint64_t max_backlog_bytes);
 /* Hands over a finished flow. Unless force, a full backlog drops it (freed, counted) and returns false. */
 bool writer_submit(struct writer *w, struct flow *f, bool force);
 /* Packet bytes waiting to be written. */

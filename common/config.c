@@ -87,6 +87,8 @@ static const struct config_key config_keys[] = {
     NUM("capturer", "max_flow_packets", KT_UINT, capturer.max_flow_packets, 1, 10000000),
     NUM("capturer", "max_flow_bytes", KT_SIZE, capturer.max_flow_bytes, 1 * KIB, 1 * GIB),
     NUM("capturer", "memory_limit", KT_SIZE, capturer.memory_limit, 1 * MIB, 16 * GIB),
+    {"capturer", "journal", KT_BOOL, OFF(capturer.journal), sizeof(bool), 0, 0, NULL, SR_ANY},
+    NUM("capturer", "journal_max", KT_SIZE, capturer.journal_max, 1 * MIB, 1024 * GIB),
     SECTION("spool"),
     STR("spool", "directory", spool.directory, SR_PATH),
     NUM("spool", "quota", KT_SIZE, spool.quota, 1 * MIB, 1024 * GIB),
@@ -165,6 +167,8 @@ void config_defaults(struct lurker_config *cfg)
     cfg->capturer.max_flow_packets = 10000;
     cfg->capturer.max_flow_bytes = 1 * MIB;
     cfg->capturer.memory_limit = 256 * MIB;
+    cfg->capturer.journal = true;
+    cfg->capturer.journal_max = 1 * GIB;
 
     snprintf(cfg->spool.directory, sizeof cfg->spool.directory, "/var/spool/lurker");
     cfg->spool.quota = 1 * GIB;

@@ -64,6 +64,8 @@ struct capturer_config {
     uint32_t max_flow_packets;
     uint64_t max_flow_bytes;   /* captured bytes per flow */
     uint64_t memory_limit;     /* captured bytes held in memory over all open flows */
+    bool journal;              /* crash journal in spool/.journal (open flows survive a killed capturer) */
+    uint64_t journal_max;      /* bytes the journal may take on disk */
 };
 
 struct spool_config {

@@ -40,6 +40,9 @@
     X(CAPTURER, flows_idle, "flows finished after flow_timeout without packets")                                  \
     X(CAPTURER, flows_shutdown, "flows finished at shutdown (SIGTERM/SIGINT)")                                    \
     X(CAPTURER, packets_nomem, "packets not kept: out of memory")                                                 \
+    X(CAPTURER, flows_recovered, "flows a killed capturer left open, written from the crash journal at start")     \
+    X(CAPTURER, journal_bytes, "bytes of the crash journal on disk (gauge)")                                      \
+    X(CAPTURER, journal_dropped, "flows not journaled (or not completely): journal_max reached or journal unwritable") \
     X(SHIPPER, uploaded, "pcaps stored and removed from the spool")                                               \
     X(SHIPPER, uploaded_bytes, "bytes stored")                                                                    \
     X(SHIPPER, retries, "upload attempts retried")                                                                \

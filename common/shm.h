@@ -18,7 +18,7 @@
 #include "queue.h"
 
 #define SHM_MAGIC 0x4c55524b45523031ULL /* "LURKER01" */
-#define SHM_LAYOUT_VERSION 1u
+#define SHM_LAYOUT_VERSION 2u /* 2: capturer counters added before the shipper block */
 #define SHM_COUNTER_SLOTS 128 /* >= CNT_COUNT; room to add counters without a new layout */
 #define SHM_KEY_BYTES 16
 

@@ -100,9 +100,12 @@ class CapturerBounds(CapturerCase, unittest.TestCase):
         for n in names:
             read_pcap(os.path.join(self.spool, n))  # every visible pcap is complete
         leftovers = self.tmps()
-        # a restart cleans up what the killed run left
+        # a restart cleans up what the killed run left (and writes the flows it left open, from the journal,
+        # before it logs event=start: the log already holds the first run's)
         self.start_capturer("capturer:\n  max_flows: 16\n")
+        wait_for(lambda: self.log_text().count("event=start") == 2, 30, what="the second run's start")
         self.assertEqual(self.tmps(), [])
+        self.assertIn("event=journal_recovered", self.log_text())
         if leftovers:
             self.assertIn("event=stale_tmp_removed", self.log_text())
         self.assertEqual(self.stop_capturer(), 0)

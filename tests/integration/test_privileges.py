@@ -89,7 +89,9 @@ shipper:
         # and, confined, the sensor does its job: a handshake completes and the flow reaches the archive
         r = self.topo.ns(self.topo.attacker, "nc", "-z", "-w", "2", lt.SENSOR_V4, "31337", check=False)
         self.assertEqual(r.returncode, 0, "no handshake with a confined responder")
-        self.assertGreaterEqual(lt.ctl_status_json(self.shm)["counters"]["synack_sent"], 1)
+        # counters reach the shared memory on the responder's next publication, not at once
+        lt.wait_for(lambda: lt.ctl_status_json(self.shm)["counters"]["synack_sent"] >= 1, timeout=5,
+                    what="synack_sent counted")
 
 
 if __name__ == "__main__":

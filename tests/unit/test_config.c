@@ -29,6 +29,9 @@ static struct bad_case bad_cases[] = {
     {BASE "capturer:\n  buffer_size: 64MB\n",
      "lurker.yaml:4:16: 'buffer_size' must be a size such as 64MiB (units B, KiB, MiB, GiB, TiB), not '64MB'"},
     {BASE "capturer:\n  snaplen: 10\n", "lurker.yaml:4:12: 'snaplen' is 10; it must be between 64 and 262144"},
+    {BASE "capturer:\n  journal_max: 10KiB\n",
+     "lurker.yaml:4:16: 'journal_max' is 10KiB; it must be between 1048576 and 1099511627776"},
+    {BASE "capturer:\n  journal: yes please\n", "lurker.yaml:4:12: 'journal' must be true or false"},
     {BASE "capturer:\n  max_flows: -5\n", "lurker.yaml:4:14: 'max_flows' must be a whole number, not '-5'"},
     {BASE "capturer:\n  flow_timeout: 120s\n  max_flow_age: 60s\n",
      "lurker.yaml:5:17: 'max_flow_age' (60s) is shorter than 'flow_timeout' (120s)"},
@@ -152,6 +155,8 @@ Test(config, full_file_round_trip)
                        "  max_flow_packets: 99\n"
                        "  max_flow_bytes: 64KiB\n"
                        "  memory_limit: 2GiB\n"
+                       "  journal: false\n"
+                       "  journal_max: 3GiB\n"
                        "spool:\n"
                        "  directory: /srv/spool\n"
                        "  quota: 10GiB\n"
@@ -215,6 +220,8 @@ Test(config, full_file_round_trip)
     cr_assert_eq(cfg.capturer.max_flow_packets, 99);
     cr_assert_eq(cfg.capturer.max_flow_bytes, 64ULL << 10);
     cr_assert_eq(cfg.capturer.memory_limit, 2ULL << 30);
+    cr_assert(!cfg.capturer.journal);
+    cr_assert_eq(cfg.capturer.journal_max, 3ULL << 30);
     cr_assert_str_eq(cfg.spool.directory, "/srv/spool");
     cr_assert_eq(cfg.spool.quota, 10ULL << 30);
     cr_assert_eq(cfg.shipper.storage, STORAGE_S3);
