@@ -1,4 +1,4 @@
-/* What the responder does with one captured segment: a SYN gets (at most) one SYN+ACK, shaped by the persona, with
+/* What the responder does with one captured segment: a SYN is answered with (at most) one SYN+ACK, shaped by the persona, with
  * the SYN-cookie ISN; on a banner port the client's ACK that completes the handshake gets the banner and the
  * client's data gets an ACK, all decided from the cookie alone (no per-connection state). */
 #ifndef LURKER_RESPONDER_ANSWER_H
