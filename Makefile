@@ -102,6 +102,13 @@ $(filter build-fuzz/fuzz/fuzz_config%,$(FUZZ_BINS)): build-fuzz/fuzz/%: tests/fu
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libcommon.a $(LDLIBS)
 
+# The newcomer's path: packages, build, then the whole honeypot on one machine (see demo/demo.py; needs root).
+deps:
+	.ci/install-deps
+demo: deps
+	$(MAKE) all
+	python3 demo/demo.py $(DEMO_ARGS)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(PREFIX)/share/lurker
 	install -m 0755 $(BINARIES) $(DESTDIR)$(PREFIX)/bin/

@@ -2,6 +2,7 @@
 and every key of the config table is documented in the shipped lurker.yaml."""
 import os
 import re
+import subprocess
 import sys
 import unittest
 
@@ -29,6 +30,18 @@ class DocsTest(unittest.TestCase):
         shipped = read("lurker.yaml")
         for section, name in keys:
             self.assertRegex(shipped, r"(?m)^\s*%s:" % name, "lurker.yaml does not document %s.%s" % (section, name))
+
+
+    def test_the_readme_commands_do_what_it_says(self):
+        # the README's first two commands, dry-run: the demo installs, builds and plays; the tests install and run
+        readme = read("README.md")
+        self.assertRegex(readme, r"(?m)^    make demo\n    make test$")
+        demo = subprocess.run(["make", "-n", "-C", lt.ROOT, "demo"], capture_output=True, text=True).stdout
+        self.assertIn(".ci/install-deps", demo)
+        self.assertIn("demo/demo.py", demo)
+        test = subprocess.run(["make", "-n", "-C", lt.ROOT, "test"], capture_output=True, text=True).stdout
+        self.assertIn(".ci/install-deps", test)
+        self.assertIn("tests/run", test)
 
 
 if __name__ == "__main__":
