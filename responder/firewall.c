@@ -151,6 +151,13 @@ static const char *table_family(const struct lurker_config *cfg)
     return cfg->responder.firewall == FIREWALL_INGRESS ? "netdev" : "inet";
 }
 
+/* declare-then-delete makes the delete succeed whether or not a stale table exists; installing starts with it so
+ * the whole replacement is one transaction */
+static void emit_table_reset(struct text *t, const struct lurker_config *cfg, const char *table)
+{
+    emit(t, "table %s %s\ndelete table %s %s\n", table_family(cfg), table, table_family(cfg), table);
+}
+
 int firewall_install_script(const struct lurker_config *cfg, const char *table, char *out, size_t outlen)
 {
     struct text t = {out, outlen, 0, false};
@@ -158,8 +165,7 @@ int firewall_install_script(const struct lurker_config *cfg, const char *table, 
         out[0] = '\0';
     if (cfg->responder.firewall == FIREWALL_NONE)
         return 0;
-    /* declare-then-delete makes the delete succeed whether or not a stale table exists; all in one transaction */
-    emit(&t, "table %s %s\ndelete table %s %s\n", table_family(cfg), table, table_family(cfg), table);
+    emit_table_reset(&t, cfg, table);
     if (cfg->responder.firewall == FIREWALL_INGRESS)
         emit_ingress_chain(&t, cfg, table);
     else
@@ -174,7 +180,7 @@ int firewall_remove_script(const struct lurker_config *cfg, const char *table, c
         out[0] = '\0';
     if (cfg->responder.firewall == FIREWALL_NONE)
         return 0;
-    emit(&t, "table %s %s\ndelete table %s %s\n", table_family(cfg), table, table_family(cfg), table);
+    emit_table_reset(&t, cfg, table);
     return t.overflow ? -1 : (int)t.len;
 }
 
