@@ -104,6 +104,12 @@ def reconcile(sent, pcap_blobs, counters, client_addr):
     duplicates = [names for names in by_content.values() if len(names) > 1]
     admitted = sum(int(counters.get(c, 0)) for c in ADMISSION_COUNTERS)
     accounted = min(len(missing), admitted)
+    # The counters cover every flow, spoofed ones too, so `accounted` alone could hide a silent drop behind counted
+    # ones. These two close that: the capturer's own conservation (every flow it started is written, admitted, or
+    # still open) and the store's (every flow written is an object). A killed process loses its last unpublished
+    # counter updates, so callers check them where nothing was killed.
+    balance = int(counters.get("flows_started", 0)) - int(counters.get("flows_written", 0)) - admitted - \
+        int(counters.get("flows_open", 0))
     return {
         "flows_sent": len(sent["flows"]),
         "flows_stored": len(stored),
@@ -111,6 +117,8 @@ def reconcile(sent, pcap_blobs, counters, client_addr):
         "duplicate_objects": sum(len(n) - 1 for n in duplicates),
         "flows_accounted_in_counters": accounted,
         "flows_lost": len(missing) - accounted,
+        "capturer_balance": balance,
+        "objects_minus_written": len(pcap_blobs) - int(counters.get("flows_written", 0)),
         "connect_failures": sent.get("connect_failures", 0),
         "spoofed_sent": len(sent.get("spoofed", [])),
         "malformed_sent": sent.get("malformed", 0),
