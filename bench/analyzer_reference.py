@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The original analyzer's reassembly, rewritten as a reference (Debian's python3: needs python3-dpkt).
 
-Per flow, fed the client's direction only (design.md §7): offsets relative to the client's first sequence number
+Per flow, fed the client's direction only (docs/design.md §7): offsets relative to the client's first sequence number
 (+1 when that packet is the SYN), segments stable-sorted by offset, zero bytes for gaps, overlapping prefixes
 trimmed, no wrap-around handling. Prints one JSON line per flow:
   {"pcap": PATH, "client": "ADDR:PORT", "server": "ADDR:PORT", "proto": "tcp"|"udp", "payload_hex": "..."}

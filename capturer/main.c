@@ -1,5 +1,5 @@
 /* lurker-capturer: records every flow to and from the monitored addresses, both directions, as one pcap per flow in
- * the spool, announced to the shipper through the shared-memory queue. See ../shared/design.md §2 and
+ * the spool, announced to the shipper through the shared-memory queue. See docs/design.md §2 and
  * capturer/{capture,decode,flow_table,tracker,writer,spool}.h for the parts, and journal.h / recover.h for the crash
  * journal that lets open flows survive a killed capturer. */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* lurker-shipper: stores every finished pcap of the spool (local archive or S3) exactly once in effect, through
- * outages and restarts. See ../shared/design.md §2 and shipper/shipper.h for the engine. */
+ * outages and restarts. See docs/design.md §2 and shipper/shipper.h for the engine. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

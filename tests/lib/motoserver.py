@@ -12,7 +12,7 @@
         moto.new_access_key()                   # (id, secret): a second key of the same user
     # stopped by PID (SIGTERM, then SIGKILL) on exit
 
-How signature checking is switched on (design.md section 7): moto checks SigV4 only once IAM users exist and
+How signature checking is switched on (docs/design.md section 7): moto checks SigV4 only once IAM users exist and
 `POST /moto-api/reset-auth` (Content-Type text/plain, body = how many unauthenticated calls to allow first) has been
 sent. The setup calls (user, policy, key, role) are made before that with no checking; everything after it, including
 this helper's own calls, is signed with the user's key. A wrong secret then fails with SignatureDoesNotMatch.

@@ -1,4 +1,4 @@
-/* The signer against every case of the AWS SigV4 test suite in ../shared/testdata/sigv4 (relative to the repo root),
+/* The signer against every case of the AWS SigV4 test suite in tests/data/sigv4 (AWS's public suite, copied into the repo),
  * byte-exact for the canonical request, the string to sign and the Authorization value. the normalize-path cases are skipped:
  * S3 never normalises paths (see the suite's README.txt). */
 #include <criterion/criterion.h>
@@ -17,7 +17,7 @@
 static void vectors_dir(char *out, size_t outlen)
 {
     const char *root = getenv("LURKER_ROOT");
-    snprintf(out, outlen, "%s/../shared/testdata/sigv4", root && *root ? root : ".");
+    snprintf(out, outlen, "%s/tests/data/sigv4", root && *root ? root : ".");
 }
 
 static char *read_whole(const char *path, size_t *len)
@@ -153,7 +153,7 @@ static int walk(const char *dir, int *bad)
 {
     int checked = 0;
     DIR *d = opendir(dir);
-    cr_assert(d, "cannot open %s (the suite lives in ../shared/testdata/sigv4 beside the repo)", dir);
+    cr_assert(d, "cannot open %s (the suite lives in tests/data/sigv4)", dir);
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.' || strcmp(e->d_name, "normalize-path") == 0)
