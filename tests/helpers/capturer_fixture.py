@@ -54,8 +54,7 @@ class CapturerCase:
     addresses = (SENSOR_V4, SENSOR_V6)
 
     def setUp(self):
-        if os.geteuid() != 0:
-            self.skipTest("needs root for network namespaces")
+        self.assertEqual(os.geteuid(), 0, "needs root for network namespaces")
         self.tmp = TempDir(prefix="lurker-capturer-test-")
         self.dir = self.tmp.path
         self.spool = os.path.join(self.dir, "spool")

@@ -283,7 +283,6 @@ class TemplateHealth(unittest.TestCase):
         self.assertTrue(any("per hour" in x for x in titles), titles)
 
 
-@unittest.skipUnless(os.access(SHIPPER, os.X_OK), "bin/lurker-shipper not built")
 class MotoHealth(unittest.TestCase):
     """The three stacks on moto; the alarms applied from the templates; the real shipper's metrics against them."""
 
