@@ -244,6 +244,17 @@ static void publish_counters(struct capturer *c)
     /* the spool counters are the writer thread's (writer.c) */
 }
 
+/* The responder's key, once it has set one; a key that stays mid-update keeps the last good one. */
+static void refresh_cookie_key(struct capturer *c)
+{
+    uint64_t generation;
+    char err[256];
+    if (shm_get_key(&c->shm, c->cookie_key, &generation, err, sizeof err) != 0)
+        log_warn("event=cookie_key_unreadable detail=\"%s\"", err);
+    else if (generation != 0)
+        c->tracker.cookie_key = c->cookie_key;
+}
+
 static void run_timers(struct capturer *c)
 {
     tracker_expire(&c->tracker, c->now_us);
@@ -251,8 +262,7 @@ static void run_timers(struct capturer *c)
     if (c->now_us >= c->next_tick_us) {
         c->kernel_drops = capture_kernel_drops(c->pcap);
         shm_heartbeat(&c->shm, PROC_CAPTURER);
-        if (shm_get_key(&c->shm, c->cookie_key) != 0)
-            c->tracker.cookie_key = c->cookie_key;
+        refresh_cookie_key(c);
         c->next_tick_us = c->now_us + TICK_US;
     }
     if (c->now_us >= c->next_publish_us) {

@@ -42,8 +42,10 @@ struct queue_record {
     uint64_t file_size;
 };
 
-struct lurker_queue {
-    uint32_t slots;                /* power of two */
+/* The ring as it lies in shared memory. Everything in it may have been written by someone else: the consumer and
+ * producer read `slots` once at attach (queue_attach) and use their own copy from then on. */
+struct queue_shared {
+    uint32_t slots;                /* power of two, as created; read only at attach */
     uint32_t pad;
     _Alignas(64) _Atomic uint64_t head; /* next seq to consume */
     _Alignas(64) _Atomic uint64_t tail; /* next seq to produce; also the futex word (low 32 bits) */
@@ -52,10 +54,23 @@ struct lurker_queue {
     _Alignas(64) struct queue_record ring[];
 };
 
+/* A process's handle on a ring: the geometry lives in process memory, validated once, so a value rewritten in the
+ * segment later can neither move a write outside the ring nor make an index computation crash. */
+struct lurker_queue {
+    struct queue_shared *shared;
+    uint32_t slots;                /* power of two, checked at attach */
+};
+
 enum queue_result { QUEUE_OK = 0, QUEUE_FULL = 1, QUEUE_EMPTY = 2 };
 
+#define QUEUE_MAX_SLOTS (1u << 24) /* far above any sane queue_slots; keeps queue_bytes() small and exact */
+
 size_t queue_bytes(uint32_t slots);
-void queue_init(struct lurker_queue *q, uint32_t slots);
+/* Initialises a fresh ring of SLOTS (a power of two, <= QUEUE_MAX_SLOTS) at MEMORY (queue_bytes(slots) bytes). */
+void queue_init(struct lurker_queue *q, void *memory, uint32_t slots);
+/* Takes a handle on an existing ring of BYTES bytes at MEMORY: 0, or -1 when its slot count is not a power of two
+ * up to QUEUE_MAX_SLOTS or does not fill exactly those bytes. */
+int queue_attach(struct lurker_queue *q, void *memory, size_t bytes);
 
 /* Producer. Fills rec->seq. */
 enum queue_result queue_push(struct lurker_queue *q, struct queue_record *rec);

@@ -106,9 +106,11 @@ static int reset(const char *name)
 {
     struct shm_segment seg;
     char err[CONFIG_ERR_MAX];
-    if (shm_attach_existing(name, &seg, err, sizeof err) == 0) {
+    /* A segment that cannot be attached (someone else's, damaged) is removed all the same: that is what reset is
+     * for. A pid in a slot keeps it only while its heartbeat is fresh, so a made-up pid cannot block this. */
+    if (shm_attach_readonly(name, &seg, err, sizeof err) == 0) {
         for (int p = 0; p < PROC_COUNT; p++) {
-            if (shm_process_alive(&seg, (enum lurker_process)p)) {
+            if (shm_process_holds_slot(&seg, (enum lurker_process)p)) {
                 fprintf(stderr, "lurker-ctl: %s (pid %d) is still running on %s; stop it first\n",
                         process_name((enum lurker_process)p), atomic_load(&seg.hdr->procs[p].pid), name);
                 shm_detach(&seg);
@@ -182,7 +184,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct shm_segment seg;
-    if (shm_attach_existing(shm_name, &seg, err, sizeof err) != 0) {
+    if (shm_attach_readonly(shm_name, &seg, err, sizeof err) != 0) {
         fprintf(stderr, "lurker-ctl: %s\n", err);
         return EXIT_NO_SEGMENT;
     }

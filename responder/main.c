@@ -113,7 +113,8 @@ static void attach_shared_memory(const struct lurker_config *cfg, struct shm_seg
         log_error("event=shm_failed reason=\"%s\"", err);
         exit(1);
     }
-    if (shm_new_key(seg) < 0 || shm_get_key(seg, key) == 0) {
+    uint64_t generation = 0;
+    if (shm_new_key(seg) < 0 || shm_get_key(seg, key, &generation, err, sizeof err) != 0 || generation == 0) {
         log_error("event=shm_failed reason=\"cannot set the SYN-cookie key\"");
         exit(1);
     }

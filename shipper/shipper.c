@@ -76,7 +76,7 @@ int shipper_init(struct shipper *s, const struct lurker_config *cfg, struct shm_
     /* first round: scan the spool and retry parked files at once (an operator who fixed the configuration and
      * restarted expects them to go) */
     s->next_rescan_ns = s->next_failed_retry_ns = s->next_gauges_ns = 0;
-    s->queue_tail_seen = atomic_load(&seg->queue->tail);
+    s->queue_tail_seen = atomic_load(&seg->queue->shared->tail);
     return 0;
 }
 
@@ -119,7 +119,7 @@ static void retry_parked(struct shipper *s)
 static void consume_queue(struct shipper *s)
 {
     struct lurker_queue *q = s->seg->queue;
-    uint64_t tail = atomic_load(&q->tail);
+    uint64_t tail = atomic_load(&q->shared->tail);
     if (tail < s->queue_tail_seen) {
         log_warn("event=queue_reset note=\"scanning the spool for what it held\"");
         s->next_rescan_ns = 0;

@@ -3,6 +3,7 @@ output checked by the real promtool."""
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -92,6 +93,35 @@ class CtlTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("shipper (pid %d) is still running" % p.pid, r.stderr)
         self.procs.stop(p, sig=9)
+        r = ctl(self.shm, "reset")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists("/dev/shm" + self.shm))
+
+    def test_a_segment_planted_by_another_user_is_refused_and_reset_removes_it(self):
+        # /dev/shm is world-writable: nobody creates the name first, a complete lurker segment
+        p = self.procs.start(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", FIXTURE, self.shm,
+                              "responder,capturer,shipper"], stdout=subprocess.PIPE)
+        self.assertEqual(p.stdout.readline().strip(), b"ready")
+        self.assertEqual(os.stat("/dev/shm" + self.shm).st_uid, 65534)
+        r = ctl(self.shm, "status")
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn("belongs to uid 65534 (nobody)", r.stderr)
+        self.assertIn("rm /dev/shm" + self.shm, r.stderr)
+        self.procs.stop(p)
+        r = ctl(self.shm, "reset")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists("/dev/shm" + self.shm))
+
+    def test_a_made_up_pid_does_not_block_reset_for_ever(self):
+        p = self.fixture("shipper")
+        self.procs.stop(p, sig=9)
+        # pid 1 always exists; a slot holds {int32 pid, u64 started_ns, u64 heartbeat_ns} after a 32-byte header
+        slot = 32 + 24 * 2
+        with open("/dev/shm" + self.shm, "r+b") as f:
+            f.seek(slot)
+            f.write(struct.pack("<iIQQ", 1, 0, time.time_ns(), 0))
+        r = ctl(self.shm, "status")
+        self.assertEqual(r.returncode, 1)
         r = ctl(self.shm, "reset")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertFalse(os.path.exists("/dev/shm" + self.shm))

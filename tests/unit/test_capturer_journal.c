@@ -102,7 +102,8 @@ Test(capturer_journal_format, segment_header_round_trip_and_damage)
 static char dir[64];
 static struct prefix sensor[1];
 static struct capturer_config cc;
-static struct lurker_queue *q;
+static struct lurker_queue queue_handle, *q = &queue_handle;
+static void *queue_memory;
 
 struct run {
     struct spool spool;
@@ -133,8 +134,8 @@ static void setup(void)
     cc.max_flow_packets = 4;
     cc.max_flow_bytes = 1 << 20;
     cc.memory_limit = 1 << 26;
-    q = calloc(1, queue_bytes(1024));
-    queue_init(q, 1024);
+    queue_memory = calloc(1, queue_bytes(1024));
+    queue_init(q, queue_memory, 1024);
 }
 
 static void teardown(void)
@@ -142,7 +143,7 @@ static void teardown(void)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
-    free(q);
+    free(queue_memory);
 }
 
 TestSuite(capturer_journal, .init = setup, .fini = teardown);

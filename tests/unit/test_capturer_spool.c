@@ -24,7 +24,8 @@ static struct prefix sensor[2];
 static struct capturer_config cc;
 static struct spool spool;
 static struct tracker tr;
-static struct lurker_queue *q;
+static struct lurker_queue queue_handle, *q = &queue_handle;
+static void *queue_memory;
 
 static void to_spool(void *arg, struct flow *f)
 {
@@ -45,8 +46,8 @@ static void setup(void)
     cc.max_flow_packets = 1000;
     cc.max_flow_bytes = 1 << 20;
     cc.memory_limit = 1 << 26;
-    q = calloc(1, queue_bytes(64));
-    queue_init(q, 64);
+    queue_memory = calloc(1, queue_bytes(64));
+    queue_init(q, queue_memory, 64);
 }
 
 static void teardown(void)
@@ -54,7 +55,7 @@ static void teardown(void)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
-    free(q);
+    free(queue_memory);
 }
 
 static void start(uint64_t quota)

@@ -46,7 +46,7 @@ static struct queue_record record_for(uint64_t id)
  * published its last record), waiting while the queue is full. */
 static void produce(void)
 {
-    for (uint64_t id = atomic_load(&seg.queue->tail); id < RECORDS;) {
+    for (uint64_t id = atomic_load(&seg.queue->shared->tail); id < RECORDS;) {
         struct queue_record r = record_for(id);
         if (queue_push(seg.queue, &r) == QUEUE_OK)
             id++;
@@ -68,7 +68,7 @@ static void consume(int fd)
             _exit(3);
         last_done = entry[0];
     }
-    while (atomic_load(&seg.queue->head) < RECORDS) {
+    while (atomic_load(&seg.queue->shared->head) < RECORDS) {
         struct queue_record r;
         if (queue_peek(seg.queue, &r) != QUEUE_OK) {
             queue_wait(seg.queue, 100);
@@ -159,7 +159,7 @@ Test(queue, million_records_between_two_processes)
     wait_ok(producer);
     wait_ok(consumer);
     check_output(fd);
-    cr_assert_eq(atomic_load(&seg.queue->pushed_total), RECORDS);
+    cr_assert_eq(atomic_load(&seg.queue->shared->pushed_total), RECORDS);
     close(fd);
 }
 
@@ -168,7 +168,7 @@ Test(queue, consumer_killed_midway_then_replaced)
     int fd = output_file();
     pid_t producer = spawn(NULL, fd, producer_entry);
     pid_t consumer = spawn(NULL, fd, consume);
-    kill_when(&seg.queue->head, RECORDS / 3, consumer);
+    kill_when(&seg.queue->shared->head, RECORDS / 3, consumer);
     consumer = spawn(NULL, fd, consume);
     wait_ok(producer);
     wait_ok(consumer);
@@ -181,7 +181,7 @@ Test(queue, producer_killed_midway_then_replaced)
     int fd = output_file();
     pid_t producer = spawn(NULL, fd, producer_entry);
     pid_t consumer = spawn(NULL, fd, consume);
-    kill_when(&seg.queue->tail, RECORDS / 3, producer);
+    kill_when(&seg.queue->shared->tail, RECORDS / 3, producer);
     producer = spawn(NULL, fd, producer_entry);
     wait_ok(producer);
     wait_ok(consumer);
@@ -197,7 +197,7 @@ Test(queue, full_queue_is_reported_not_overwritten)
     }
     struct queue_record extra = record_for(SLOTS);
     cr_assert_eq(queue_push(seg.queue, &extra), QUEUE_FULL);
-    cr_assert_eq(atomic_load(&seg.queue->full_total), 1);
+    cr_assert_eq(atomic_load(&seg.queue->shared->full_total), 1);
     struct queue_record head;
     cr_assert_eq(queue_peek(seg.queue, &head), QUEUE_OK);
     cr_assert_eq(head.packets, 0, "the oldest record was overwritten");
