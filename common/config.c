@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,7 @@ static const struct config_key config_keys[] = {
     STR("", "interface", interface, SR_ANY),
     {"", "addresses", KT_ADDRESSES, 0, 0, 0, 0, NULL, SR_ANY},
     STR("", "user", user, SR_ANY),
+    {"", "keep_identity", KT_BOOL, OFF(keep_identity), sizeof(bool), 0, 0, NULL, SR_ANY},
     STR("", "shm_name", shm_name, SR_SHM_NAME),
     NUM("", "queue_slots", KT_UINT, queue_slots, 64, 1048576),
     SECTION("responder"),
@@ -195,7 +197,7 @@ struct loader {
     size_t errlen;
     bool ports_seen, exclude_seen;
     struct port_set exclude;
-    yaml_mark_t mark_addresses, mark_interface, mark_max_flow_age, mark_bucket, mark_root;
+    yaml_mark_t mark_addresses, mark_interface, mark_max_flow_age, mark_bucket, mark_root, mark_user;
     bool seen_addresses;
 };
 
@@ -709,6 +711,8 @@ static int apply_key(struct loader *ld, const struct config_key *k, yaml_node_t 
             ld->mark_interface = key->start_mark;
         if (strcmp(k->name, "bucket") == 0)
             ld->mark_bucket = key->start_mark;
+        if (strcmp(k->name, "user") == 0)
+            ld->mark_user = val->start_mark;
         return set_string(ld, k, val);
     case KT_UINT:
     case KT_SIZE:
@@ -761,10 +765,32 @@ static int walk_mapping(struct loader *ld, const char *section, yaml_node_t *map
     return 0;
 }
 
+/* Fail closed: a configuration that would leave the sensor processes root is an error, not a default. */
+static int check_user(struct loader *ld)
+{
+    const struct lurker_config *c = ld->cfg;
+    if (c->user[0] == '\0') {
+        if (c->keep_identity)
+            return 0;
+        return fail_at(ld, ld->mark_user,
+                       "'user' is empty: every process would keep the identity it started with (root under "
+                       "supervisord); name an unprivileged account, or set keep_identity: true (development only)");
+    }
+    const struct passwd *pw = getpwnam(c->user);
+    if (strcmp(c->user, "root") == 0 || (pw && pw->pw_uid == 0))
+        return fail_at(ld, ld->mark_user,
+                       "'user' is '%s', which is uid 0: the processes would keep every privilege; name an "
+                       "unprivileged account such as lurker",
+                       c->user);
+    return 0;
+}
+
 /* Rules that involve more than one key, checked once everything is read. */
 static int check_whole(struct loader *ld)
 {
     struct lurker_config *c = ld->cfg;
+    if (check_user(ld) != 0)
+        return -1;
     if (c->interface[0] == '\0')
         return fail_at(ld, ld->mark_root, "missing required key 'interface'");
     if (!ld->seen_addresses)
@@ -822,7 +848,7 @@ int config_load_buffer(const char *name, const char *text, size_t len, struct lu
         rc = fail_at(&ld, root->start_mark, "the top level must be a mapping of settings, not %s", node_kind(root));
     } else {
         ld.mark_root = root->start_mark;
-        ld.mark_bucket = ld.mark_max_flow_age = root->start_mark;
+        ld.mark_bucket = ld.mark_max_flow_age = ld.mark_user = root->start_mark;
         rc = walk_mapping(&ld, "", root);
         if (rc == 0)
             rc = check_whole(&ld);

@@ -105,7 +105,8 @@ struct lurker_config {
     char interface[64];
     size_t naddresses;
     struct prefix addresses[CONFIG_MAX_ADDRESSES];
-    char user[64];                     /* unprivileged user the sensor processes switch to; empty: stay */
+    char user[64];                     /* unprivileged user the sensor processes switch to; never uid 0 */
+    bool keep_identity;                /* lets user be "": every process keeps its starting identity (dev only) */
     char shm_name[64];                 /* POSIX shm name, starts with '/' */
     uint32_t queue_slots;              /* finished-flow queue capacity, power of two */
     struct responder_config responder;

@@ -17,6 +17,10 @@ int privdrop(const char *user, char *err, size_t errlen)
         snprintf(err, errlen, "user '%s' does not exist", user);
         return -1;
     }
+    if (pw->pw_uid == 0) { /* config refuses it too; never "drop" to root whatever the caller passes */
+        snprintf(err, errlen, "user '%s' is uid 0: refusing to run as root", user);
+        return -1;
+    }
     if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) {
         snprintf(err, errlen, "prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
         return -1;
@@ -34,7 +38,7 @@ int privdrop(const char *user, char *err, size_t errlen)
         return -1;
     }
     /* Prove it: regaining root must be impossible now. */
-    if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+    if (setuid(0) == 0 || seteuid(0) == 0) {
         snprintf(err, errlen, "could regain uid 0 after dropping to '%s'", user);
         return -1;
     }

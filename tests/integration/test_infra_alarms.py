@@ -469,6 +469,7 @@ log_level: debug
 interface: lo
 addresses: [127.0.0.1]
 user: ""
+keep_identity: true
 shm_name: %s
 spool:
   directory: %s/spool

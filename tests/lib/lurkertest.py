@@ -155,6 +155,7 @@ def write_config(path, shm_name, spool, interface, addresses=(SENSOR_V4,), extra
         "interface: %s" % interface,
         "addresses: [%s]" % ", ".join(addresses),
         "user: \"\"",
+        "keep_identity: true",
         "shm_name: %s" % shm_name,
         "spool:",
         "  directory: %s" % spool,

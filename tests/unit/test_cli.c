@@ -76,6 +76,25 @@ Test(cli, check_bad_file_exits_2_with_position)
     unlink(path);
 }
 
+Test(cli, check_refuses_user_root_with_position)
+{
+    char path[] = "/tmp/lurker-cli-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    write_file(path, "interface: veth0\naddresses: [203.0.113.10]\nuser: root\n");
+    char args[256];
+    snprintf(args, sizeof args, "-c %s --check", path);
+    struct run r = run_helper(args);
+    cr_assert_eq(r.status, 2, "%s", r.out);
+    char want[512];
+    snprintf(want, sizeof want,
+             "%s:3:7: 'user' is 'root', which is uid 0: the processes would keep every privilege; name an "
+             "unprivileged account such as lurker\n",
+             path);
+    cr_assert_str_eq(r.out, want);
+    unlink(path);
+}
+
 Test(cli, good_file_starts)
 {
     char path[] = "/tmp/lurker-cli-XXXXXX";

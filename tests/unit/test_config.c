@@ -86,6 +86,17 @@ static struct bad_case bad_cases[] = {
     {"- a\n- b\n", "lurker.yaml:1:1: the top level must be a mapping of settings, not a list"},
     {BASE "---\ninterface: eth1\n", "lurker.yaml:4:1: a second YAML document; lurker.yaml holds exactly one"},
     {"", "lurker.yaml:1:1: the file is empty; 'interface' and 'addresses' are required"},
+    {BASE "user: root\n",
+     "lurker.yaml:3:7: 'user' is 'root', which is uid 0: the processes would keep every privilege; name an "
+     "unprivileged account such as lurker"},
+    {BASE "user: \"\"\n",
+     "lurker.yaml:3:7: 'user' is empty: every process would keep the identity it started with (root under "
+     "supervisord); name an unprivileged account, or set keep_identity: true (development only)"},
+    {BASE "user:\n", "lurker.yaml:3:6: 'user' is empty: every process would keep the identity it started with (root "
+     "under supervisord); name an unprivileged account, or set keep_identity: true (development only)"},
+    {BASE "keep_identity: true\nuser: root\n",
+     "lurker.yaml:4:7: 'user' is 'root', which is uid 0: the processes would keep every privilege; name an "
+     "unprivileged account such as lurker"},
 };
 
 Test(config, bad_files_each_get_their_exact_message)

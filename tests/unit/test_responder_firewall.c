@@ -25,7 +25,7 @@ Test(responder_firewall, table_names_follow_the_instance)
 Test(responder_firewall, output_mode_drops_rst_and_port_unreachable_except_excluded)
 {
     static struct lurker_config cfg;
-    config(&cfg, "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::/64\"]\nuser: \"\"\n"
+    config(&cfg, "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::/64\"]\nuser: \"\"\nkeep_identity: true\n"
                  "responder:\n  exclude_ports: [22, \"8000-8100\"]\n");
     char s[8192];
     cr_assert_gt(firewall_install_script(&cfg, "lurker", s, sizeof s), 0);
@@ -43,13 +43,13 @@ Test(responder_firewall, output_mode_drops_rst_and_port_unreachable_except_exclu
 Test(responder_firewall, ingress_mode_and_none)
 {
     static struct lurker_config cfg;
-    config(&cfg, "interface: veth0\naddresses: [203.0.113.10]\nuser: \"\"\nresponder:\n  firewall: ingress\n");
+    config(&cfg, "interface: veth0\naddresses: [203.0.113.10]\nuser: \"\"\nkeep_identity: true\nresponder:\n  firewall: ingress\n");
     char s[8192];
     cr_assert_gt(firewall_install_script(&cfg, "lk", s, sizeof s), 0);
     cr_assert_not_null(strstr(s, "table netdev lk {\n  chain ingress {\n    type filter hook ingress device \"veth0\""));
     cr_assert_not_null(strstr(s, "ip daddr { 203.0.113.10/32 } meta l4proto tcp drop"), "%s", s);
     cr_assert_eq(firewall_install_script(&cfg, "lk", s, 10), -1);
-    config(&cfg, "interface: veth0\naddresses: [203.0.113.10]\nuser: \"\"\nresponder:\n  firewall: none\n");
+    config(&cfg, "interface: veth0\naddresses: [203.0.113.10]\nuser: \"\"\nkeep_identity: true\nresponder:\n  firewall: none\n");
     cr_assert_eq(firewall_install_script(&cfg, "lk", s, sizeof s), 0);
     cr_assert_str_eq(s, "");
 }
@@ -57,7 +57,7 @@ Test(responder_firewall, ingress_mode_and_none)
 Test(responder_firewall, bpf_filter_compiles_with_banner_ports)
 {
     static struct lurker_config cfg;
-    config(&cfg, "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::10\"]\nuser: \"\"\nresponder:\n"
+    config(&cfg, "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::10\"]\nuser: \"\"\nkeep_identity: true\nresponder:\n"
                  "  banners:\n    - port: 2222\n      text: \"SSH-2.0-x\\r\\n\"\n    - port: 21\n      text: \"220 hi\\r\\n\"\n");
     char f[16384];
     cr_assert_eq(syn_capture_filter(&cfg, f, sizeof f), 0);
