@@ -34,11 +34,14 @@ pcap_t *capture_open(const struct lurker_config *cfg, char *err, size_t errlen)
     if (!supported_link(pcap_datalink(p)))
         return fail(p, err, errlen, "unsupported link type", pcap_datalink_val_to_name(pcap_datalink(p)));
 
-    /* "net X" alone also matches ARP; only IP belongs in flows */
-    char nets[2000], filter[2048];
+    /* "net X" alone also matches ARP; only IP belongs in flows. ICMPv6 neighbour discovery (types 133-137, never
+     * behind an extension header when well-formed) is the link's plumbing, not an outsider's flow: dropped here in
+     * the kernel, the rest of the host's own traffic in origin.c. */
+    char nets[2000], filter[2200];
     if (prefixes_bpf(cfg->addresses, cfg->naddresses, "", nets, sizeof nets) != 0)
         return fail(p, err, errlen, "filter", "too long");
-    snprintf(filter, sizeof filter, "(ip or ip6) and %s", nets);
+    snprintf(filter, sizeof filter, "(ip or ip6) and %s and not (ip6 and ip6[6] == 58 and ip6[40] >= 133 and "
+             "ip6[40] <= 137)", nets);
     struct bpf_program prog;
     if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0)
         return fail(p, err, errlen, "pcap_compile", pcap_geterr(p));

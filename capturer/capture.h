@@ -1,4 +1,4 @@
-/* The capturer's own libpcap handle: the monitored prefixes in both directions, immediate mode (so flow clocks are
+/* The capturer's own libpcap handle: the monitored prefixes in both directions (IP only, no neighbour discovery), immediate mode (so flow clocks are
  * right), the configured ring size and snaplen, non-blocking (the main loop polls its descriptor). */
 #ifndef LURKER_CAPTURER_CAPTURE_H
 #define LURKER_CAPTURER_CAPTURE_H

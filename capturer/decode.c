@@ -188,6 +188,8 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen, st
         return DECODE_NOT_IP;
     if (!ok)
         return DECODE_NOT_IP;
+    out->l4off = (uint32_t)(off + l4off);
+    out->l4len = (uint32_t)l4len;
     if (fragment)
         return DECODE_PARTIAL;
     return transport(ip + l4off, l4len, out);

@@ -21,6 +21,8 @@ struct decoded_packet {
     uint16_t sport, dport;     /* TCP/UDP ports; ICMP: type, code */
     uint8_t tcp_flags;         /* TCP only */
     uint32_t tcp_seq, tcp_ack; /* TCP only */
+    uint32_t l4off, l4len;     /* the transport header's offset in the captured bytes, and the bytes from there to
+                                * the end of the IP packet (or of the capture); 0, 0 for DECODE_NOT_IP */
 };
 
 #define TCPF_FIN 0x01

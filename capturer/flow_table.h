@@ -29,6 +29,7 @@ struct flow_key {
 enum flow_internal_flags {
     FLOW_SEEN_SYNACK = 1u << 7, /* synack_seq is valid */
     FLOW_JOURNALED = 1u << 8,   /* its packets go to the crash journal (journal.h) */
+    FLOW_IGNORED = 1u << 9,     /* the host's own flow (origin.h): an entry without packets, never written */
 };
 
 struct flow {

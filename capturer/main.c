@@ -1,5 +1,5 @@
-/* lurker-capturer: records every flow to and from the monitored addresses, both directions, as one pcap per flow in
- * the spool, announced to the shipper through the shared-memory queue. See docs/design.md §2 and
+/* lurker-capturer: records every flow an outsider starts with the monitored addresses (never the host's own traffic:
+ * origin.h), both directions, as one pcap per flow in the spool, announced to the shipper through the shared-memory queue. See docs/design.md §2 and
  * capturer/{capture,decode,flow_table,tracker,writer,spool}.h for the parts, and journal.h / recover.h for the crash
  * journal that lets open flows survive a killed capturer. */
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "config.h"
 #include "confine.h"
+#include "ephemeral_ports.h"
 #include "journal.h"
 #include "log.h"
 #include "pcapfile.h"
@@ -151,6 +152,7 @@ static void open_spool_and_flows(struct capturer *c)
     if (tracker_init(&c->tracker, &c->cfg.capturer, c->cfg.addresses, c->cfg.naddresses, dlt, hash_key, to_writer,
                      c) != 0)
         fatal("flow table", "out of memory");
+    c->tracker.ephemeral = ephemeral_ports_read();
 }
 
 /* Before capture is read and before this process journals anything: every segment in the journal directory is a
@@ -227,6 +229,8 @@ static void publish_counters(struct capturer *c)
     publish(c, CNT_packets_malformed, t->malformed);
     publish(c, CNT_packets_nomem, t->packets_nomem);
     publish(c, CNT_flows_started, t->flows_started);
+    publish(c, CNT_flows_ignored_local, t->flows_ignored_local);
+    publish(c, CNT_packets_ignored_local, t->packets_ignored_local);
     publish(c, CNT_flows_idle, t->finished[FINISH_IDLE]);
     publish(c, CNT_flows_aged, t->finished[FINISH_AGED]);
     publish(c, CNT_flows_cut_packets, t->finished[FINISH_CUT_PACKETS]);
@@ -338,9 +342,10 @@ int main(int argc, char **argv)
     open_spool_and_flows(&c);
     recover_and_start_journal(&c);
     log_info("event=start interface=%s linktype=%d spool=%s spool_bytes=%llu flow_timeout=%us max_flows=%u "
-             "journal=%s",
+             "journal=%s ephemeral_ports=%u-%u",
              c.cfg.interface, pcap_datalink(c.pcap), c.cfg.spool.directory, (unsigned long long)c.spool.bytes,
-             c.cfg.capturer.flow_timeout, c.cfg.capturer.max_flows, c.cfg.capturer.journal ? "on" : "off");
+             c.cfg.capturer.flow_timeout, c.cfg.capturer.max_flows, c.cfg.capturer.journal ? "on" : "off",
+             c.tracker.ephemeral.lo, c.tracker.ephemeral.hi);
     start_writer(&c);
     char err[512];
     if (capturer_confine(c.cfg.spool.directory, err, sizeof err) != 0)

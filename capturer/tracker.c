@@ -6,6 +6,7 @@
 
 #include "decode.h"
 #include "journal.h"
+#include "origin.h"
 #include "pcapfile.h"
 #include "queue.h"
 #include "syncookie.h"
@@ -16,6 +17,10 @@ int tracker_init(struct tracker *tr, const struct capturer_config *cc, const str
     memset(tr, 0, sizeof *tr);
     if (flow_table_init(&tr->table, cc->max_flows, hash_key) != 0)
         return -1;
+    if (flow_table_init(&tr->aside, cc->max_flows, hash_key) != 0) {
+        flow_table_destroy(&tr->table);
+        return -1;
+    }
     tr->local = local;
     tr->nlocal = nlocal;
     tr->dlt = dlt;
@@ -27,12 +32,14 @@ int tracker_init(struct tracker *tr, const struct capturer_config *cc, const str
     tr->memory_limit = cc->memory_limit;
     tr->sink = sink;
     tr->sink_arg = sink_arg;
+    tr->ephemeral = EPHEMERAL_PORTS_DEFAULT;
     return 0;
 }
 
 void tracker_destroy(struct tracker *tr)
 {
     flow_table_destroy(&tr->table);
+    flow_table_destroy(&tr->aside);
 }
 
 static bool is_local(const struct tracker *tr, uint8_t family, const uint8_t bytes[16])
@@ -83,6 +90,19 @@ void tracker_flow_key(const struct tracker *tr, const struct decoded_packet *p, 
     }
 }
 
+/* An entry in the aside table: FLOW_IGNORED (the host's flow) or 0 (mark: an outsider's flow continues). */
+static void set_aside(struct tracker *tr, const struct flow_key *key, uint32_t flags, uint64_t now)
+{
+    if (tr->aside.count >= tr->max_flows && tr->aside.oldest) {
+        struct flow *old = tr->aside.oldest;
+        flow_table_remove(&tr->aside, old);
+        flow_table_release(old);
+    }
+    struct flow *f = flow_table_insert(&tr->aside, key, now); /* no memory: the next packet is judged again */
+    if (f)
+        f->flags = flags;
+}
+
 static void finish(struct tracker *tr, struct flow *f, enum finish_reason why)
 {
     flow_table_remove(&tr->table, f);
@@ -91,7 +111,12 @@ static void finish(struct tracker *tr, struct flow *f, enum finish_reason why)
     if (why == FINISH_CUT_PACKETS || why == FINISH_CUT_BYTES)
         f->flags |= FLOW_TRUNCATED;
     tr->stats.finished[why]++;
+    struct flow_key key = f->key;
+    uint64_t last = f->last_mono_us;
     tr->sink(tr->sink_arg, f);
+    /* cut or aged: the outsider's conversation goes on, and its next packet (maybe ours, outbound) continues it */
+    if (why == FINISH_CUT_PACKETS || why == FINISH_CUT_BYTES || why == FINISH_AGED)
+        set_aside(tr, &key, 0, last);
 }
 
 static bool cookie_ack_valid(const struct tracker *tr, const struct flow *f, uint32_t ack)
@@ -137,6 +162,53 @@ static struct flow *open_flow(struct tracker *tr, const struct flow_key *key, co
     return f;
 }
 
+static void ignore_packet(struct tracker *tr, bool new_flow)
+{
+    tr->stats.packets_ignored_local++;
+    if (new_flow)
+        tr->stats.flows_ignored_local++;
+}
+
+/* The flow this packet belongs to, opened if need be, or NULL when the packet is not recorded (the host's own, or
+ * no memory: counted). */
+static struct flow *flow_for(struct tracker *tr, const uint8_t *data, const struct decoded_packet *p,
+                             enum decode_result r, int inbound, const struct flow_key *key, uint64_t now)
+{
+    enum origin_verdict v = origin_of_packet(tr, data, p, r, inbound);
+    if (v == ORIGIN_HOST) {
+        ignore_packet(tr, true);
+        return NULL;
+    }
+    struct flow *f = flow_table_lookup(&tr->table, key);
+    if (f && now - f->first_mono_us >= tr->max_age_us) {
+        finish(tr, f, FINISH_AGED); /* its mark, set aside, continues it below */
+        f = NULL;
+    }
+    if (f)
+        return f;
+    struct flow *aside = flow_table_lookup(&tr->aside, key);
+    if (aside && (aside->flags & FLOW_IGNORED)) {
+        flow_table_touch(&tr->aside, aside, now);
+        ignore_packet(tr, false);
+        return NULL;
+    }
+    if (aside) {
+        flow_table_remove(&tr->aside, aside);
+        flow_table_release(aside);
+        v = ORIGIN_OUTSIDER;
+    }
+    if (v == ORIGIN_UNDECIDED)
+        v = origin_of_first_packet(tr, p, r, inbound, key);
+    if (v == ORIGIN_HOST) {
+        set_aside(tr, key, FLOW_IGNORED, now);
+        ignore_packet(tr, true);
+        return NULL;
+    }
+    if ((f = open_flow(tr, key, p, now)) == NULL)
+        tr->stats.packets_nomem++;
+    return f;
+}
+
 void tracker_packet(struct tracker *tr, uint64_t ts_us, const uint8_t *data, uint32_t caplen, uint32_t wire_len,
                     uint64_t now)
 {
@@ -152,15 +224,9 @@ void tracker_packet(struct tracker *tr, uint64_t ts_us, const uint8_t *data, uin
     struct flow_key key;
     int inbound;
     tracker_flow_key(tr, &p, &key, &inbound);
-    struct flow *f = flow_table_lookup(&tr->table, &key);
-    if (f && now - f->first_mono_us >= tr->max_age_us) {
-        finish(tr, f, FINISH_AGED);
-        f = NULL;
-    }
-    if (f == NULL && (f = open_flow(tr, &key, &p, now)) == NULL) {
-        tr->stats.packets_nomem++;
+    struct flow *f = flow_for(tr, data, &p, r, inbound, &key, now);
+    if (f == NULL)
         return;
-    }
     flow_table_touch(&tr->table, f, now);
 
     uint64_t captured = f->records_len - (uint64_t)f->packets * PCAPFILE_RECORD_HEADER_LEN;
@@ -196,11 +262,17 @@ void tracker_expire(struct tracker *tr, uint64_t now)
     struct flow *f;
     while ((f = tr->table.oldest) && now - f->last_mono_us >= tr->timeout_us)
         finish(tr, f, FINISH_IDLE);
+    while ((f = tr->aside.oldest) && now - f->last_mono_us >= tr->timeout_us) {
+        flow_table_remove(&tr->aside, f);
+        flow_table_release(f);
+    }
 }
 
 uint64_t tracker_next_expiry(const struct tracker *tr)
 {
-    return tr->table.oldest ? tr->table.oldest->last_mono_us + tr->timeout_us : UINT64_MAX;
+    uint64_t flows = tr->table.oldest ? tr->table.oldest->last_mono_us + tr->timeout_us : UINT64_MAX;
+    uint64_t aside = tr->aside.oldest ? tr->aside.oldest->last_mono_us + tr->timeout_us : UINT64_MAX;
+    return flows < aside ? flows : aside;
 }
 
 void tracker_finish_all(struct tracker *tr)

@@ -1,4 +1,4 @@
-/* Packets into flows, and the rules that finish a flow: idle for flow_timeout, older than max_flow_age (checked at
+/* Packets into flows (only those an outsider started: origin.h), and the rules that finish a flow: idle for flow_timeout, older than max_flow_age (checked at
  * its next packet; an idle one expires anyway), at max_flow_packets or max_flow_bytes (cut, marked truncated), the
  * oldest flows early at max_flows or memory_limit, and every flow at shutdown. A finished flow goes to the sink,
  * which owns it from then on. Pure bookkeeping: no I/O, so the unit tests drive it with synthetic packets. */
@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "ephemeral_ports.h"
 #include "flow_table.h"
 
 enum finish_reason {
@@ -27,6 +28,8 @@ struct tracker_stats {
     uint64_t malformed;      /* not IP (no flow) or transport header cut (kept in a flow with ports 0) */
     uint64_t packets_nomem;  /* packets lost because malloc failed */
     uint64_t flows_started;
+    uint64_t flows_ignored_local;   /* the host's own flows, and ICMP errors/neighbour discovery about its packets */
+    uint64_t packets_ignored_local; /* their packets */
     uint64_t finished[FINISH_SHUTDOWN + 1];
 };
 
@@ -41,6 +44,12 @@ struct tracker {
     uint32_t max_flows, max_packets;
     uint64_t max_bytes, memory_limit;
     struct tracker_stats stats;
+    /* Entries that are not flows being recorded, in a table of their own (so they never push a recorded flow out):
+     * the host's flows (FLOW_IGNORED), and the marks a flow cut at a cap or at max_flow_age leaves so that its next
+     * packet continues it whatever its direction. No packets; they expire after flow_timeout like flows; at
+     * max_flows entries the least recently used one goes. */
+    struct flow_table aside;
+    struct port_range ephemeral;    /* the host's ephemeral ports (origin.h); tracker_init sets Linux's default */
     /* The responder's SYN-cookie key (shared memory), or NULL: decides the handshake when the flow itself lacks
      * the SYN+ACK (e.g. the flow was finished early between the SYN and the ACK). */
     const uint8_t *cookie_key;

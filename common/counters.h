@@ -43,6 +43,8 @@
     X(CAPTURER, flows_recovered, "flows a killed capturer left open, written from the crash journal at start")     \
     X(CAPTURER, journal_bytes, "bytes of the crash journal on disk (gauge)")                                      \
     X(CAPTURER, journal_dropped, "flows not journaled (or not completely): journal_max reached or journal unwritable") \
+    X(CAPTURER, flows_ignored_local, "flows the sensor host started itself (and ICMP errors about its packets, neighbour discovery): not recorded") \
+    X(CAPTURER, packets_ignored_local, "packets of those flows: not recorded")                                  \
     X(SHIPPER, uploaded, "pcaps stored and removed from the spool")                                               \
     X(SHIPPER, uploaded_bytes, "bytes stored")                                                                    \
     X(SHIPPER, retries, "upload attempts retried")                                                                \

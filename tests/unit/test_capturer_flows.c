@@ -416,3 +416,163 @@ Test(capturer_decode, raw_ip_link)
     cr_assert_eq(p.tcp_flags, TCPF_SYN);
     cr_assert_eq(p.tcp_seq, 5);
 }
+
+/* Only flows an outsider starts are recorded (origin.h): the sensor host's own traffic leaves nothing. */
+TestSuite(capturer_origin, .init = setup_tracker);
+
+static void tcp4(const char *src, const char *dst, uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq,
+                 uint32_t ack, uint32_t len, uint64_t now)
+{
+    struct test_frame f;
+    tf_ipv4(&f, src, dst, IPPROTO_TCP, sport, dport, flags, seq, ack, len);
+    feed(&f, now);
+}
+
+/* An ICMPv4 error from `from` to the sensor quoting the IP packet of frame q (its first 28 bytes, as routers do). */
+static void icmp_error_quoting(const char *from, const char *to, const struct test_frame *q, uint64_t now)
+{
+    struct test_frame f;
+    tf_ipv4(&f, from, to, IPPROTO_ICMP, 3, 3, 0, 0, 0, 28);
+    memcpy(f.bytes + 14 + 20 + 8, q->bytes + 14, 28);
+    feed(&f, now);
+}
+
+Test(capturer_origin, a_connection_the_host_starts_is_never_recorded)
+{
+    start();
+    tcp4("203.0.113.10", "198.51.100.7", 45000, 80, TCPF_SYN, 1, 0, 0, 0);
+    tcp4("198.51.100.7", "203.0.113.10", 80, 45000, TCPF_SYN | TCPF_ACK, 500, 2, 0, 1);
+    tcp4("203.0.113.10", "198.51.100.7", 45000, 80, TCPF_ACK, 2, 501, 100, 2);
+    tcp4("198.51.100.7", "203.0.113.10", 80, 45000, TCPF_ACK, 501, 102, 1000, 3);
+    tracker_finish_all(&tr);
+    cr_assert_eq(sink.n, 0);
+    cr_assert_eq(tr.stats.flows_started, 0);
+    cr_assert_eq(tr.stats.flows_ignored_local, 1);
+    cr_assert_eq(tr.stats.packets_ignored_local, 4);
+    cr_assert_eq(tr.table.count, 0);
+    cr_assert_eq(tr.table.memory, 0);
+    stop();
+}
+
+Test(capturer_origin, the_host_s_udp_query_and_ping_are_ignored_an_outsider_s_are_recorded)
+{
+    start();
+    struct test_frame f;
+    tf_ipv4(&f, "203.0.113.10", "198.51.100.53", IPPROTO_UDP, 40001, 53, 0, 0, 0, 30);
+    feed(&f, 0);
+    tf_ipv4(&f, "198.51.100.53", "203.0.113.10", IPPROTO_UDP, 53, 40001, 0, 0, 0, 60);
+    feed(&f, 1);
+    tf_ipv4(&f, "203.0.113.10", "198.51.100.9", IPPROTO_ICMP, 8, 0, 0, 0, 0, 56);
+    feed(&f, 2);
+    tf_ipv4(&f, "198.51.100.9", "203.0.113.10", IPPROTO_ICMP, 0, 0, 0, 0, 0, 56);
+    feed(&f, 3);
+    cr_assert_eq(tr.table.count, 0);
+    cr_assert_eq(tr.stats.flows_ignored_local, 2);
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_UDP, 5000, 40001, 0, 0, 0, 10);
+    feed(&f, 4);
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_ICMP, 8, 0, 0, 0, 0, 56);
+    feed(&f, 5);
+    tf_ipv4(&f, "203.0.113.10", "198.51.100.2", IPPROTO_ICMP, 0, 0, 0, 0, 0, 56);
+    feed(&f, 6);
+    cr_assert_eq(tr.table.count, 2, "the outsider's datagram (even to an ephemeral port) and ping");
+    tracker_finish_all(&tr);
+    cr_assert_eq(sink.n, 2);
+    cr_assert_eq(sink.flows[1]->packets, 2, "echo and reply in one flow");
+    stop();
+}
+
+Test(capturer_origin, a_first_packet_mid_stream_is_the_host_s_only_on_an_ephemeral_port_without_a_cookie)
+{
+    start();
+    static const uint8_t key[16] = "cookie-key-12345";
+    tr.cookie_key = key;
+    tcp4("198.51.100.7", "203.0.113.10", 80, 45000, TCPF_ACK, 501, 102, 1000, 0);   /* host's download, restarted */
+    tcp4("203.0.113.10", "198.51.100.7", 45001, 443, TCPF_ACK, 5, 6, 100, 1);      /* host's upload, restarted */
+    cr_assert_eq(tr.table.count, 0);
+    tcp4("198.51.100.3", "203.0.113.10", 1234, 8080, TCPF_ACK, 1, 2, 0, 2);        /* ACK scan */
+    tcp4("203.0.113.10", "198.51.100.3", 22, 1234, TCPF_ACK, 1, 2, 0, 3);          /* a served connection */
+    struct ip_addr client, sensor;
+    uint8_t a[4] = {198, 51, 100, 4}, b[4] = {203, 0, 113, 10};
+    ip_addr_from_v4(&client, a);
+    ip_addr_from_v4(&sensor, b);
+    uint32_t isn = syncookie_isn(key, &client, &sensor, 4321, 50000, syncookie_coarse_now());
+    tcp4("198.51.100.4", "203.0.113.10", 4321, 50000, TCPF_ACK, 1, isn + 1, 20, 4); /* data after a restart */
+    tcp4("198.51.100.4", "203.0.113.10", 4322, 50000, TCPF_ACK, 1, isn + 1, 20, 5); /* not its cookie */
+    cr_assert_eq(tr.table.count, 3);
+    cr_assert_eq(tr.stats.flows_ignored_local, 3);
+    struct flow_key k;
+    memset(&k, 0, sizeof k);
+    k.family = AF_INET;
+    k.proto = IPPROTO_TCP;
+    memcpy(k.remote, client.bytes, 16);
+    memcpy(k.local, sensor.bytes, 16);
+    k.remote_port = 4321;
+    k.local_port = 50000;
+    cr_assert_not_null(flow_table_lookup(&tr.table, &k));
+    stop();
+}
+
+Test(capturer_origin, icmp_errors_belong_to_whoever_sent_the_packet_they_quote)
+{
+    start();
+    struct test_frame q;
+    /* the host's UDP query, and the port unreachable it earns */
+    tf_ipv4(&q, "203.0.113.10", "198.51.100.53", IPPROTO_UDP, 40001, 53, 0, 0, 0, 30);
+    feed(&q, 0);
+    icmp_error_quoting("198.51.100.53", "203.0.113.10", &q, 1);
+    cr_assert_eq(tr.table.count, 0);
+    cr_assert_eq(tr.stats.flows_ignored_local, 2);
+    /* an unreachable about our SYN+ACK to a (spoofed) outsider: part of the outsider's business */
+    tcp4("198.51.100.66", "203.0.113.10", 1111, 80, TCPF_SYN, 1, 0, 0, 2);
+    tf_ipv4(&q, "203.0.113.10", "198.51.100.66", IPPROTO_TCP, 80, 1111, TCPF_SYN | TCPF_ACK, 9, 2, 0);
+    feed(&q, 3);
+    icmp_error_quoting("198.51.100.1", "203.0.113.10", &q, 4);
+    cr_assert_eq(tr.table.count, 2);
+    /* an error quoting a packet from outside (not the host's) */
+    tf_ipv4(&q, "198.51.100.70", "198.51.100.71", IPPROTO_UDP, 1, 2, 0, 0, 0, 0);
+    icmp_error_quoting("198.51.100.1", "203.0.113.10", &q, 5);
+    cr_assert_eq(tr.table.count, 2, "same ICMP flow as the previous error from 198.51.100.1");
+    cr_assert_eq(tr.stats.flows_ignored_local, 2);
+    stop();
+}
+
+Test(capturer_origin, a_cut_flow_continues_whatever_the_direction_of_its_next_packet)
+{
+    cc.max_flow_packets = 2;
+    start();
+    tcp4("198.51.100.2", "203.0.113.10", 1234, 50000, TCPF_SYN, 1, 0, 0, 0);
+    tcp4("203.0.113.10", "198.51.100.2", 50000, 1234, TCPF_SYN | TCPF_ACK, 9, 2, 0, 1);
+    cr_assert_eq(sink.n, 1, "cut at 2 packets");
+    tcp4("203.0.113.10", "198.51.100.2", 50000, 1234, TCPF_ACK, 10, 30, 0, 2); /* ours, to an ephemeral port */
+    tcp4("198.51.100.2", "203.0.113.10", 1234, 50000, TCPF_ACK, 30, 10, 0, 3);
+    cr_assert_eq(sink.n, 2, "the continuation is recorded too");
+    cr_assert_eq(tr.stats.flows_ignored_local, 0);
+    stop();
+}
+
+Test(capturer_origin, ignored_entries_expire_and_are_bounded_by_max_flows)
+{
+    start();
+    for (uint16_t i = 0; i < 100; i++)
+        tcp4("203.0.113.10", "198.51.100.7", (uint16_t)(40000 + i), 443, TCPF_SYN, 1, 0, 0, i);
+    cr_assert_eq(tr.aside.count, cc.max_flows);
+    cr_assert_eq(tr.stats.flows_ignored_local, 100);
+    tracker_expire(&tr, 99 + 60000000u);
+    cr_assert_eq(tr.aside.count, 0);
+    cr_assert_eq(tracker_next_expiry(&tr), UINT64_MAX);
+    stop();
+}
+
+Test(capturer_decode, ephemeral_port_range_is_parsed_strictly)
+{
+    struct port_range r = {0, 0};
+    cr_assert(ephemeral_ports_parse("32768\t60999\n", &r));
+    cr_assert_eq(r.lo, 32768);
+    cr_assert_eq(r.hi, 60999);
+    cr_assert_not(ephemeral_ports_parse("60999 32768", &r));
+    cr_assert_not(ephemeral_ports_parse("0 10", &r));
+    cr_assert_not(ephemeral_ports_parse("1 70000", &r));
+    cr_assert_not(ephemeral_ports_parse("1 2 3", &r));
+    struct port_range now = ephemeral_ports_read();
+    cr_assert_leq(now.lo, now.hi);
+}

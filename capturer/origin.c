@@ -1,0 +1,113 @@
+#include "origin.h"
+
+#include <netinet/in.h>
+#include <pcap/pcap.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "syncookie.h"
+
+#define ICMP_HEADER_LEN 8
+
+static bool is_icmp(const struct decoded_packet *p)
+{
+    return p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6;
+}
+
+static bool icmp_error(const struct decoded_packet *p)
+{
+    uint16_t type = p->sport;
+    if (p->proto == IPPROTO_ICMP)
+        return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+    return p->proto == IPPROTO_ICMPV6 && type >= 1 && type <= 4;
+}
+
+static bool neighbour_discovery(const struct decoded_packet *p)
+{
+    return p->proto == IPPROTO_ICMPV6 && p->sport >= 133 && p->sport <= 137;
+}
+
+static bool addr_is_local(const struct tracker *tr, uint8_t family, const uint8_t bytes[16])
+{
+    struct ip_addr a = {.family = family};
+    memcpy(a.bytes, bytes, 16);
+    for (size_t i = 0; i < tr->nlocal; i++)
+        if (prefix_contains(&tr->local[i], &a))
+            return true;
+    return false;
+}
+
+static uint16_t be16_at(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* The error's verdict from the packet it quotes (IP header and at least the first bytes of its transport). */
+static enum origin_verdict icmp_error_origin(const struct tracker *tr, const uint8_t *data,
+                                             const struct decoded_packet *p, enum decode_result r, int inbound)
+{
+    enum origin_verdict by_direction = inbound ? ORIGIN_OUTSIDER : ORIGIN_HOST;
+    if (r != DECODE_OK || p->l4len <= ICMP_HEADER_LEN)
+        return by_direction;
+    const uint8_t *quoted = data + p->l4off + ICMP_HEADER_LEN;
+    size_t quoted_len = p->l4len - ICMP_HEADER_LEN;
+    struct decoded_packet q;
+    if (decode_packet(DLT_RAW, quoted, quoted_len, &q) == DECODE_NOT_IP || q.family != p->family)
+        return by_direction;
+    if (!addr_is_local(tr, q.family, q.src))
+        return ORIGIN_OUTSIDER; /* about a packet that came from outside */
+    /* about the host's packet: the quoted transport header may be cut to its first 8 bytes, the ports are there */
+    if ((q.proto == IPPROTO_TCP || q.proto == IPPROTO_UDP) && q.l4len >= 4) {
+        q.sport = be16_at(quoted + q.l4off);
+        q.dport = be16_at(quoted + q.l4off + 2);
+    }
+    struct flow_key key;
+    int quoted_inbound;
+    tracker_flow_key(tr, &q, &key, &quoted_inbound);
+    const struct flow *f = flow_table_lookup(&tr->table, &key);
+    return f ? ORIGIN_OUTSIDER : ORIGIN_HOST; /* the table holds recorded flows only */
+}
+
+enum origin_verdict origin_of_packet(const struct tracker *tr, const uint8_t *data, const struct decoded_packet *p,
+                                     enum decode_result r, int inbound)
+{
+    if (!is_icmp(p) || r == DECODE_NOT_IP)
+        return ORIGIN_UNDECIDED;
+    if (neighbour_discovery(p))
+        return ORIGIN_HOST;
+    if (icmp_error(p))
+        return icmp_error_origin(tr, data, p, r, inbound);
+    return ORIGIN_UNDECIDED;
+}
+
+static bool valid_cookie(const struct tracker *tr, const struct flow_key *key, uint32_t ack)
+{
+    if (tr->cookie_key == NULL)
+        return false;
+    struct ip_addr remote = {.family = key->family}, local = {.family = key->family};
+    memcpy(remote.bytes, key->remote, 16);
+    memcpy(local.bytes, key->local, 16);
+    return syncookie_ack_valid(tr->cookie_key, &remote, &local, key->remote_port, key->local_port, ack,
+                               syncookie_coarse_now());
+}
+
+static enum origin_verdict tcp_first_packet(const struct tracker *tr, const struct decoded_packet *p, int inbound,
+                                            const struct flow_key *key)
+{
+    bool syn = p->tcp_flags & TCPF_SYN, ack = p->tcp_flags & TCPF_ACK;
+    if (syn && !ack)
+        return inbound ? ORIGIN_OUTSIDER : ORIGIN_HOST;
+    if (syn && !inbound)
+        return ORIGIN_OUTSIDER; /* our SYN+ACK: the answer to an outsider's SYN */
+    if (inbound && ack && !syn && valid_cookie(tr, key, p->tcp_ack))
+        return ORIGIN_OUTSIDER; /* the rest of a handshake the responder answered */
+    return port_range_has(tr->ephemeral, key->local_port) ? ORIGIN_HOST : ORIGIN_OUTSIDER;
+}
+
+enum origin_verdict origin_of_first_packet(const struct tracker *tr, const struct decoded_packet *p,
+                                           enum decode_result r, int inbound, const struct flow_key *key)
+{
+    if (p->proto == IPPROTO_TCP && r == DECODE_OK)
+        return tcp_first_packet(tr, p, inbound, key);
+    return inbound ? ORIGIN_OUTSIDER : ORIGIN_HOST;
+}
