@@ -52,6 +52,7 @@ size_t metrics_collect(const struct shm_segment *seg, const uint64_t before[CNT_
     PUT("RateLimited", delta(before, now, CNT_rate_limited_global) + delta(before, now, CNT_rate_limited_source),
         "Count");
     PUT("FlowsWritten", delta(before, now, CNT_flows_written), "Count");
+    PUT("FlowsIgnoredLocal", delta(before, now, CNT_flows_ignored_local), "Count"); /* the host's own traffic */
     PUT("KernelDrops", delta(before, now, CNT_kernel_drops) + delta(before, now, CNT_pcap_drops), "Count");
     PUT("FlowsFinishedEarly",
         delta(before, now, CNT_flows_early_max_flows) + delta(before, now, CNT_flows_early_memory) +
