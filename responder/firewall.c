@@ -101,48 +101,79 @@ static void emit_unanswered_ports(struct text *t, const struct lurker_config *cf
         emit(t, " }");
 }
 
+/* The kernel's own resets of outsiders' packets (it has no socket for them), and only those: a RST without ACK
+ * answers a segment that carried an ACK (the outsider's handshake ACK, data, FIN), a RST+ACK with sequence 0
+ * answers a SYN (or a bare FIN). The host's own connections abort with RST+ACK at their current sequence, which
+ * passes: its S3 uploads, metadata fetches and the like are never left half open. */
+static void emit_reset_drops(struct text *t, const struct lurker_config *cfg, int family, bool answers_to_syns)
+{
+    const char *ip = family == AF_INET ? "ip" : "ip6";
+    emit(t, "    %s saddr ", ip);
+    emit_prefix_set(t, cfg, family);
+    emit(t, " tcp flags & (rst | ack) == rst");
+    emit_unanswered_ports(t, cfg, "sport");
+    emit(t, " drop\n");
+    if (!answers_to_syns)
+        return;
+    emit(t, "    %s saddr ", ip);
+    emit_prefix_set(t, cfg, family);
+    emit(t, " tcp flags & (rst | ack) == rst | ack tcp sequence 0");
+    emit_unanswered_ports(t, cfg, "sport");
+    emit(t, " drop\n");
+}
+
 static void emit_output_chain(struct text *t, const struct lurker_config *cfg, const char *table)
 {
     emit(t, "table inet %s {\n  chain output {\n    type filter hook output priority 0; policy accept;\n", table);
     if (has_family(cfg, AF_INET)) {
+        emit_reset_drops(t, cfg, AF_INET, true);
         emit(t, "    ip saddr ");
-        emit_prefix_set(t, cfg, AF_INET);
-        emit(t, " tcp flags & rst == rst");
-        emit_unanswered_ports(t, cfg, "sport");
-        emit(t, " drop\n    ip saddr ");
         emit_prefix_set(t, cfg, AF_INET);
         emit(t, " icmp type destination-unreachable icmp code port-unreachable drop\n");
     }
     if (has_family(cfg, AF_INET6)) {
+        emit_reset_drops(t, cfg, AF_INET6, true);
         emit(t, "    ip6 saddr ");
-        emit_prefix_set(t, cfg, AF_INET6);
-        emit(t, " tcp flags & rst == rst");
-        emit_unanswered_ports(t, cfg, "sport");
-        emit(t, " drop\n    ip6 saddr ");
         emit_prefix_set(t, cfg, AF_INET6);
         emit(t, " icmpv6 type destination-unreachable icmpv6 code port-unreachable drop\n");
     }
     emit(t, "  }\n}\n");
 }
 
-static void emit_ingress_chain(struct text *t, const struct lurker_config *cfg, const char *table)
+/* Inbound TCP never reaches the kernel's TCP, except what the host's own connections need: the answers to them
+ * arrive on its ephemeral ports and are never a bare SYN, so a bare SYN to any answered port, and anything to an
+ * answered port outside the ephemeral range, is dropped. An outsider's later segments to an ephemeral port do
+ * reach the kernel, which resets them: the egress chain drops those resets. */
+static void emit_ingress_drops(struct text *t, const struct lurker_config *cfg, int family, struct port_range eph)
+{
+    const char *ip = family == AF_INET ? "ip" : "ip6";
+    emit(t, "    %s daddr ", ip);
+    emit_prefix_set(t, cfg, family);
+    emit(t, " meta l4proto tcp");
+    emit_unanswered_ports(t, cfg, "dport");
+    emit(t, " tcp dport != %u-%u drop\n", eph.lo, eph.hi);
+    emit(t, "    %s daddr ", ip);
+    emit_prefix_set(t, cfg, family);
+    emit(t, " meta l4proto tcp");
+    emit_unanswered_ports(t, cfg, "dport");
+    emit(t, " tcp dport %u-%u tcp flags & (syn | ack) == syn drop\n", eph.lo, eph.hi);
+}
+
+static void emit_ingress_chain(struct text *t, const struct lurker_config *cfg, const char *table,
+                               struct port_range eph)
 {
     emit(t, "table netdev %s {\n  chain ingress {\n    type filter hook ingress device \"%s\" priority 0; "
             "policy accept;\n", table, cfg->interface);
-    if (has_family(cfg, AF_INET)) {
-        emit(t, "    ip daddr ");
-        emit_prefix_set(t, cfg, AF_INET);
-        emit(t, " meta l4proto tcp");
-        emit_unanswered_ports(t, cfg, "dport");
-        emit(t, " drop\n");
-    }
-    if (has_family(cfg, AF_INET6)) {
-        emit(t, "    ip6 daddr ");
-        emit_prefix_set(t, cfg, AF_INET6);
-        emit(t, " meta l4proto tcp");
-        emit_unanswered_ports(t, cfg, "dport");
-        emit(t, " drop\n");
-    }
+    if (has_family(cfg, AF_INET))
+        emit_ingress_drops(t, cfg, AF_INET, eph);
+    if (has_family(cfg, AF_INET6))
+        emit_ingress_drops(t, cfg, AF_INET6, eph);
+    emit(t, "  }\n  chain egress {\n    type filter hook egress device \"%s\" priority 0; policy accept;\n",
+         cfg->interface);
+    if (has_family(cfg, AF_INET))
+        emit_reset_drops(t, cfg, AF_INET, false);
+    if (has_family(cfg, AF_INET6))
+        emit_reset_drops(t, cfg, AF_INET6, false);
     emit(t, "  }\n}\n");
 }
 
@@ -158,7 +189,8 @@ static void emit_table_reset(struct text *t, const struct lurker_config *cfg, co
     emit(t, "table %s %s\ndelete table %s %s\n", table_family(cfg), table, table_family(cfg), table);
 }
 
-int firewall_install_script(const struct lurker_config *cfg, const char *table, char *out, size_t outlen)
+int firewall_install_script(const struct lurker_config *cfg, const char *table, struct port_range ephemeral,
+                            char *out, size_t outlen)
 {
     struct text t = {out, outlen, 0, false};
     if (outlen)
@@ -167,7 +199,7 @@ int firewall_install_script(const struct lurker_config *cfg, const char *table, 
         return 0;
     emit_table_reset(&t, cfg, table);
     if (cfg->responder.firewall == FIREWALL_INGRESS)
-        emit_ingress_chain(&t, cfg, table);
+        emit_ingress_chain(&t, cfg, table, ephemeral);
     else
         emit_output_chain(&t, cfg, table);
     return t.overflow ? -1 : (int)t.len;

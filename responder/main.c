@@ -71,7 +71,7 @@ static void install_firewall(struct handles *h)
 {
     char script[16384], err[512];
     firewall_table_name(h->cfg->shm_name, h->table, sizeof h->table);
-    if (firewall_install_script(h->cfg, h->table, script, sizeof script) < 0) {
+    if (firewall_install_script(h->cfg, h->table, ephemeral_ports_read(), script, sizeof script) < 0) {
         log_error("event=firewall_failed reason=\"ruleset too long\"");
         exit(1);
     }

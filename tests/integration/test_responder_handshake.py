@@ -109,7 +109,7 @@ class HandshakeTest(unittest.TestCase):
             ours = r.nft_ruleset()
         # the same rules (for the IPv4 address both configure) under the instance's own table name
         v4_rules = [line.strip() for line in loaded.splitlines() if "ip saddr" in line]
-        self.assertEqual(len(v4_rules), 2, loaded)
+        self.assertEqual(len(v4_rules), 3, loaded)
         for rule in v4_rules:
             self.assertIn(rule, ours)
 
