@@ -8,7 +8,7 @@
 # `make test` runs tests/run (unit binaries + tests/integration/test_*.py); SAN=1 adds ASan+UBSan.
 
 COMPONENTS := responder capturer shipper analyzer ctl
-PKGS       := libpcap libcurl openssl yaml-0.1 jansson libseccomp
+PKGS       := libpcap libcurl openssl yaml-0.1 jansson libseccomp libbpf
 SAN        ?= 0
 PREFIX     ?= /usr/local
 SYSCONFDIR ?= $(PREFIX)/etc/lurker
@@ -66,6 +66,20 @@ $(BIN)/lurker-$(1): $(BUILD)/$(1)/main.o $(BUILD)/lib$(1).a $(COMMON_LIB)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach c,$(COMPONENTS),$(eval $(call component_rules,$(c))))
+
+# The tc engine's BPF program, compiled for the BPF target and embedded in lurker-responder as a libbpf skeleton
+# (bpftool gen skeleton): an installed responder needs no file besides itself.
+BPF_CC     ?= clang
+BPFTOOL    ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
+BPF_CFLAGS := -O2 -g -mcpu=v3 -target bpf -I/usr/include/$(shell $(CC) -dumpmachine) -Wall -Wextra -Werror -MMD -MP
+$(BUILD)/responder/bpf/synack.bpf.o: responder/bpf/synack.bpf.c
+	@mkdir -p $(dir $@)
+	$(BPF_CC) $(BPF_CFLAGS) -c -o $@ $<
+	llvm-strip -g $@
+$(BUILD)/responder/synack.skel.h: $(BUILD)/responder/bpf/synack.bpf.o
+	$(BPFTOOL) gen skeleton $< name synack_bpf > $@.tmp && mv $@.tmp $@
+$(BUILD)/responder/engine_tc.o: $(BUILD)/responder/synack.skel.h
+$(BUILD)/responder/engine_tc.o: CFLAGS += -I$(BUILD)/responder -Iresponder
 
 # Empty component libraries are fine while a component has only main.c.
 $(BUILD)/lib%.a:

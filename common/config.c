@@ -47,6 +47,7 @@ struct config_key {
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const personas[] = {"linux", "windows", "freebsd", NULL};
 static const char *const firewalls[] = {"output", "ingress", "none", NULL};
+static const char *const engines[] = {"raw", "tc", "auto", NULL};
 static const char *const storages[] = {"local", "s3", NULL};
 static const char *const metrics_backends[] = {"none", "cloudwatch", NULL};
 
@@ -79,6 +80,7 @@ static const struct config_key config_keys[] = {
     NUM("responder", "source_burst", KT_RATE, responder.source_burst, 1, 100000000),
     NUM("responder", "source_buckets", KT_UINT, responder.source_buckets, 1024, 16777216),
     ENUM("responder", "firewall", responder.firewall, firewalls),
+    ENUM("responder", "engine", responder.engine, engines),
     {"responder", "banners", KT_BANNERS, 0, 0, 0, 0, NULL, SR_ANY},
     SECTION("capturer"),
     NUM("capturer", "snaplen", KT_UINT, capturer.snaplen, 64, 262144),
@@ -120,6 +122,11 @@ static const struct config_key config_keys[] = {
 static const char *const template_fields[] = {"sensor", "yyyy", "mm", "dd", "hh", "ts", "src", "dst",
                                               "sport", "dport", "proto", NULL};
 
+const char *engine_name(enum responder_engine e)
+{
+    return (unsigned)e < 3 ? engines[e] : "?";
+}
+
 const char *persona_name(enum persona p)
 {
     return (unsigned)p < 3 ? personas[p] : "?";
@@ -160,6 +167,7 @@ void config_defaults(struct lurker_config *cfg)
     cfg->responder.source_burst = 2000;
     cfg->responder.source_buckets = 65536;
     cfg->responder.firewall = FIREWALL_OUTPUT;
+    cfg->responder.engine = ENGINE_RAW;
 
     cfg->capturer.snaplen = 65535;
     cfg->capturer.buffer_size = 64 * MIB;

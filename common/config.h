@@ -23,6 +23,7 @@
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 enum persona { PERSONA_LINUX, PERSONA_WINDOWS, PERSONA_FREEBSD };
 enum firewall_mode { FIREWALL_OUTPUT, FIREWALL_INGRESS, FIREWALL_NONE };
+enum responder_engine { ENGINE_RAW, ENGINE_TC, ENGINE_AUTO };
 enum storage_backend { STORAGE_LOCAL, STORAGE_S3 };
 enum metrics_backend { METRICS_NONE, METRICS_CLOUDWATCH };
 
@@ -51,6 +52,7 @@ struct responder_config {
     uint64_t source_burst;
     uint32_t source_buckets;   /* size of the per-source bucket table */
     enum firewall_mode firewall;
+    enum responder_engine engine; /* who answers SYNs: user space (raw sockets) or a tc BPF program */
     size_t nbanners;
     struct banner banners[CONFIG_MAX_BANNERS];
 };
@@ -130,6 +132,7 @@ int config_load_buffer(const char *name, const char *text, size_t len, struct lu
 void config_summary(const struct lurker_config *cfg, char *out, size_t outlen);
 
 const char *persona_name(enum persona p);
+const char *engine_name(enum responder_engine e);
 const char *log_level_name(enum log_level l);
 
 #endif

@@ -52,7 +52,8 @@
     X(SHIPPER, parked, "pcaps parked in spool/failed after a permanent error")                                   \
     X(SHIPPER, backlog, "pcaps waiting in the spool (gauge)")                                                     \
     X(SHIPPER, oldest_age, "seconds the oldest unshipped pcap has waited (gauge)")                                \
-    X(SHIPPER, rescans, "spool scans for files the queue did not announce")
+    X(SHIPPER, rescans, "spool scans for files the queue did not announce")                                      \
+    X(RESPONDER, tc_passed, "SYNs the tc engine left to the raw path (VLAN tag, IP options, fragment)")
 
 enum lurker_process { PROC_RESPONDER, PROC_CAPTURER, PROC_SHIPPER, PROC_COUNT };
 

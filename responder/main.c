@@ -1,8 +1,10 @@
 /* lurker-responder: makes every TCP port of the monitored addresses answer SYN+ACK, statelessly.
  *
- * As root: read the config, open the capture handle and raw sockets, install the nftables rules, fork a small
- * privileged supervisor that removes the rules when the worker exits (supervisor.h). The worker attaches the shared
- * memory, sets a fresh SYN-cookie key, drops to cfg->user with no capabilities and answers until SIGTERM/SIGINT. */
+ * As root: read the config, attach the tc engine's BPF program if the config asks for it (engine_tc.h), open the
+ * capture handle and raw sockets, install the nftables rules, fork a small privileged supervisor that removes the
+ * rules and the program when the worker exits (supervisor.h). The worker attaches the shared memory, sets a fresh
+ * SYN-cookie key (and hands it to the program), drops to cfg->user with no capabilities and answers until
+ * SIGTERM/SIGINT. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,6 +17,7 @@
 #include "answer.h"
 #include "cli.h"
 #include "config.h"
+#include "engine_tc.h"
 #include "firewall.h"
 #include "host_profile.h"
 #include "log.h"
@@ -34,6 +37,9 @@ struct handles {
     pcap_t *capture;
     struct raw_sender sender;
     char table[64];
+    bool use_tc;                /* the tc engine answers plain SYNs; user space the rest */
+    struct engine_tc tc;
+    pid_t tc_owner;             /* the process that may detach it (root: the parent) */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -52,11 +58,50 @@ static bool has_family(const struct lurker_config *cfg, int family)
     return false;
 }
 
+static struct handles handles;
+
+static void detach_tc(struct handles *h)
+{
+    char err[256];
+    if (!h->use_tc || getpid() != h->tc_owner || !h->tc.attached)
+        return;
+    if (engine_tc_detach(&h->tc, err, sizeof err) < 0)
+        log_error("event=engine_detach_failed engine=tc reason=\"%s\"", err);
+    else
+        log_info("event=engine_detached engine=tc handle=0x%x", (unsigned)h->tc.handle);
+}
+
+/* An exit before the supervisor exists (a capture or firewall failure) must not leave the program attached. */
+static void detach_tc_at_exit(void)
+{
+    detach_tc(&handles);
+}
+
+static void choose_engine(const struct lurker_config *cfg, struct handles *h)
+{
+    char err[512];
+    if (cfg->responder.engine == ENGINE_RAW)
+        return;
+    if (engine_tc_load(&h->tc, cfg, err, sizeof err) < 0) {
+        if (cfg->responder.engine == ENGINE_TC) {
+            log_error("event=engine_failed engine=tc reason=\"%s\"", err);
+            exit(1);
+        }
+        log_warn("event=engine_fallback engine=raw wanted=auto reason=\"%s\"", err);
+        return;
+    }
+    h->use_tc = true;
+    h->tc_owner = getpid();
+    atexit(detach_tc_at_exit);
+    log_info("event=engine_attached engine=tc iface=%s hook=clsact_ingress handle=0x%x priority=%u", cfg->interface,
+             (unsigned)h->tc.handle, (unsigned)h->tc.priority);
+}
+
 static void open_handles(const struct lurker_config *cfg, struct handles *h)
 {
     char err[512];
     h->cfg = cfg;
-    h->capture = syn_capture_open(cfg, err, sizeof err);
+    h->capture = syn_capture_open(cfg, h->use_tc ? SYNS_TC_LEAVES : SYNS_ALL, err, sizeof err);
     if (!h->capture) {
         log_error("event=capture_failed reason=\"%s\"", err);
         exit(1);
@@ -92,6 +137,7 @@ static void release_handles(void *arg)
     pcap_close(h->capture);
     h->capture = NULL;
     raw_sender_close(&h->sender);
+    engine_tc_release(&h->tc);
 }
 
 /* Runs in the privileged supervisor once the worker has exited. */
@@ -103,6 +149,13 @@ static void remove_firewall(void *arg)
         log_error("event=firewall_remove_failed table=%s reason=\"%s\"", h->table, err);
     else if (script[0])
         log_info("event=firewall_removed table=%s", h->table);
+}
+
+/* Runs in the privileged supervisor once the worker has exited, however it exited. */
+static void cleanup_after_worker(void *arg)
+{
+    detach_tc(arg);
+    remove_firewall(arg);
 }
 
 static void attach_shared_memory(const struct lurker_config *cfg, struct shm_segment *seg, uint8_t key[16])
@@ -166,17 +219,22 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *hdr, const u_char 
     responder_handle(ctx->r, bytes, hdr->caplen, ctx->linktype, ctx->now_ns, ctx->coarse);
 }
 
-/* Copies the worker's totals into the shared counters (they are only written here, so a store is enough). */
-static void publish_counters(struct shm_segment *seg, const struct responder *r, pcap_t *capture)
+/* Copies the worker's totals, and the tc program's, into the shared counters (they are only written here, so a
+ * store is enough). */
+static void publish_counters(struct shm_segment *seg, const struct responder *r, pcap_t *capture,
+                             const struct engine_tc *tc)
 {
     const struct answer_counts *c = &r->counts;
-    counter_set(seg, CNT_syn_seen, c->syn_seen);
-    counter_set(seg, CNT_synack_sent, r->sender->sent[PACKET_SYNACK]);
-    counter_set(seg, CNT_rate_limited_global, c->rate_limited_global);
-    counter_set(seg, CNT_rate_limited_source, c->rate_limited_source);
-    counter_set(seg, CNT_port_excluded, c->port_excluded);
+    struct engine_tc_totals t = {0};
+    engine_tc_totals(tc, &t);
+    counter_set(seg, CNT_syn_seen, c->syn_seen + t.syn_seen);
+    counter_set(seg, CNT_synack_sent, r->sender->sent[PACKET_SYNACK] + t.synack_sent);
+    counter_set(seg, CNT_rate_limited_global, c->rate_limited_global + t.limited_global);
+    counter_set(seg, CNT_rate_limited_source, c->rate_limited_source + t.limited_source);
+    counter_set(seg, CNT_port_excluded, c->port_excluded + t.port_excluded);
     counter_set(seg, CNT_send_errors, r->sender->errors);
-    counter_set(seg, CNT_syn_malformed, c->malformed);
+    counter_set(seg, CNT_syn_malformed, c->malformed + t.malformed);
+    counter_set(seg, CNT_tc_passed, t.passed);
     counter_set(seg, CNT_banners_sent, r->sender->sent[PACKET_BANNER]);
     counter_set(seg, CNT_acks_sent, r->sender->sent[PACKET_ACK]);
     counter_set(seg, CNT_cookie_invalid, c->cookie_invalid);
@@ -207,12 +265,13 @@ static void answer_until_stopped(struct handles *h, struct shm_segment *seg, str
         uint64_t now = monotonic_ns();
         if (now - last_beat >= 250000000ULL) {
             shm_heartbeat(seg, PROC_RESPONDER);
-            publish_counters(seg, r, h->capture);
+            engine_tc_refresh(&h->tc);
+            publish_counters(seg, r, h->capture, &h->tc);
             last_beat = now;
         }
     }
     raw_sender_flush(&h->sender);
-    publish_counters(seg, r, h->capture);
+    publish_counters(seg, r, h->capture, &h->tc);
 }
 
 static void log_totals(const struct responder *r, const struct shm_segment *seg)
@@ -227,7 +286,6 @@ int main(int argc, char **argv)
 {
     static struct lurker_config cfg;
     struct cli_options opts;
-    static struct handles handles;
     static struct responder responder;
     struct shm_segment seg;
     struct persona_host host;
@@ -235,11 +293,12 @@ int main(int argc, char **argv)
 
     cli_start(argc, argv, "responder", &opts, &cfg);
     host_profile_read(cfg.interface, &host);
+    choose_engine(&cfg, &handles);
     open_handles(&cfg, &handles);
     install_firewall(&handles);
-    if (supervisor_fork(release_handles, remove_firewall, &handles) < 0) {
+    if (supervisor_fork(release_handles, cleanup_after_worker, &handles) < 0) {
         log_error("event=fork_failed reason=\"%s\"", strerror(errno));
-        remove_firewall(&handles);
+        cleanup_after_worker(&handles);
         return 1;
     }
     catch_stop_signals();
@@ -250,8 +309,10 @@ int main(int argc, char **argv)
         log_error("event=start_failed reason=\"out of memory\"");
         return 1;
     }
-    log_info("event=start iface=%s persona=%s addresses=%zu mss=%u wscale=%u user=\"%s\"", cfg.interface,
-             persona_name(cfg.responder.persona), cfg.naddresses, host.mss_v4, host.linux_wscale, cfg.user);
+    engine_tc_start(&handles.tc, &cfg, &host, key, responder.ts_origin_ms, responder.ip_id);
+    log_info("event=start iface=%s engine=%s persona=%s addresses=%zu mss=%u wscale=%u user=\"%s\"", cfg.interface,
+             handles.use_tc ? "tc" : "raw", persona_name(cfg.responder.persona), cfg.naddresses, host.mss_v4,
+             host.linux_wscale, cfg.user);
     answer_until_stopped(&handles, &seg, &responder);
     log_totals(&responder, &seg);
     shm_unregister(&seg, PROC_RESPONDER);

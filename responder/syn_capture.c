@@ -17,7 +17,15 @@ static bool append(char *out, size_t outlen, size_t *len, const char *s)
     return true;
 }
 
-int syn_capture_filter(const struct lurker_config *cfg, char *out, size_t outlen)
+/* " or (vlan and DST and SYNS)": the tc engine leaves every VLAN-tagged frame to user space */
+static int append_vlan_syns(char *out, size_t outlen, size_t *len, const char *dst, const char *syns)
+{
+    char part[8192];
+    snprintf(part, sizeof part, " or (vlan and %s and %s)", dst, syns);
+    return append(out, outlen, len, part) ? 0 : -1;
+}
+
+int syn_capture_filter(const struct lurker_config *cfg, enum syn_scope scope, char *out, size_t outlen)
 {
     char dst[4096];
     if (prefixes_bpf(cfg->addresses, cfg->naddresses, "dst ", dst, sizeof dst) < 0)
@@ -27,13 +35,18 @@ int syn_capture_filter(const struct lurker_config *cfg, char *out, size_t outlen
     if (outlen)
         out[0] = '\0';
     /* SYN set, ACK clear */
-    snprintf(part, sizeof part,
-             "(%s and ((ip and tcp and tcp[13] & 0x12 == 0x02) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02)))",
-             dst);
+    static const char syns[] =
+        "((ip and tcp and tcp[13] & 0x12 == 0x02) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02))";
+    if (scope == SYNS_ALL)
+        snprintf(part, sizeof part, "(%s and %s)", dst, syns);
+    else /* libpcap's `vlan` shifts the offsets of everything after it, so that alternative comes last */
+        snprintf(part, sizeof part,
+                 "(%s and %s and (ether[0] & 1 != 0 or (ip and (ip[0] & 0x0f != 5 or ip[6:2] & 0x3fff != 0))))", dst,
+                 syns);
     if (!append(out, outlen, &len, part))
         return -1;
     if (cfg->responder.nbanners == 0)
-        return 0;
+        return scope == SYNS_ALL ? 0 : append_vlan_syns(out, outlen, &len, dst, syns);
     /* ACK set, SYN and RST clear, to a banner port: the handshake's last step and the client's data */
     char ports4[2048] = "", ports6[2048] = "";
     size_t l4 = 0, l6 = 0;
@@ -50,15 +63,17 @@ int syn_capture_filter(const struct lurker_config *cfg, char *out, size_t outlen
              " or (%s and ((ip and tcp and tcp[13] & 0x16 == 0x10 and (%s)) or "
              "(ip6 and ip6[6] == 6 and ip6[53] & 0x16 == 0x10 and (%s))))",
              dst, ports4, ports6);
-    return append(out, outlen, &len, part) ? 0 : -1;
+    if (!append(out, outlen, &len, part))
+        return -1;
+    return scope == SYNS_ALL ? 0 : append_vlan_syns(out, outlen, &len, dst, syns);
 }
 
-pcap_t *syn_capture_open(const struct lurker_config *cfg, char *err, size_t errlen)
+pcap_t *syn_capture_open(const struct lurker_config *cfg, enum syn_scope scope, char *err, size_t errlen)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     char filter[16384];
     struct bpf_program prog;
-    if (syn_capture_filter(cfg, filter, sizeof filter) < 0) {
+    if (syn_capture_filter(cfg, scope, filter, sizeof filter) < 0) {
         snprintf(err, errlen, "BPF filter too long for the configured addresses and banner ports");
         return NULL;
     }

@@ -14,12 +14,13 @@ SYNFLOOD = os.path.join(BUILD, "helpers", "responder_synflood")
 
 
 class Responder:
-    """lurker-responder in the sensor namespace of topology `topo`, stopped (SIGTERM, by PID) on exit."""
+    """lurker-responder in the sensor namespace of topology `topo`, stopped (SIGTERM, by PID) on exit.
+    engine: responder.engine (raw, tc or auto)."""
 
-    def __init__(self, topo, addresses=(SENSOR_V4,), responder_yaml="", user='""'):
+    def __init__(self, topo, addresses=(SENSOR_V4,), responder_yaml="", user='""', engine="raw"):
         self.topo = topo
         self.addresses = addresses
-        self.responder_yaml = responder_yaml
+        self.responder_yaml = "  engine: %s\n" % engine + responder_yaml
         self.user = user
         self.procs = Processes()
         self.tmp = TempDir()

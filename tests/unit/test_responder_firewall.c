@@ -73,7 +73,7 @@ Test(responder_firewall, bpf_filter_compiles_with_banner_ports)
     config(&cfg, "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::10\"]\nuser: \"\"\nkeep_identity: true\nresponder:\n"
                  "  banners:\n    - port: 2222\n      text: \"SSH-2.0-x\\r\\n\"\n    - port: 21\n      text: \"220 hi\\r\\n\"\n");
     char f[16384];
-    cr_assert_eq(syn_capture_filter(&cfg, f, sizeof f), 0);
+    cr_assert_eq(syn_capture_filter(&cfg, SYNS_ALL, f, sizeof f), 0);
     cr_assert_not_null(strstr(f, "tcp[2:2] == 2222 or tcp[2:2] == 21"), "%s", f);
     pcap_t *dead = pcap_open_dead(DLT_EN10MB, 256);
     struct bpf_program prog;
