@@ -23,8 +23,10 @@ pcap_t *capture_open(const struct lurker_config *cfg, char *err, size_t errlen)
     pcap_t *p = pcap_create(cfg->interface, pcap_err);
     if (p == NULL)
         return fail(NULL, err, errlen, "pcap_create", pcap_err);
+    /* Block capture: the kernel hands over a full ring block, or what a block holds after CAPTURE_TIMEOUT_MS, per
+     * wake-up. Immediate mode woke this process for every packet, on the responder's core, for work that may lag. */
     if (pcap_set_snaplen(p, (int)cfg->capturer.snaplen) != 0 || pcap_set_promisc(p, 0) != 0 ||
-        pcap_set_immediate_mode(p, 1) != 0 || pcap_set_buffer_size(p, (int)(cfg->capturer.buffer_size > 0x7fffffff
+        pcap_set_immediate_mode(p, 0) != 0 || pcap_set_timeout(p, CAPTURE_TIMEOUT_MS) != 0 || pcap_set_buffer_size(p, (int)(cfg->capturer.buffer_size > 0x7fffffff
                                                                                ? 0x7fffffff
                                                                                : cfg->capturer.buffer_size)) != 0)
         return fail(p, err, errlen, "pcap settings", pcap_geterr(p));

@@ -138,6 +138,14 @@ static bool ipv6(const uint8_t *d, size_t len, struct decoded_packet *out, size_
     return true;
 }
 
+/* Echo and timestamp requests carry what the sender chose; errors quote our own packets (backscatter). */
+static bool icmp_is_query(uint8_t proto, uint8_t type)
+{
+    if (proto == IPPROTO_ICMP)
+        return type == 8 || type == 13;
+    return type == 128;
+}
+
 static enum decode_result transport(const uint8_t *d, size_t len, struct decoded_packet *out)
 {
     switch (out->proto) {
@@ -149,12 +157,14 @@ static enum decode_result transport(const uint8_t *d, size_t len, struct decoded
         out->tcp_seq = be32(d + 4);
         out->tcp_ack = be32(d + 8);
         out->tcp_flags = d[13];
+        out->payload_len = len > (size_t)(d[12] >> 4) * 4u ? (uint32_t)(len - (size_t)(d[12] >> 4) * 4u) : 0;
         return DECODE_OK;
     case IPPROTO_UDP:
         if (len < 8)
             return DECODE_PARTIAL;
         out->sport = be16(d);
         out->dport = be16(d + 2);
+        out->payload_len = (uint32_t)(len - 8);
         return DECODE_OK;
     case IPPROTO_ICMP:
     case IPPROTO_ICMPV6:
@@ -162,6 +172,8 @@ static enum decode_result transport(const uint8_t *d, size_t len, struct decoded
             return DECODE_PARTIAL;
         out->sport = d[0];
         out->dport = d[1];
+        if (icmp_is_query(out->proto, d[0]) && len > 8)
+            out->payload_len = (uint32_t)(len - 8);
         return DECODE_OK;
     default:
         return DECODE_OK; /* another protocol: a flow by addresses alone */

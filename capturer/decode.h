@@ -23,6 +23,8 @@ struct decoded_packet {
     uint32_t tcp_seq, tcp_ack; /* TCP only */
     uint32_t l4off, l4len;     /* the transport header's offset in the captured bytes, and the bytes from there to
                                 * the end of the IP packet (or of the capture); 0, 0 for DECODE_NOT_IP */
+    uint32_t payload_len;      /* bytes after the TCP/UDP header, or after an ICMP echo/timestamp header, by the IP
+                                * length; 0 for ICMP errors and other ICMP (they carry no client data of their own) */
 };
 
 #define TCPF_FIN 0x01

@@ -30,6 +30,7 @@ enum flow_internal_flags {
     FLOW_SEEN_SYNACK = 1u << 7, /* synack_seq is valid */
     FLOW_JOURNALED = 1u << 8,   /* its packets go to the crash journal (journal.h) */
     FLOW_IGNORED = 1u << 9,     /* the host's own flow (origin.h): an entry without packets, never written */
+    FLOW_CLIENT_DATA = 1u << 10, /* the remote side sent a payload: the flow keeps its own pcap (spool.h) */
 };
 
 struct flow {

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "background.h"
 #include "capture.h"
 #include "cli.h"
 #include "config.h"
@@ -146,6 +147,8 @@ static void open_spool_and_flows(struct capturer *c)
     if (spool_open(&c->spool, c->cfg.spool.directory, c->cfg.spool.quota, pcapfile_linktype_from_dlt(dlt),
                    c->cfg.capturer.snaplen, c->shm.queue, err, sizeof err) != 0)
         fatal("spool", err);
+    spool_batch_configure(&c->spool, (uint64_t)c->cfg.capturer.batch_interval * 1000000u,
+                          c->cfg.capturer.batch_max_flows, c->cfg.capturer.batch_max_bytes);
     uint8_t hash_key[16];
     if (getrandom(hash_key, sizeof hash_key, 0) != (ssize_t)sizeof hash_key)
         fatal("getrandom", strerror(errno));
@@ -335,6 +338,7 @@ int main(int argc, char **argv)
     struct cli_options opts;
     cli_start(argc, argv, "capturer", &opts, &c.cfg);
     attach_shared_memory(&c);
+    background_scheduling(c.cfg.capturer.sched_idle, "capturer"); /* before the writer thread: it inherits it */
     install_signal_handlers();
     open_capture(&c);
     prepare_spool_directory(&c.cfg);

@@ -148,6 +148,7 @@ static void recover_run(int dirfd, const struct segment_file *segs, size_t n, st
         replay_segment(dirfd, &segs[i], &r, st);
     replay_finish(&r);
     spool_flush(s);
+    spool_batch_close(s); /* the run's batched flows are durable before its segments go */
     s->linktype = linktype;
     s->snaplen = snaplen;
     st->runs++;

@@ -132,7 +132,7 @@ static void hand_out(struct replay *r, struct replay_slot *s)
 {
     struct flow *f = s->flow;
     forget(r, s);
-    f->flags = (f->flags & (FLOW_HANDSHAKE | FLOW_SEEN_SYNACK)) | FLOW_EARLY | FLOW_TRUNCATED;
+    f->flags = (f->flags & (FLOW_HANDSHAKE | FLOW_SEEN_SYNACK | FLOW_CLIENT_DATA)) | FLOW_EARLY | FLOW_TRUNCATED;
     r->stats.flows_out++;
     r->sink(r->sink_arg, f);
 }
@@ -177,6 +177,7 @@ static void packet(struct replay *r, const struct jrec *rec)
     }
     if (dr == DECODE_OK && p.proto == IPPROTO_TCP)
         tracker_track_handshake(&r->keys, f, &p, inbound);
+    tracker_track_client_data(f, &p, dr, inbound);
     while (r->acct.memory > r->memory_limit && r->oldest && r->oldest != f) {
         struct replay_slot *o = find(r, r->oldest->journal_serial);
         if (o == NULL)

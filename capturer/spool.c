@@ -95,6 +95,7 @@ int spool_open(struct spool *s, const char *dir, uint64_t quota, uint32_t linkty
         close(s->dirfd);
         return -1;
     }
+    s->batch.fd = -1;
     s->quota = quota;
     s->linktype = linktype;
     s->snaplen = snaplen;
@@ -107,6 +108,8 @@ int spool_open(struct spool *s, const char *dir, uint64_t quota, uint32_t linkty
 void spool_close(struct spool *s)
 {
     spool_flush(s);
+    spool_batch_close(s);
+    spool_batch_free(s);
     if (s->dirfd >= 0)
         close(s->dirfd);
     s->dirfd = -1;
@@ -171,7 +174,7 @@ struct pending_file {
     char tmp[QUEUE_NAME_MAX + 8];
 };
 
-static void note_quota_drop(struct spool *s, const struct pending_file *p)
+void spool_note_quota_drop(struct spool *s, const char *name)
 {
     s->stats.dropped_quota++;
     s->quota_drops_unlogged++;
@@ -180,7 +183,7 @@ static void note_quota_drop(struct spool *s, const struct pending_file *p)
         log_warn("event=flow_dropped reason=spool_quota spool_bytes=%llu quota=%llu dropped_since_last_log=%llu "
                  "file=%s (the shipper is not keeping up or is not running)",
                  (unsigned long long)s->bytes, (unsigned long long)s->quota,
-                 (unsigned long long)s->quota_drops_unlogged, p->name);
+                 (unsigned long long)s->quota_drops_unlogged, name);
         s->quota_log_mono_us = now;
         s->quota_drops_unlogged = 0;
     }
@@ -208,7 +211,7 @@ static void write_tmp(struct spool *s, struct pending_file *p)
         return;
     }
     if (s->bytes + p->size > s->quota) {
-        note_quota_drop(s, p);
+        spool_note_quota_drop(s, p->name);
         return;
     }
     /* NAME.pcap.tmp; NAME.pcap.N.tmp when a flow of this batch already holds that name (same tuple, same µs) */
@@ -319,9 +322,15 @@ void spool_flush(struct spool *s)
     if (s->npending == 0)
         return;
     struct pending_file files[SPOOL_BATCH];
-    size_t n = s->npending, open_files = 0;
+    size_t n = 0, open_files = 0;
+    uint64_t now_mono_us = monotonic_ns() / 1000u;
+    for (size_t i = 0; i < s->npending; i++) {
+        if (spool_batch_takes(s, s->pending[i]))
+            spool_batch_add(s, s->pending[i], now_mono_us);
+        else
+            files[n++].flow = s->pending[i];
+    }
     for (size_t i = 0; i < n; i++) {
-        files[i].flow = s->pending[i];
         write_tmp(s, &files[i]);
         if (files[i].fd >= 0)
             open_files++;
@@ -372,7 +381,7 @@ void spool_flush(struct spool *s)
     /* only now is every flow of the batch durable or counted: the journal may forget them */
     for (size_t i = 0; i < n; i++) {
         if (s->done)
-            s->done(s->done_arg, files[i].flow, files[i].name);
+            s->done(s->done_arg, files[i].flow->journal_serial, files[i].flow->journal_seg, files[i].name);
         flow_table_release(files[i].flow);
     }
 }

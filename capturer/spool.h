@@ -8,6 +8,8 @@
  * quota is not written and counted in dropped_quota, with a log line; a write error likewise in dropped_write_error,
  * its .tmp removed.
  *
+ * Flows without client data go into batches instead when spool_batch_configure turned them on (spool_batch.h).
+ *
  * Hidden entries (names starting with '.', e.g. the crash journal's .journal/) are not the spool's: never counted in
  * its use, never touched. Two hooks serve the journal: `done` is told of every flow the spool is finished with
  * (written, or counted as dropped), `before_publish` runs once a batch is durable and before it is renamed.
@@ -22,6 +24,7 @@
 
 #include "flow_table.h"
 #include "queue.h"
+#include "spool_batch.h"
 
 #define SPOOL_BATCH 256
 
@@ -30,7 +33,8 @@ struct spool_stats {
     uint64_t already_present; /* recovering: the same pcap was already there */
 };
 
-typedef void (*spool_done_fn)(void *arg, const struct flow *f, const char *name);
+/* serial, seg: the flow's journal serial (0: not journaled) and segment; name: its file, or its batch's. */
+typedef void (*spool_done_fn)(void *arg, uint64_t serial, uint32_t seg, const char *name);
 
 struct spool {
     int dirfd;
@@ -50,6 +54,7 @@ struct spool {
     void *done_arg;
     void (*before_publish)(void *arg);
     void *publish_arg;
+    struct spool_batch batch;       /* flows without client data, when batches are on (spool_batch.h) */
 };
 
 /* Opens the directory (it must exist and be writable). Removes NAME.pcap[.N].tmp left by a killed run, then scans. */
@@ -61,9 +66,13 @@ void spool_close(struct spool *s);
  * entries excluded). */
 int spool_rescan(struct spool *s);
 
-/* Takes ownership of a finished flow; it is written at the next spool_flush (or now, when the batch is full). */
+/* Takes ownership of a finished flow; it is written at the next spool_flush (or now, when the batch is full), into
+ * a file of its own or, if spool_batch_takes() it, into the open batch. */
 void spool_add(struct spool *s, struct flow *f);
 void spool_flush(struct spool *s);
+
+/* A flow refused for the quota: counted, and logged at most every 10 s. */
+void spool_note_quota_drop(struct spool *s, const char *name);
 
 /* The file name of a flow: <first_us>_<proto>_<remote>_<rport>_<local>_<lport>.pcap (no ':' for IPv6). */
 int spool_flow_name(const struct flow *f, char *out, size_t outlen);

@@ -148,6 +148,16 @@ void tracker_track_handshake(const struct tracker *tr, struct flow *f, const str
     }
 }
 
+void tracker_track_client_data(struct flow *f, const struct decoded_packet *p, enum decode_result r, int inbound)
+{
+    if (!inbound || (f->flags & FLOW_CLIENT_DATA))
+        return;
+    bool known = p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP || p->proto == IPPROTO_ICMP ||
+                 p->proto == IPPROTO_ICMPV6;
+    if (r != DECODE_OK || !known || p->payload_len > 0)
+        f->flags |= FLOW_CLIENT_DATA;
+}
+
 static struct flow *open_flow(struct tracker *tr, const struct flow_key *key, const struct decoded_packet *p,
                               uint64_t now)
 {
@@ -246,6 +256,7 @@ void tracker_packet(struct tracker *tr, uint64_t ts_us, const uint8_t *data, uin
         journal_packet(tr->journal, f, ts_us, data, keep, wire_len);
     if (p.proto == IPPROTO_TCP && r == DECODE_OK)
         tracker_track_handshake(tr, f, &p, inbound);
+    tracker_track_client_data(f, &p, r, inbound);
 
     /* the memory limit: the least recently active flows go first (never the one just fed) */
     while (tr->table.memory > tr->memory_limit && tr->table.oldest && tr->table.oldest != f)

@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "decode.h"
 #include "ephemeral_ports.h"
 #include "flow_table.h"
 
@@ -80,5 +81,8 @@ struct journal;
 void tracker_flow_key(const struct tracker *tr, const struct decoded_packet *p, struct flow_key *key, int *inbound);
 /* The handshake rule (ACK == our SYN+ACK's sequence + 1, or a valid SYN cookie) for one decoded TCP packet. */
 void tracker_track_handshake(const struct tracker *tr, struct flow *f, const struct decoded_packet *p, int inbound);
+/* Marks f FLOW_CLIENT_DATA when the remote side sent a payload (or a packet we cannot read as header-only: a
+ * fragment, a cut header, another protocol). Flows without it are the ones a batch may hold (spool.h). */
+void tracker_track_client_data(struct flow *f, const struct decoded_packet *p, enum decode_result r, int inbound);
 
 #endif

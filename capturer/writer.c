@@ -25,6 +25,8 @@ static void publish_counters(struct writer *w)
     publish(w, CNT_flows_dropped_quota, s->dropped_quota);
     publish(w, CNT_flows_dropped_write_error, s->dropped_write_error);
     publish(w, CNT_queue_full, s->queue_full);
+    publish(w, CNT_batches_written, w->spool->batch.stats.batches_written);
+    publish(w, CNT_flows_batched, w->spool->batch.stats.flows_batched);
     counter_set(w->shm, CNT_spool_bytes, w->spool->bytes);
 }
 
@@ -61,10 +63,10 @@ static void journal_barrier(void *arg)
     journal_wait_written(w->journal, w->journal_target, 1000);
 }
 
-static void journal_done(void *arg, const struct flow *f, const char *name)
+static void journal_done(void *arg, uint64_t serial, uint32_t seg, const char *name)
 {
     struct writer *w = arg;
-    journal_done_async(w->journal, f->journal_serial, f->journal_seg, name);
+    journal_done_async(w->journal, serial, seg, name);
 }
 
 static void *writer_main(void *arg)
@@ -86,6 +88,10 @@ static void *writer_main(void *arg)
         for (size_t i = 0; i < n; i++)
             spool_add(w->spool, batch[i]);
         spool_flush(w->spool);
+        if (stop)
+            spool_batch_close(w->spool); /* shutdown: the open batch is published before the journal empties */
+        else
+            spool_batch_tick(w->spool, monotonic_ns() / 1000u);
         if (monotonic_ns() >= next_rescan) {
             spool_rescan(w->spool);
             next_rescan = monotonic_ns() + RESCAN_NS;

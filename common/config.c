@@ -93,6 +93,10 @@ static const struct config_key config_keys[] = {
     NUM("capturer", "memory_limit", KT_SIZE, capturer.memory_limit, 1 * MIB, 16 * GIB),
     {"capturer", "journal", KT_BOOL, OFF(capturer.journal), sizeof(bool), 0, 0, NULL, SR_ANY},
     NUM("capturer", "journal_max", KT_SIZE, capturer.journal_max, 1 * MIB, 1024 * GIB),
+    NUM("capturer", "batch_interval", KT_DURATION, capturer.batch_interval, 0, 3600),
+    NUM("capturer", "batch_max_flows", KT_UINT, capturer.batch_max_flows, 1, 10000000),
+    NUM("capturer", "batch_max_bytes", KT_SIZE, capturer.batch_max_bytes, 1 * MIB, 4 * GIB),
+    {"capturer", "sched_idle", KT_BOOL, OFF(capturer.sched_idle), sizeof(bool), 0, 0, NULL, SR_ANY},
     SECTION("spool"),
     STR("spool", "directory", spool.directory, SR_PATH),
     NUM("spool", "quota", KT_SIZE, spool.quota, 1 * MIB, 1024 * GIB),
@@ -100,6 +104,7 @@ static const struct config_key config_keys[] = {
     ENUM("shipper", "storage", shipper.storage, storages),
     STR("shipper", "archive_dir", shipper.archive_dir, SR_PATH),
     STR("shipper", "key_template", shipper.key_template, SR_KEY_TEMPLATE),
+    STR("shipper", "batch_key_template", shipper.batch_key_template, SR_KEY_TEMPLATE),
     NUM("shipper", "concurrency", KT_UINT, shipper.concurrency, 1, 64),
     NUM("shipper", "max_retries", KT_UINT, shipper.max_retries, 0, 100),
     NUM("shipper", "failed_retry_interval", KT_DURATION, shipper.failed_retry_interval, 10, 86400),
@@ -108,6 +113,7 @@ static const struct config_key config_keys[] = {
     STR("shipper", "metrics_namespace", shipper.metrics_namespace, SR_ID),
     STR("shipper", "metrics_endpoint", shipper.metrics_endpoint, SR_ENDPOINT),
     STR("shipper", "prometheus_file", shipper.prometheus_file, SR_PATH),
+    {"shipper", "sched_idle", KT_BOOL, OFF(shipper.sched_idle), sizeof(bool), 0, 0, NULL, SR_ANY},
     {"shipper", "s3", KT_SECTION, 0, 0, 0, 0, NULL, SR_ANY},
     STR("shipper.s3", "bucket", shipper.s3.bucket, SR_ANY),
     STR("shipper.s3", "region", shipper.s3.region, SR_ID),
@@ -120,7 +126,7 @@ static const struct config_key config_keys[] = {
 #define NKEYS (sizeof config_keys / sizeof config_keys[0])
 
 static const char *const template_fields[] = {"sensor", "yyyy", "mm", "dd", "hh", "ts", "src", "dst",
-                                              "sport", "dport", "proto", NULL};
+                                              "sport", "dport", "proto", "seq", NULL};
 
 const char *engine_name(enum responder_engine e)
 {
@@ -179,6 +185,10 @@ void config_defaults(struct lurker_config *cfg)
     cfg->capturer.memory_limit = 256 * MIB;
     cfg->capturer.journal = true;
     cfg->capturer.journal_max = 1 * GIB;
+    cfg->capturer.sched_idle = true;
+    cfg->capturer.batch_interval = 60;
+    cfg->capturer.batch_max_flows = 100000;
+    cfg->capturer.batch_max_bytes = 64 * MIB;
 
     snprintf(cfg->spool.directory, sizeof cfg->spool.directory, "/var/spool/lurker");
     cfg->spool.quota = 1 * GIB;
@@ -187,11 +197,14 @@ void config_defaults(struct lurker_config *cfg)
     snprintf(cfg->shipper.archive_dir, sizeof cfg->shipper.archive_dir, "/var/lib/lurker/archive");
     snprintf(cfg->shipper.key_template, sizeof cfg->shipper.key_template,
              "pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}_{src}_{dst}_{sport}_{dport}.pcap");
+    snprintf(cfg->shipper.batch_key_template, sizeof cfg->shipper.batch_key_template,
+             "pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}_batch_{sensor}_{seq}.pcap");
     cfg->shipper.concurrency = 4;
     cfg->shipper.max_retries = 8;
     cfg->shipper.failed_retry_interval = 900;
     cfg->shipper.metrics = METRICS_NONE;
     cfg->shipper.metrics_interval = 60;
+    cfg->shipper.sched_idle = true;
     snprintf(cfg->shipper.metrics_namespace, sizeof cfg->shipper.metrics_namespace, "Lurker");
 }
 
@@ -362,7 +375,7 @@ static bool string_rule_ok(enum string_rule rule, const char *s, const char **wh
                         known = true;
                 if (!known) {
                     *why = "has an unknown field (known: {sensor} {yyyy} {mm} {dd} {hh} {ts} {src} {dst} {sport} "
-                           "{dport} {proto})";
+                           "{dport} {proto} {seq})";
                     return false;
                 }
                 c = close;

@@ -68,6 +68,10 @@ struct capturer_config {
     uint64_t memory_limit;     /* captured bytes held in memory over all open flows */
     bool journal;              /* crash journal in spool/.journal (open flows survive a killed capturer) */
     uint64_t journal_max;      /* bytes the journal may take on disk */
+    bool sched_idle;           /* SCHED_IDLE: the responder always wins the CPU (common/background.h) */
+    uint32_t batch_interval;   /* seconds a batch of flows without client data stays open; 0: no batches */
+    uint32_t batch_max_flows;  /* flows per batch */
+    uint64_t batch_max_bytes;  /* bytes per batch pcap */
 };
 
 struct spool_config {
@@ -90,6 +94,7 @@ struct shipper_config {
     char archive_dir[CONFIG_PATH_MAX]; /* storage: local */
     struct s3_config s3;
     char key_template[CONFIG_STR_MAX];
+    char batch_key_template[CONFIG_STR_MAX];
     uint32_t concurrency;              /* uploads in flight */
     uint32_t max_retries;              /* before a transient failure parks a file */
     uint32_t failed_retry_interval;    /* seconds between retries of parked files */
@@ -98,6 +103,7 @@ struct shipper_config {
     char metrics_namespace[CONFIG_STR_MAX];
     char metrics_endpoint[CONFIG_STR_MAX]; /* CloudWatch endpoint override; "" for AWS */
     char prometheus_file[CONFIG_PATH_MAX]; /* textfile for node_exporter, rewritten every interval; "" off */
+    bool sched_idle;                   /* SCHED_IDLE (common/background.h) */
 };
 
 struct lurker_config {

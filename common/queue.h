@@ -26,6 +26,7 @@ enum flow_flags {
     FLOW_HANDSHAKE = 1u << 0,   /* the client's ACK matched our SYN+ACK's sequence + 1 */
     FLOW_TRUNCATED = 1u << 1,   /* cut at a packet/byte cap */
     FLOW_EARLY = 1u << 2,       /* finished before it went idle (a bound, or shutdown) */
+    FLOW_BATCH = 1u << 3,       /* the record announces a batch pcap of many flows; the addresses are zero */
 };
 
 /* What crosses from capturer to shipper. The consumer must treat it as untrusted: check queue_record_valid(). */

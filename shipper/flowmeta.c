@@ -101,6 +101,10 @@ static int proto_text_ok(const char *s)
 int flow_meta_from_name(const char *name, struct flow_meta *m)
 {
     memset(m, 0, sizeof *m);
+    if (batchname_parse(name, &m->first_us, m->seq)) {
+        m->batch = true;
+        return 0;
+    }
     size_t n = strlen(name);
     if (n < 6 || n >= QUEUE_NAME_MAX || strcmp(name + n - 5, ".pcap") != 0)
         return -1;

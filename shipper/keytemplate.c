@@ -89,6 +89,8 @@ int key_expand(const char *template, const char *prefix, const char *sensor, con
             snprintf(value, sizeof value, "%u", m->dport);
         else if (!strcmp(field, "proto"))
             v = m->proto;
+        else if (!strcmp(field, "seq"))
+            v = m->seq;
         else {
             snprintf(err, errlen, "key_template: unknown field {%s}", field);
             return -1;

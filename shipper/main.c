@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "background.h"
 #include "cli.h"
 #include "config.h"
 #include "fsutil.h"
@@ -161,6 +162,7 @@ int main(int argc, char **argv)
     struct cli_options opts;
     static struct lurker_config cfg;
     cli_start(argc, argv, "shipper", &opts, &cfg);
+    background_scheduling(cfg.shipper.sched_idle, "shipper"); /* before its upload threads: they inherit it */
     install_signal_handlers();
 
     struct shm_segment seg;

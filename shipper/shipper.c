@@ -51,6 +51,12 @@ int shipper_init(struct shipper *s, const struct lurker_config *cfg, struct shm_
         snprintf(err, errlen, "shipper.key_template: %s", why);
         return -1;
     }
+    struct flow_meta batch_probe = {.first_us = 1700000000000000ull, .batch = true, .seq = "4242-1"};
+    if (key_expand(sc->batch_key_template, prefix, cfg->sensor_id, &batch_probe, key, sizeof key, why, sizeof why) <
+        0) {
+        snprintf(err, errlen, "shipper.batch_key_template: %s", why);
+        return -1;
+    }
     if (spooldir_open(&s->spool, cfg->spool.directory, err, errlen) < 0)
         return -1;
     if (jobs_init(&s->jobs) < 0) {
@@ -138,7 +144,7 @@ static void consume_queue(struct shipper *s)
                 if (j)
                     j->mtime = (int64_t)(rec.last_us / 1000000u);
             }
-            if (j && !j->have_meta && !j->parked) {
+            if (j && !j->have_meta && !j->parked && !(rec.flags & FLOW_BATCH)) {
                 flow_meta_from_record(&rec, &j->meta);
                 j->have_meta = true;
             }
@@ -223,7 +229,8 @@ static int key_for(struct shipper *s, struct job *j, const uint8_t *data, size_t
     }
     const struct shipper_config *sc = &s->cfg->shipper;
     const char *prefix = sc->storage == STORAGE_S3 ? sc->s3.prefix : "";
-    return key_expand(sc->key_template, prefix, s->cfg->sensor_id, &j->meta, key, KEY_MAX, why, whylen);
+    return key_expand(j->meta.batch ? sc->batch_key_template : sc->key_template, prefix, s->cfg->sensor_id, &j->meta,
+                      key, KEY_MAX, why, whylen);
 }
 
 /* Reads the job's file and either stores it (local) or puts it in flight (S3). */

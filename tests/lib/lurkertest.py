@@ -13,6 +13,7 @@ Offloads are off on both ends (otherwise locally generated packets are captured 
 """
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -161,8 +162,29 @@ def write_config(path, shm_name, spool, interface, addresses=(SENSOR_V4,), extra
         "  directory: %s" % spool,
     ] + (["  quota: %s" % spool_quota] if spool_quota else [])
     with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n" + extra)
+        f.write("\n".join(lines) + "\n" + with_test_defaults(extra))
     return path
+
+
+# Defaults of the tests, unless `extra` sets the key itself: one pcap per flow (the tests written before batches
+# count files per flow; the batch tests set capturer.batch_interval), and normal scheduling, because this machine
+# is shared and SCHED_IDLE would let anyone's load starve the capturer and shipper for seconds (test_privileges
+# checks that the shipped default, sched_idle: true, takes effect).
+TEST_DEFAULTS = {"capturer": {"batch_interval": "0", "sched_idle": "false"}, "shipper": {"sched_idle": "false"}}
+
+
+def with_test_defaults(extra):
+    out = extra
+    for section, keys in TEST_DEFAULTS.items():
+        add = ["  %s: %s" % (k, v) for k, v in keys.items() if not re.search(r"(?m)^\s+%s:" % k, extra)]
+        if not add:
+            continue
+        m = re.search(r"(?m)^%s:[ \t]*\n" % section, out)
+        if m:
+            out = out[:m.end()] + "\n".join(add) + "\n" + out[m.end():]
+        else:
+            out = out + ("" if out.endswith("\n") or not out else "\n") + "%s:\n" % section + "\n".join(add) + "\n"
+    return out
 
 
 def unique_shm_name():

@@ -116,9 +116,9 @@ static void to_spool(void *arg, struct flow *f)
     spool_add(arg, f);
 }
 
-static void done_now(void *arg, const struct flow *f, const char *name)
+static void done_now(void *arg, uint64_t serial, uint32_t seg, const char *name)
 {
-    journal_flow_done(arg, f->journal_serial, f->journal_seg, name);
+    journal_flow_done(arg, serial, seg, name);
 }
 
 static void setup(void)

@@ -70,7 +70,7 @@ static struct bad_case bad_cases[] = {
      "lurker.yaml:5:15: 'endpoint' must start with http:// or https://"},
     {BASE "shipper:\n  key_template: \"pcap/{date}/{ts}.pcap\"\n",
      "lurker.yaml:4:17: 'key_template' has an unknown field (known: {sensor} {yyyy} {mm} {dd} {hh} {ts} {src} {dst} "
-     "{sport} {dport} {proto})"},
+     "{sport} {dport} {proto} {seq})"},
     {BASE "shipper:\n  key_template: \"pcap/a b.pcap\"\n",
      "lurker.yaml:4:17: 'key_template' may contain only [A-Za-z0-9-._/] and {fields}"},
     {BASE "shipper:\n  key_template: \"../escape/{ts}\"\n", "lurker.yaml:4:17: 'key_template' must not contain '..'"},
