@@ -7,6 +7,10 @@
 #   --engine    responder.engine to configure (default: none, the configuration's default)
 #   --rates     offered SYN rates to sweep (default "50000 100000 150000 200000 300000 400000 600000")
 #   --secs      seconds of load per step (default 3)     --runs  runs per step; every run must keep up (default 3)
+#   --profile R instead of the sweep: one run of the whole sensor at R SYN/s offered under `perf record -g -C 1`
+#               (the sensor's core: responder, capturer, shipper and the softirq work they cause); prints the
+#               reply rate, then perf's top entries by command and symbol (linux-perf; perf.data kept in --perf-out,
+#               default /tmp/lurker-sweep-perf.data)
 # Prints one line per step and a last line:
 #   SWEEP kernel=K/s responder=R/s (R/K) sensor=S/s (S/K) firewall=MODE
 # where R and S are the highest offered rates, counted up from the lowest, at which >= 99% of SYNs got a SYN+ACK
@@ -15,10 +19,12 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROJECT=$(cd "$HERE/../.." && pwd) FW=output ENGINE= RATES="50000 100000 150000 200000 300000 400000 600000" SECS=3 RUNS=3
+PROFILE= PERF_OUT=/tmp/lurker-sweep-perf.data
 while [ $# -gt 0 ]; do
   case $1 in
     --project) PROJECT=$(cd "$2" && pwd); shift 2 ;; --firewall) FW=$2; shift 2 ;; --engine) ENGINE=$2; shift 2 ;;
     --rates) RATES=$2; shift 2 ;; --secs) SECS=$2; shift 2 ;; --runs) RUNS=$2; shift 2 ;;
+    --profile) PROFILE=$2; shift 2 ;; --perf-out) PERF_OUT=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
@@ -78,6 +84,16 @@ trap 'kill -TERM \$(jobs -p) 2>/dev/null; wait' TERM INT
 wait
 S
 chmod +x "$W/sensor.sh"
+
+if [ -n "$PROFILE" ]; then
+  command -v perf >/dev/null || { echo "perf missing: apt-get install linux-perf" >&2; exit 1; }
+  perf record -q -g -C 1 -o "$PERF_OUT" >/dev/null 2>&1 & PERF_PID=$!
+  BENCH_OUT=$W/results.tsv "$HERE/synflood-rate.sh" -n $((PROFILE * SECS)) -r "$PROFILE" -R 1 -w 3 --nft none \
+    -l "profile-$PROFILE" -- "$W/sensor.sh all" 2>&1 | grep -E 'MEDIAN|reply runs' || true
+  kill -INT "$PERF_PID"; wait "$PERF_PID" || true
+  perf report -i "$PERF_OUT" --no-children --sort comm,sym --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -30
+  exit 0
+fi
 
 median() { grep MEDIAN | sed -E 's/.*reply_rate=([0-9.]+).*ratio=([0-9.]+).*/\1 \2/'; }
 export BENCH_OUT=$W/results.tsv

@@ -51,9 +51,12 @@ class PrivilegesTest(unittest.TestCase):
         self.config = os.path.join(self.work, "lurker.yaml")
         lt.write_config(self.config, self.shm, os.path.join(self.work, "spool"), self.topo.s_if, extra="""
 queue_slots: 64
+capturer:
+  sched_idle: true
 shipper:
   storage: local
   archive_dir: %s
+  sched_idle: true
 """ % os.path.join(self.work, "archive"))
         with open(self.config) as f:
             text = f.read().replace('user: ""', "user: nobody")
@@ -75,6 +78,21 @@ shipper:
             self.assertEqual(int(st[cap], 16), 0, "%s keeps %s %s" % (name, cap, st[cap]))
         self.assertEqual(st["NoNewPrivs"], "1", name)
         self.assertEqual(st["Seccomp"], "2", "%s has no seccomp filter" % name)
+
+    def policies(self, pid):
+        """The scheduling policy of every thread of pid (0 SCHED_OTHER, 5 SCHED_IDLE)."""
+        out = set()
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/sched" % (pid, tid)) as f:
+                out.update(int(line.split(":")[1]) for line in f if line.startswith("policy"))
+        return out
+
+    def test_capturer_and_shipper_yield_the_cpu_to_the_responder(self):
+        self.sup.start()
+        lt.wait_for(lambda: lt.ctl_status_json(self.shm).get("healthy"), timeout=20, what="healthy sensor")
+        self.assertEqual(self.policies(self.sup.pid("capturer")), {5}, "capturer threads not all SCHED_IDLE")
+        self.assertEqual(self.policies(self.sup.pid("shipper")), {5}, "shipper threads not all SCHED_IDLE")
+        self.assertEqual(self.policies(children(self.sup.pid("responder"))[0]), {0}, "responder not SCHED_OTHER")
 
     def test_every_process_runs_unprivileged_and_confined(self):
         self.sup.start()
