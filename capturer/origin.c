@@ -46,14 +46,15 @@ static uint16_t be16_at(const uint8_t *p)
 static enum origin_verdict icmp_error_origin(const struct tracker *tr, const uint8_t *data,
                                              const struct decoded_packet *p, enum decode_result r, int inbound)
 {
-    enum origin_verdict by_direction = inbound ? ORIGIN_OUTSIDER : ORIGIN_HOST;
+    if (!inbound)
+        return ORIGIN_HOST; /* the host's own error message, e.g. its port unreachable (no flow starts outbound) */
     if (r != DECODE_OK || p->l4len <= ICMP_HEADER_LEN)
-        return by_direction;
+        return ORIGIN_OUTSIDER;
     const uint8_t *quoted = data + p->l4off + ICMP_HEADER_LEN;
     size_t quoted_len = p->l4len - ICMP_HEADER_LEN;
     struct decoded_packet q;
     if (decode_packet(DLT_RAW, quoted, quoted_len, &q) == DECODE_NOT_IP || q.family != p->family)
-        return by_direction;
+        return ORIGIN_OUTSIDER;
     if (!addr_is_local(tr, q.family, q.src))
         return ORIGIN_OUTSIDER; /* about a packet that came from outside */
     /* about the host's packet: the quoted transport header may be cut to its first 8 bytes, the ports are there */

@@ -14,10 +14,11 @@
  *     as an outsider's datagram.)
  * Judged packet by packet, never by an entry (they share no state with a flow):
  *   - ICMP errors (v4 unreachable, source quench, redirect, time exceeded, parameter problem; v6 unreachable, too
- *     big, time exceeded, parameter problem) belong to whoever sent the packet they quote: a packet from outside, an
- *     outsider; a packet from the host, the host, unless that packet belongs to a flow being recorded (e.g. an
- *     unreachable about the responder's SYN+ACK to a spoofed source). An error too short to quote a packet counts
- *     by its own direction.
+ *     big, time exceeded, parameter problem): one the host sends (its port unreachable for an outsider's datagram,
+ *     in ingress mode) is the host's. One that comes in belongs to whoever sent the packet it quotes: a packet from
+ *     outside, an outsider; a packet from the host, the host, unless that packet belongs to a flow being recorded
+ *     (e.g. an unreachable about the responder's SYN+ACK to a spoofed source). One too short to quote a packet is
+ *     an outsider's.
  *   - ICMPv6 neighbour discovery (router/neighbour solicitation and advertisement, redirect): link plumbing, never
  *     recorded (the capture filter already drops it in the kernel when no extension header hides it). */
 #ifndef LURKER_CAPTURER_ORIGIN_H

@@ -52,6 +52,9 @@ class DemoTest(unittest.TestCase):
         self.assertFalse(spoofed[0]["handshake"])
         self.assertEqual(spoofed[0]["dst_port"], 8081)
         self.assertTrue(any(x["src_addr"] == lt.ATTACKER_V6 and x["dst_port"] == 8080 for x in records))
+        # only outsiders' flows: nothing the sensor sent first (its neighbour discovery, say) is a record
+        own = [x for x in records if x["src_addr"] in (lt.SENSOR_V4, lt.SENSOR_V6)]
+        self.assertEqual(own, [], "records with the sensor as src_addr")
         self.assertGreaterEqual(len([x for x in records if x["src_addr"] == lt.ATTACKER_V4]), 1000,
                                 "nmap's 1000-port scan should leave a flow per port")
 

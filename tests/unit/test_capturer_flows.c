@@ -533,6 +533,12 @@ Test(capturer_origin, icmp_errors_belong_to_whoever_sent_the_packet_they_quote)
     icmp_error_quoting("198.51.100.1", "203.0.113.10", &q, 5);
     cr_assert_eq(tr.table.count, 2, "same ICMP flow as the previous error from 198.51.100.1");
     cr_assert_eq(tr.stats.flows_ignored_local, 2);
+    /* the host's own port unreachable for an outsider's datagram: the host's message, not recorded */
+    tf_ipv4(&q, "198.51.100.2", "203.0.113.10", IPPROTO_UDP, 5353, 9, 0, 0, 0, 4);
+    feed(&q, 6);
+    icmp_error_quoting("203.0.113.10", "198.51.100.2", &q, 7);
+    cr_assert_eq(tr.table.count, 3, "the datagram's flow, nothing more");
+    cr_assert_eq(tr.stats.flows_ignored_local, 3);
     stop();
 }
 
