@@ -97,6 +97,32 @@ static int rebuild(struct analyze_scratch *sc, const struct flow *f, int endpoin
     return reassemble_datagrams_scratch(sc->segs, d->nsegs, max, buffer, out);
 }
 
+static bool endpoint_is_local(const struct analyze_options *opt, const struct flow *f, int endpoint)
+{
+    struct ip_addr a;
+    if (f->family == 4)
+        ip_addr_from_v4(&a, f->addr[endpoint]);
+    else
+        ip_addr_from_v6(&a, f->addr[endpoint]);
+    for (size_t i = 0; i < opt->nlocal; i++)
+        if (prefix_contains(&opt->local[i], &a))
+            return true;
+    return false;
+}
+
+/* With the sensor's prefixes known, the client is the endpoint that is not the sensor's, whatever the handshake
+ * says, and the first packet's sender (endpoint 0) tells who started the flow. */
+static enum started_by orient(const struct analyze_options *opt, struct flow *f)
+{
+    if (opt->nlocal == 0)
+        return STARTED_BY_UNKNOWN;
+    bool local0 = endpoint_is_local(opt, f, 0), local1 = endpoint_is_local(opt, f, 1);
+    if (local0 == local1)
+        return STARTED_BY_UNKNOWN; /* both or neither: no outside to orient from */
+    f->client = local0 ? 1 : 0;
+    return local0 ? STARTED_BY_SENSOR : STARTED_BY_OUTSIDER;
+}
+
 /* Rebuilds each flow, recognises it and hands its record to fn, until fn returns non-zero. */
 static void emit_records(struct analyze_scratch *sc, bool pcap_truncated, const struct analyze_options *opt,
                          const struct analyze_source *src, record_fn fn, void *arg, struct analyze_stats *stats)
@@ -105,7 +131,9 @@ static void emit_records(struct analyze_scratch *sc, bool pcap_truncated, const 
     record_source_json(src, &sc->source);
     int stopped = 0;
     for (size_t i = 0; i < t->nflows && !stopped; i++) {
-        const struct flow *f = &t->flows[i];
+        struct flow oriented = t->flows[i];
+        const struct flow *f = &oriented;
+        enum started_by started_by = orient(opt, &oriented);
         struct stream client, server;
         if (rebuild(sc, f, f->client, opt->max_payload, &sc->client, &client) != 0 ||
             rebuild(sc, f, !f->client, opt->max_payload, &sc->server, &server) != 0) {
@@ -114,7 +142,7 @@ static void emit_records(struct analyze_scratch *sc, bool pcap_truncated, const 
         }
         struct recognised seen;
         recognise(client.bytes, client.len, server.bytes, server.len, f->proto == IPPROTO_NUM_UDP, &seen);
-        struct record_input in = { .flow = f, .client = &client, .server = &server, .seen = &seen, .src = src,
+        struct record_input in = { .flow = f, .started_by = started_by, .client = &client, .server = &server, .seen = &seen, .src = src,
                                    .pcap_truncated = pcap_truncated, .max_record_payload = opt->max_record_payload,
                                    .source_json = sc->source.oom ? NULL : sc->source.s,
                                    .source_json_len = sc->source.len };

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
+
 #define ANALYZER_SCHEMA_VERSION 1
 #define ANALYZER_DEFAULT_MAX_PAYLOAD (1024u * 1024u)
 
@@ -16,6 +18,11 @@ struct analyze_options {
     bool lines_only;           /* the callback only writes records (record_json_line, record_serialize) and never
                                 * reads record->fields: the jansson object is not built, which is most of the cost
                                 * of a small flow */
+    /* The sensor's monitored prefixes (--local, LURKER_LOCAL), or none. Given, a flow between a local and a remote
+     * endpoint is oriented from the remote side (src_* is the outsider) and says who sent its first packet
+     * (started_by); not given, the handshake decides as before (SCHEMA.md). */
+    const struct prefix *local;
+    size_t nlocal;
 };
 
 struct analyze_source {

@@ -20,6 +20,8 @@
 /* CloudWatch Logs takes events up to 256 KiB: in Lambda mode each direction is written up to this many bytes. */
 #define LAMBDA_RECORD_PAYLOAD (32u * 1024)
 
+#define ANALYZER_MAX_LOCAL 64
+
 struct cli {
     struct run run;
     struct s3_input s3;
@@ -27,6 +29,7 @@ struct cli {
     int first_input;
     struct follow_options follow; /* follow.dir set: --follow mode */
     const char *report_path;      /* --report */
+    struct prefix local[ANALYZER_MAX_LOCAL]; /* --local, LURKER_LOCAL */
 };
 
 static void usage(FILE *f)
@@ -40,6 +43,8 @@ static void usage(FILE *f)
             "Prints one JSON record per flow on stdout (schema: analyzer/SCHEMA.md).\n"
             "  --summary              print tables (recent flows with payload; flows by port, source, service)\n"
             "  --sensor NAME          sensor name for the records (default: from the path or S3 key)\n"
+            "  --local PREFIX         the sensor's monitored address or prefix (repeatable): records are oriented\n"
+            "                         from the other side and say who started the flow (started_by)\n"
             "  --max-payload BYTES    bytes kept per direction and flow (default %u)\n"
             "  --max-record-payload BYTES  bytes of each direction written into a record (default: all kept)\n"
             "  --max-file BYTES       largest pcap read (default %llu)\n"
@@ -52,7 +57,8 @@ static void usage(FILE *f)
             "                         SIGTERM/SIGINT. Only pcaps that appear after the start, unless:\n"
             "  --follow-existing      first analyse the pcaps already under DIR\n"
             "  --log FILE             with --follow: append records to FILE (default stdout; SIGHUP reopens it)\n"
-            "With AWS_LAMBDA_RUNTIME_API set it runs as an AWS Lambda function instead (sensor from LURKER_SENSOR).\n",
+            "With AWS_LAMBDA_RUNTIME_API set it runs as an AWS Lambda function instead (sensor from LURKER_SENSOR,\n"
+            "the sensors' prefixes from LURKER_LOCAL, comma-separated).\n",
             ANALYZER_DEFAULT_MAX_PAYLOAD, (unsigned long long)INPUT_DEFAULT_MAX_BYTES);
 }
 
@@ -66,13 +72,26 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
+/* One more monitored prefix; false when it does not parse or there are too many. */
+static bool add_local(struct cli *cli, const char *text)
+{
+    const char *why;
+    if (cli->run.analyze.nlocal == ANALYZER_MAX_LOCAL ||
+        prefix_parse(text, &cli->local[cli->run.analyze.nlocal], &why) != 0)
+        return false;
+    cli->run.analyze.local = cli->local;
+    cli->run.analyze.nlocal++;
+    return true;
+}
+
 static void parse_options(int argc, char **argv, struct cli *cli)
 {
     enum { OPT_SUMMARY = 256, OPT_SENSOR, OPT_MAX_PAYLOAD, OPT_MAX_RECORD, OPT_MAX_FILE, OPT_ENDPOINT, OPT_REGION,
-           OPT_REPORT, OPT_FOLLOW, OPT_FOLLOW_EXISTING, OPT_LOG };
+           OPT_REPORT, OPT_FOLLOW, OPT_FOLLOW_EXISTING, OPT_LOG, OPT_LOCAL };
     static const struct option options[] = {
         { "summary", no_argument, NULL, OPT_SUMMARY },
         { "sensor", required_argument, NULL, OPT_SENSOR },
+        { "local", required_argument, NULL, OPT_LOCAL },
         { "max-payload", required_argument, NULL, OPT_MAX_PAYLOAD },
         { "max-record-payload", required_argument, NULL, OPT_MAX_RECORD },
         { "max-file", required_argument, NULL, OPT_MAX_FILE },
@@ -97,6 +116,13 @@ static void parse_options(int argc, char **argv, struct cli *cli)
             break;
         case OPT_SENSOR:
             cli->run.sensor = optarg;
+            break;
+        case OPT_LOCAL:
+            if (!add_local(cli, optarg)) {
+                fprintf(stderr, "lurker-analyzer: --local %s: not an address or prefix (or more than %d)\n", optarg,
+                        ANALYZER_MAX_LOCAL);
+                exit(2);
+            }
             break;
         case OPT_MAX_PAYLOAD:
             if (parse_size(optarg, &cli->run.analyze.max_payload) != 0)
@@ -235,6 +261,18 @@ static int run_lambda(struct cli *cli, const char *runtime_api)
 {
     const char *sensor = getenv("LURKER_SENSOR");
     cli->run.sensor = sensor && *sensor ? sensor : NULL;
+    const char *local = getenv("LURKER_LOCAL");
+    for (const char *p = local ? local : ""; *p;) {
+        char one[64];
+        size_t n = strcspn(p, ",");
+        if (n > 0 && n < sizeof one) {
+            memcpy(one, p, n);
+            one[n] = '\0';
+            if (!add_local(cli, one))
+                fprintf(stderr, "lurker-analyzer: LURKER_LOCAL: '%s' ignored (not an address or prefix)\n", one);
+        }
+        p += n + (p[n] == ',');
+    }
     cli->run.analyze.max_record_payload = LAMBDA_RECORD_PAYLOAD;
     const char *limit = getenv("LURKER_MAX_RECORD_PAYLOAD");
     if (limit && parse_size(limit, &cli->run.analyze.max_record_payload) != 0)

@@ -151,6 +151,11 @@ static size_t record_limit(const struct record_input *in, const struct stream *s
     return in->max_record_payload && s->len > in->max_record_payload ? in->max_record_payload : s->len;
 }
 
+static const char *started_by_name(enum started_by who)
+{
+    return who == STARTED_BY_SENSOR ? "sensor" : "outsider";
+}
+
 /* The jansson object: every field but the payload texts, in the order the line writer writes them. */
 static json_t *build_fields(const struct record_input *in)
 {
@@ -176,6 +181,8 @@ static json_t *build_fields(const struct record_input *in)
     put(rec, "src_port", json_integer(f->port[c]));
     put(rec, "dst_addr", address(f, s));
     put(rec, "dst_port", json_integer(f->port[s]));
+    if (in->started_by != STARTED_BY_UNKNOWN)
+        put(rec, "started_by", json_string_nocheck(started_by_name(in->started_by)));
     put(rec, "sensor", utf8_or_printable(in->src->sensor));
     put(rec, "s3path", utf8_or_printable(in->src->s3path));
     put(rec, "packets", json_integer((json_int_t)(cd->packets + sd->packets)));
@@ -736,6 +743,10 @@ static void write_record(const struct record_input *in, struct record_buffer *b)
     put_address(b, f, s);
     PUT_KEY(b, "\"dst_port\":");
     put_uint(b, f->port[s]);
+    if (in->started_by != STARTED_BY_UNKNOWN) {
+        PUT_KEY(b, "\"started_by\":");
+        put_cstring(b, started_by_name(in->started_by));
+    }
     put_char(b, ',');
     if (in->source_json)
         put_raw(b, in->source_json, in->source_json_len);

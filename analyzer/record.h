@@ -21,8 +21,15 @@ struct record_buffer {
 
 void record_buffer_free(struct record_buffer *b);
 
+enum started_by {
+    STARTED_BY_UNKNOWN,  /* the sensor's addresses were not given: no "started_by" member */
+    STARTED_BY_OUTSIDER, /* the flow's first packet came from the remote side */
+    STARTED_BY_SENSOR,   /* ... from the sensor: a flow the sensor host started (lurker no longer records those) */
+};
+
 struct record_input {
     const struct flow *flow;
+    enum started_by started_by;
     const struct stream *client;   /* bytes the client sent */
     const struct stream *server;   /* bytes lurker's side sent */
     const struct recognised *seen;

@@ -105,6 +105,45 @@ class Crafted(unittest.TestCase):
         self.assertEqual(ac.payload(r), HTTP)
         self.assertFalse(r["handshake"])
 
+    def test_local_prefix_orients_from_the_outsider_and_says_who_started(self):
+        """--local: src_* is always the remote peer; a pcap that starts with the sensor's packet says so."""
+        script = ("import sys\nfrom scapy.all import Ether, IP, TCP, UDP, Raw, wrpcap\n"
+                  "S, R = '203.0.113.10', '198.51.100.7'\n"
+                  "wrpcap(sys.argv[1] + '/host.pcap', ["
+                  "Ether()/IP(src=S, dst=R)/TCP(sport=45000, dport=80, flags='S', seq=1),"
+                  "Ether()/IP(src=R, dst=S)/TCP(sport=80, dport=45000, flags='SA', seq=500, ack=2),"
+                  "Ether()/IP(src=S, dst=R)/TCP(sport=45000, dport=80, flags='PA', seq=2, ack=501)/Raw(b'GET /')])\n"
+                  "wrpcap(sys.argv[1] + '/midstream_out.pcap', ["
+                  "Ether()/IP(src=S, dst=R)/TCP(sport=8080, dport=1234, flags='PA', seq=10, ack=20)/Raw(b'banner'),"
+                  "Ether()/IP(src=R, dst=S)/TCP(sport=1234, dport=8080, flags='PA', seq=20, ack=16)/Raw(b'hello')])\n"
+                  "wrpcap(sys.argv[1] + '/udp_in.pcap', [Ether()/IP(src=R, dst=S)/UDP(sport=5000, dport=53)/Raw(b'q'),"
+                  "Ether()/IP(src=S, dst=R)/UDP(sport=53, dport=5000)/Raw(b'a')])\n")
+        d = os.path.join(self.dir, "local")
+        os.makedirs(d, exist_ok=True)
+        subprocess.run([ac.lurkertest.DEBIAN_PY, "-c", script, d], check=True, capture_output=True)
+        rows = {}
+        for name in ("host", "midstream_out", "udp_in"):
+            plain, err, rc = ac.run_analyzer(os.path.join(d, name + ".pcap"))
+            self.assertEqual(rc, 0, err)
+            self.assertNotIn("started_by", plain[0], "no --local: the record is as before")
+            local, err, rc = ac.run_analyzer("--local", "203.0.113.0/24", os.path.join(d, name + ".pcap"))
+            self.assertEqual(rc, 0, err)
+            rows[name] = (plain[0], local[0])
+        plain, local = rows["host"]
+        self.assertEqual(plain["src_addr"], "203.0.113.10", "without --local the SYN's sender is the client")
+        self.assertEqual((local["src_addr"], local["src_port"], local["dst_addr"], local["dst_port"]),
+                         ("198.51.100.7", 80, "203.0.113.10", 45000))
+        self.assertEqual(local["started_by"], "sensor")
+        plain, local = rows["midstream_out"]
+        self.assertEqual(plain["src_addr"], "203.0.113.10", "without --local the first packet's sender")
+        self.assertEqual((local["src_addr"], local["dst_port"], local["started_by"]), ("198.51.100.7", 8080, "sensor"))
+        self.assertEqual(ac.payload(local), b"hello")
+        plain, local = rows["udp_in"]
+        self.assertEqual((local["src_addr"], local["started_by"]), ("198.51.100.7", "outsider"))
+        self.assertEqual({k: v for k, v in local.items() if k != "started_by"}, plain, "otherwise the same record")
+        _, err, rc = ac.run_analyzer("--local", "not-an-address", os.path.join(d, "host.pcap"))
+        self.assertEqual(rc, 2, err)
+
     def test_ipv6_and_ssh_banners(self):
         r = self.one("ipv6")
         self.assertEqual((r["src_addr"], r["dst_addr"], r["dst_port"]), ("2001:db8:a::2", "2001:db8:5::10", 22))

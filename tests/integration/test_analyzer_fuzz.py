@@ -15,8 +15,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import analyzer_check as ac  # noqa: E402
 
 ROOT = ac.ROOT
-SOURCES = ["pcap_file", "packet", "flow", "reassembly", "recognise", "proto_text", "proto_tls", "proto_dns", "text",
-           "record", "analyze", "lambda_event"]
+SOURCES = ["analyzer/" + n for n in ("pcap_file", "packet", "flow", "reassembly", "recognise", "proto_text",
+                                      "proto_tls", "proto_dns", "text", "record", "analyze", "lambda_event")] + \
+    ["common/addr"]  # --local prefixes
 TARGETS = {"fuzz_analyzer_pcap": 5, "fuzz_analyzer_reassembly": 3, "fuzz_analyzer_protocols": 4}
 FLAGS = ["-O1", "-g", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-I" + os.path.join(ROOT, "common"),
          "-fsanitize=fuzzer-no-link,address,undefined", "-fno-sanitize-recover=undefined"]
@@ -30,10 +31,10 @@ class Fuzz(unittest.TestCase):
         os.makedirs(cls.out, exist_ok=True)
         objs = []
         for name in SOURCES:
-            src = os.path.join(ROOT, "analyzer", name + ".c")
-            obj = os.path.join(cls.out, name + ".o")
-            if not os.path.exists(obj) or os.path.getmtime(obj) < max(os.path.getmtime(p) for p in
-                                                                       glob.glob(os.path.join(ROOT, "analyzer", "*"))):
+            src = os.path.join(ROOT, name + ".c")
+            obj = os.path.join(cls.out, os.path.basename(name) + ".o")
+            inputs = glob.glob(os.path.join(ROOT, "analyzer", "*")) + glob.glob(os.path.join(ROOT, "common", "addr.*"))
+            if not os.path.exists(obj) or os.path.getmtime(obj) < max(os.path.getmtime(p) for p in inputs):
                 subprocess.run(["clang"] + FLAGS + ["-c", "-o", obj, src], check=True, timeout=300)
             objs.append(obj)
         for target in TARGETS:
