@@ -211,6 +211,12 @@ void engine_tc_start(struct engine_tc *e, const struct lurker_config *cfg, const
     __atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
 }
 
+void engine_tc_stop(struct engine_tc *e)
+{
+    if (e->settings)
+        __atomic_store_n(&e->settings->ready, 0, __ATOMIC_RELEASE);
+}
+
 void engine_tc_totals(const struct engine_tc *e, struct engine_tc_totals *out)
 {
     uint64_t sum[SYNACK_STAT_COUNT] = {0};

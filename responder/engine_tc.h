@@ -50,6 +50,10 @@ void engine_tc_refresh(struct engine_tc *e);
 
 void engine_tc_totals(const struct engine_tc *e, struct engine_tc_totals *out);
 
+/* Disarms the program (it passes everything again): the worker's last act, so that a supervisor killed with SIGKILL
+ * (which leaves the filter attached until the next start replaces it) leaves no answering program behind. */
+void engine_tc_stop(struct engine_tc *e);
+
 /* Unmaps the maps (the supervisor, which needs only the filter's identity to detach). */
 void engine_tc_release(struct engine_tc *e);
 

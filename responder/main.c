@@ -314,6 +314,7 @@ int main(int argc, char **argv)
              handles.use_tc ? "tc" : "raw", persona_name(cfg.responder.persona), cfg.naddresses, host.mss_v4,
              host.linux_wscale, cfg.user);
     answer_until_stopped(&handles, &seg, &responder);
+    engine_tc_stop(&handles.tc);
     log_totals(&responder, &seg);
     shm_unregister(&seg, PROC_RESPONDER);
     shm_detach(&seg);

@@ -95,10 +95,12 @@ if [ -n "$PROFILE" ]; then
   exit 0
 fi
 
+# median over the runs of a step of the CPU1 time per reply, wall minus idle (synflood-rate.sh's last column)
+cpu_us() { awk -F'\t' -v l="$1" '$1 == l { print $23 }' "$BENCH_OUT" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 median() { grep MEDIAN | sed -E 's/.*reply_rate=([0-9.]+).*ratio=([0-9.]+).*/\1 \2/'; }
 export BENCH_OUT=$W/results.tsv
 read -r K _ < <("$HERE/synflood-rate.sh" -n 1000000 -p 7777 -R 1 -l kernel -- kernel:7777 2>&1 | median)
-K=${K%.*}; echo "kernel SYN cookies, flood: $K SYN+ACK/s"
+K=${K%.*}; echo "kernel SYN cookies, flood: $K SYN+ACK/s, $(cpu_us kernel) us of CPU1 per reply (wall - idle)"
 ceiling() { # $1 = responder|all
   local best=0 r n out rate ratio
   for r in $RATES; do
@@ -107,7 +109,7 @@ ceiling() { # $1 = responder|all
     read -r rate ratio < <(echo "$out" | median) || { echo "$out" | tail -3 >&2; return 1; }
     # every run must keep up, not just the median one: take the worst run's ratio (column 14 of the TSV)
     ratio=$(awk -F'\t' -v l="lurker-$1-$r" '$1 == l { if (min == "" || $14 < min) min = $14 } END { print min }' "$BENCH_OUT")
-    echo "  $1 offered $r/s: worst run answered ratio $ratio (median reply rate $rate/s; runs: $(echo "$out" | grep -o 'reply runs: [0-9. ]*' | cut -d: -f2))" >&2
+    echo "  $1 offered $r/s: worst run answered ratio $ratio (median reply rate $rate/s; runs: $(echo "$out" | grep -o 'reply runs: [0-9. ]*' | cut -d: -f2); $(cpu_us "lurker-$1-$r") us of CPU1 per reply)" >&2
     awk -v x="$ratio" 'BEGIN { exit !(x >= 0.99) }' || break
     best=$r
   done

@@ -12,7 +12,7 @@ sys.dont_write_bytecode = True  # keep tests/data free of __pycache__
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "analyzer"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
 import analyzer_check as ac  # noqa: E402
-from lurkertest import BIN, SENSOR_V4, Processes, Topology, sh, wait_for  # noqa: E402
+from lurkertest import BIN, SENSOR_V4, Processes, Topology, sh, tshark_fields, wait_for  # noqa: E402
 from responder_env import Responder  # noqa: E402
 
 SSH_BANNER = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"
@@ -22,6 +22,8 @@ YAML = ("  banners:\n"
 
 
 class FromLurker(unittest.TestCase):
+    engine = "raw"  # responder.engine
+
     @classmethod
     def setUpClass(cls):
         if os.geteuid() != 0:
@@ -39,7 +41,7 @@ class FromLurker(unittest.TestCase):
     @classmethod
     def run_sensor(cls):
         t = cls.topo
-        cls.responder = Responder(t, responder_yaml=YAML)
+        cls.responder = Responder(t, responder_yaml=YAML, engine=cls.engine)
         cls.responder.__enter__()
         cls.spool = os.path.dirname(cls.responder.config)
         log_path = os.path.join(cls.spool, "capturer.log")
@@ -106,6 +108,17 @@ class FromLurker(unittest.TestCase):
         self.assertEqual(r["ssh"]["server_banner"], SSH_BANNER)
         self.assertTrue(r["ssh"]["banner"].startswith("SSH-2.0-OpenSSH_"), r["ssh"])
 
+    def test_every_pcap_holds_the_responders_synack(self):
+        # the capturer's own tap recorded the reply, whichever engine sent it (tshark, not our parser)
+        self.assertGreaterEqual(len(self.pcaps), 6, self.pcaps)
+        for p in self.pcaps:
+            synacks = tshark_fields(p, ["tcp.srcport"], "ip.src == %s && tcp.flags.syn == 1 && tcp.flags.ack == 1"
+                                    % SENSOR_V4)
+            self.assertEqual(len(synacks), 1, p)
+        counters = self.responder.counters(settle=0)
+        self.assertEqual(counters["tc_passed"], 0)
+        self.assertIn("engine=%s" % self.engine, self.responder.log_text())
+
     def test_nc_and_syn_scan(self):
         (nc,) = self.by_port(7777)
         self.assertEqual(nc["readable"], "hello sensor\n")
@@ -114,6 +127,11 @@ class FromLurker(unittest.TestCase):
             self.assertFalse(r["handshake"])
             self.assertTrue(r["tcp"]["client_rst"])
             self.assertEqual(r["payload_len"], 0)
+
+
+class FromLurkerTc(FromLurker):
+    """The same sensor with engine: tc: the BPF program answers the SYNs, the capturer's tap still records them."""
+    engine = "tc"
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ send(IP(dst="%s")/TCP(sport=40404, dport=2222, flags="A", seq=1, ack=123456789))
 
 
 class BannerTest(unittest.TestCase):
+    engine = "raw"  # responder.engine
+
     def setUp(self):
         self.topo = Topology()
         self.topo.up()
@@ -38,7 +40,8 @@ class BannerTest(unittest.TestCase):
 
     def test_ssh_and_ftp_clients_take_the_bait(self):
         t = self.topo
-        with TempDir() as d, Responder(t, addresses=(SENSOR_V4, SENSOR_V6), responder_yaml=YAML) as r:
+        with TempDir() as d, Responder(t, engine=self.engine, addresses=(SENSOR_V4, SENSOR_V6),
+                                       responder_yaml=YAML) as r:
             cap = Capture(t, t.sensor, t.s_if, os.path.join(d, "s.pcap"))
             # all clients at once (each waits out its timeout), then the forged ACK
             with ThreadPoolExecutor(4) as pool:
@@ -65,6 +68,11 @@ class BannerTest(unittest.TestCase):
             self.assertGreaterEqual(c["banners_sent"], 3)
             self.assertGreaterEqual(c["acks_sent"], 3)
             self.assertEqual(c["cookie_invalid"], 1)
+
+
+class BannerTestTc(BannerTest):
+    """The same with engine: tc (the BPF program answers the SYNs)."""
+    engine = "tc"
 
 
 if __name__ == "__main__":

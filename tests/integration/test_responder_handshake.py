@@ -16,6 +16,8 @@ from lurkertest import SENSOR_V4, SENSOR_V6, Processes, TempDir, Topology, tshar
 
 
 class HandshakeTest(unittest.TestCase):
+    engine = "raw"  # responder.engine
+
     def setUp(self):
         ipv6 = self._testMethodName.endswith("v4_and_v6")
         self.topo = Topology(ipv6=ipv6)
@@ -26,7 +28,7 @@ class HandshakeTest(unittest.TestCase):
 
     def test_clients_complete_handshakes_and_send_payload_v4_and_v6(self):
         t = self.topo
-        with TempDir() as d, Responder(t, addresses=(SENSOR_V4, SENSOR_V6)) as r:
+        with TempDir() as d, Responder(t, engine=self.engine, addresses=(SENSOR_V4, SENSOR_V6)) as r:
             cap = Capture(t, t.sensor, t.s_if, os.path.join(d, "s.pcap"))
             ports = random.sample(range(1024, 65535), 6)
             clients = Processes()  # all six at once: each waits for a server that never speaks
@@ -64,7 +66,7 @@ class HandshakeTest(unittest.TestCase):
 
     def test_rules_installed_then_removed_and_kernel_rst_returns(self):
         t = self.topo
-        with Responder(t, responder_yaml="  exclude_ports: [8080]\n") as r:
+        with Responder(t, engine=self.engine, responder_yaml="  exclude_ports: [8080]\n") as r:
             rules = r.nft_ruleset()
             self.assertIn("table inet lurker_test_", rules)
             self.assertIn("tcp sport != 8080", rules)
@@ -79,7 +81,8 @@ class HandshakeTest(unittest.TestCase):
 
     def test_ingress_mode_drops_before_the_kernel_and_cleans_up(self):
         t = self.topo
-        with TempDir() as d, Responder(t, responder_yaml="  firewall: ingress\n  exclude_ports: [8080]\n") as r:
+        with TempDir() as d, Responder(t, engine=self.engine,
+                                       responder_yaml="  firewall: ingress\n  exclude_ports: [8080]\n") as r:
             rules = r.nft_ruleset()
             self.assertIn("table netdev lurker_test_", rules)
             self.assertIn('hook ingress device "%s"' % t.s_if, rules)
@@ -105,7 +108,7 @@ class HandshakeTest(unittest.TestCase):
         t.ns(t.sensor, "nft", "-f", shipped)
         loaded = t.ns(t.sensor, "nft", "list", "table", "inet", "lurker").stdout
         t.ns(t.sensor, "nft", "delete", "table", "inet", "lurker")
-        with Responder(t, responder_yaml="  exclude_ports: [22]\n") as r:
+        with Responder(t, engine=self.engine, responder_yaml="  exclude_ports: [22]\n") as r:
             ours = r.nft_ruleset()
         # the same rules (for the IPv4 address both configure) under the instance's own table name
         v4_rules = [line.strip() for line in loaded.splitlines() if "ip saddr" in line]
@@ -115,7 +118,7 @@ class HandshakeTest(unittest.TestCase):
 
     def test_rules_removed_when_the_worker_is_killed(self):
         t = self.topo
-        with Responder(t) as r:
+        with Responder(t, engine=self.engine) as r:
             worker = r.worker_pid()
             self.assertIsNotNone(worker)
             os.kill(worker, signal.SIGKILL)
@@ -125,7 +128,7 @@ class HandshakeTest(unittest.TestCase):
 
     def test_worker_has_no_capabilities(self):
         t = self.topo
-        with Responder(t, user="nobody") as r:
+        with Responder(t, engine=self.engine, user="nobody") as r:
             worker = r.worker_pid()
             with open("/proc/%d/status" % worker) as f:
                 status = f.read()
@@ -140,6 +143,8 @@ class HandshakeTest(unittest.TestCase):
             self.assertEqual([f for f in fds if f.startswith("socket:")], [], fds)
             worker_fds = [os.readlink("/proc/%d/fd/%s" % (worker, fd)) for fd in os.listdir("/proc/%d/fd" % worker)]
             self.assertGreaterEqual(len([f for f in worker_fds if f.startswith("socket:")]), 2, worker_fds)
+            # the tc engine's maps are mapped memory, not descriptors: neither process holds a BPF object
+            self.assertEqual([f for f in fds + worker_fds if "bpf" in f], [], fds + worker_fds)
             # and it still answers after the drop
             self.assertEqual(probe(t, SENSOR_V4, 2345, "linux")["flags"], "SA")
 
@@ -147,12 +152,17 @@ class HandshakeTest(unittest.TestCase):
         t = self.topo
         isns = []
         for _ in range(2):
-            with Responder(t):
+            with Responder(t, engine=self.engine):
                 isns.append([a["seq"] for a in probes(t, SENSOR_V4, 80, ["nmap", "linux"], sport=40000)])
         # one tuple, two SYNs per start: the same ISN within a start (a cookie), another one after a restart
         self.assertEqual(isns[0][0], isns[0][1])
         self.assertEqual(isns[1][0], isns[1][1])
         self.assertNotEqual(isns[0][0], isns[1][0])
+
+
+class HandshakeTestTc(HandshakeTest):
+    """The same with engine: tc (the BPF program answers the SYNs)."""
+    engine = "tc"
 
 
 if __name__ == "__main__":

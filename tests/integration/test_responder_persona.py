@@ -50,6 +50,8 @@ def p0f_servers(pcap):
 
 
 class PersonaTest(unittest.TestCase):
+    engine = "raw"  # responder.engine
+
     def setUp(self):
         ipv6 = self._testMethodName == "test_linux_persona_matches_the_kernel_synack"
         self.topo = Topology(ipv6=ipv6)
@@ -64,7 +66,7 @@ class PersonaTest(unittest.TestCase):
         t = self.topo
         self.procs.start(t.in_ns(t.sensor, ["python3", "-c", LISTENER]))
         time.sleep(0.3)
-        with TempDir() as d, Responder(t, addresses=(SENSOR_V4, SENSOR_V6),
+        with TempDir() as d, Responder(t, engine=self.engine, addresses=(SENSOR_V4, SENSOR_V6),
                                        responder_yaml="  exclude_ports: [%d]\n" % KERNEL_PORT):
             for dst in (SENSOR_V4, SENSOR_V6):
                 kernel = probes(t, dst, KERNEL_PORT, OPTSETS)
@@ -83,7 +85,7 @@ class PersonaTest(unittest.TestCase):
     def test_freebsd_and_windows_personas_as_p0f_sees_them(self):
         t = self.topo
         for persona, port in (("freebsd", 8082), ("windows", 8083)):
-            with TempDir() as d, Responder(t, responder_yaml="  persona: %s\n" % persona):
+            with TempDir() as d, Responder(t, engine=self.engine, responder_yaml="  persona: %s\n" % persona):
                 cap = Capture(t, t.attacker, t.a_if, os.path.join(d, "a.pcap"))
                 t.ns(t.attacker, "curl", "-s", "-m", "1", "http://%s:%d/" % (SENSOR_V4, port), check=False)
                 cap.stop()
@@ -94,6 +96,11 @@ class PersonaTest(unittest.TestCase):
                 else:
                     # p0f's database has no Windows 10/11 SYN+ACK; check the signature itself
                     self.assertEqual(raw_sig, "4:128+0:0:1460:65535,8:mss,nop,ws,nop,nop,sok:df,id+:0")
+
+
+class PersonaTestTc(PersonaTest):
+    """The same with engine: tc (the BPF program answers the SYNs)."""
+    engine = "tc"
 
 
 if __name__ == "__main__":
