@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # deploy.sh — put a lurker sensor on the internet, or take everything down again.
 #
-#   infra/deploy.sh [OPTIONS] [deploy]     build + upload artifacts, then deploy backend -> sensor -> output
-#   infra/deploy.sh [OPTIONS] teardown     delete output and sensor stacks, empty both buckets, delete the backend
+#   infra/deploy.sh [OPTIONS] [deploy]     build + upload artifacts, then deploy backend -> sensor -> its alarms
+#                                          -> output
+#   infra/deploy.sh [OPTIONS] upgrade      build + upload a new tarball and upgrade running sensors in place
+#                                          (SSM Run Command; no instance is replaced, the spool is kept)
+#   infra/deploy.sh [OPTIONS] teardown     delete output, sensor and alarm stacks, empty the buckets, delete the
+#                                          backend
 #   infra/deploy.sh [OPTIONS] status       print the summary of what is deployed
 #
 # Run with --help for the options. --dry-run prints every command (aws, make, tar) instead of running it.
@@ -31,6 +35,11 @@ no_upload_minutes=60
 kernel_drops_threshold=1000
 backlog_age_seconds=900
 dashboard=true
+fleet_dashboard=true
+monthly_budget=0
+recreate=0
+replace_image=0
+all_sensors=0
 lambda_zip=""
 tarball=""
 template_dir=$ROOT/infra
@@ -42,9 +51,9 @@ command=deploy
 
 usage() {
     cat <<EOF
-usage: infra/deploy.sh [OPTIONS] [deploy|teardown|status]
+usage: infra/deploy.sh [OPTIONS] [deploy|upgrade|teardown|status]
 
-Stacks: NAME-backend and NAME-output in --region, NAME-sensor-SENSOR_ID in --sensor-region.
+Stacks: NAME-backend, NAME-output and NAME-alarms-SENSOR_ID in --region, NAME-sensor-SENSOR_ID in --sensor-region.
 
   --name NAME               stack name prefix, lowercase (default: $name)
   --sensor-id ID            sensor name, also its S3 prefix sensors/ID/ (default: $sensor_id)
@@ -53,8 +62,11 @@ Stacks: NAME-backend and NAME-output in --region, NAME-sensor-SENSOR_ID in --sen
   --network-mode MODE       single (one interface, one public IPv4) or dual (management + monitored,
                             two Elastic IPs) (default: $network_mode)
   --instance-type TYPE      (default: $instance_type; t3/t3a types need --image-param ...-amd64)
-  --image-param PATH        public SSM parameter naming the AMI
-                            (default: the template's, /aws/service/debian/release/12/latest/arm64)
+  --image-param PATH        public SSM parameter naming the AMI, resolved once when the sensor stack is created
+                            and then pinned (default: /aws/service/debian/release/12/latest/arm64, or .../amd64
+                            for t3/t3a types)
+  --replace-image           move an existing sensor to the image the parameter names now: its spool is drained
+                            (capture stopped, every pcap shipped) before CloudFormation replaces the instance
   --admin-cidr CIDR         allow SSH from CIDR (default: none; use SSM Session Manager)
   --key-name NAME           EC2 key pair for SSH (with --admin-cidr)
   --rotation-schedule EXPR  dual mode: move to a fresh public IPv4 on this schedule, e.g. 'rate(1 day)'
@@ -71,6 +83,10 @@ Stacks: NAME-backend and NAME-output in --region, NAME-sensor-SENSOR_ID in --sen
   --backlog-age-seconds N   alarm when the oldest unshipped pcap is older than N seconds (default: $backlog_age_seconds)
   --no-dashboard            no CloudWatch dashboard for the sensor (an account's first three are free, then
                             \$3/month each)
+  --no-fleet-dashboard      no fleet dashboard in the backend stack
+  --monthly-budget USD      with --alert-email: an AWS Budgets alert at 80% (actual) / 100% (forecast) of USD
+  --recreate                a stack left in ROLLBACK_COMPLETE (its creation failed) is deleted and created again
+  --all                     upgrade: every sensor of NAME (found by its alarm stack), not only --sensor-id
   --lambda-zip FILE         use this analyzer package instead of running \`make lambda\`
   --tarball FILE            use this source tarball instead of packing the work tree
   --no-sensor               deploy (or tear down) only backend and output
@@ -112,11 +128,16 @@ while [ $# -gt 0 ]; do
         --template-dir) need_value "$@"; template_dir=$2; shift 2 ;;
         --endpoint-url) need_value "$@"; endpoint_url=$2; shift 2 ;;
         --no-dashboard) dashboard=false; shift ;;
+        --no-fleet-dashboard) fleet_dashboard=false; shift ;;
+        --monthly-budget) need_value "$@"; monthly_budget=$2; shift 2 ;;
+        --recreate) recreate=1; shift ;;
+        --replace-image) replace_image=1; shift ;;
+        --all) all_sensors=1; shift ;;
         --no-sensor) skip_sensor=1; shift ;;
         --no-output) skip_output=1; shift ;;
         --dry-run) dry_run=1; shift ;;
         -h|--help) usage; exit 0 ;;
-        deploy|teardown|status) command=$1; shift ;;
+        deploy|upgrade|teardown|status) command=$1; shift ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
@@ -137,6 +158,9 @@ done
 if ! [[ $backlog_age_seconds =~ ^[0-9]+$ ]] || [ "$backlog_age_seconds" -lt 60 ]; then
     die "--backlog-age-seconds must be a number of seconds, at least 60"
 fi
+[[ $monthly_budget =~ ^[0-9]+$ ]] || die "--monthly-budget must be a whole number of USD"
+if [ "$monthly_budget" != 0 ] && [ -z "$alert_email" ]; then die "--monthly-budget needs --alert-email"; fi
+[[ -z $admin_cidr || $admin_cidr =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$ ]] || die "--admin-cidr must be an IPv4 CIDR"
 if [ -n "$rotation_schedule" ] && [ "$network_mode" != dual ]; then
     die "--rotation-schedule needs --network-mode dual"
 fi
@@ -144,6 +168,7 @@ sensor_stack_suffix=$(printf '%s' "$sensor_id" | tr -c 'A-Za-z0-9-' '-')
 
 backend_stack=$name-backend
 sensor_stack=$name-sensor-$sensor_stack_suffix
+alarms_stack=$name-alarms-$sensor_stack_suffix
 output_stack=$name-output
 
 endpoint_args=()
@@ -197,34 +222,92 @@ output() {
     else die "stack $1 has no output $2"; fi
 }
 
+# stack_status REGION STACK: its status, or NONE when it does not exist (--dry-run: NONE).
+stack_status() {
+    local out
+    if [ "$dry_run" = 1 ]; then echo NONE; return 0; fi
+    if ! out=$(aws "${endpoint_args[@]}" --region "$1" cloudformation describe-stacks --stack-name "$2" \
+                   --query 'Stacks[0].StackStatus' --output text 2>&1); then
+        if grep -q 'does not exist' <<<"$out"; then echo NONE; return 0; fi
+        echo "$out" >&2; die "cannot read the status of $2 in $1"
+    fi
+    echo "$out"
+}
+
+# stack_parameter REGION STACK KEY: a parameter's current value (empty when the stack or the key is absent).
+stack_parameter() {
+    if [ "$dry_run" = 1 ]; then echo ""; return 0; fi
+    aws "${endpoint_args[@]}" --region "$1" cloudformation describe-stacks --stack-name "$2" \
+        --query "Stacks[0].Parameters[?ParameterKey=='$3'].ParameterValue | [0]" --output text 2>/dev/null |
+        sed 's/^None$//'
+}
+
+# Why a stack failed: its first *_FAILED events, oldest first.
+show_failure() {
+    [ "$dry_run" = 0 ] || return 0
+    echo "deploy.sh: $2 ($1) failed; the first failed resources:" >&2
+    local failed="reverse(StackEvents[?ends_with(ResourceStatus, 'FAILED')])[:5]"
+    aws "${endpoint_args[@]}" --region "$1" cloudformation describe-stack-events --stack-name "$2" \
+        --query "$failed.[LogicalResourceId,ResourceStatus,ResourceStatusReason]" --output text >&2 2>/dev/null || true
+}
+
+# The parameters as a JSON file for --parameters file://...: the CLI's short form
+# (ParameterKey=K,ParameterValue=V) splits values at commas, e.g. a cron(0 8,20 * * ? *) schedule.
+PARAM_DIR=$(mktemp -d "${TMPDIR:-/tmp}/lurker-deploy.XXXXXX")
+trap 'rm -rf "$PARAM_DIR"' EXIT
+parameter_file() { # NAME KEY=VALUE... -> path of the file
+    local file=$PARAM_DIR/$1.json kv; shift
+    for kv in "$@"; do
+        jq -cn --arg k "${kv%%=*}" --arg v "${kv#*=}" '{ParameterKey: $k, ParameterValue: $v}'
+    done | jq -s . >"$file"
+    echo "$file"
+}
+
+wait_stack() { # REGION STACK create|update|delete
+    if ! aws_in "$1" cloudformation wait "stack-$3-complete" --stack-name "$2"; then
+        show_failure "$1" "$2"; die "$2 did not reach ${3^^}_COMPLETE"
+    fi
+}
+
 # deploy_stack REGION STACK TEMPLATE KEY=VALUE...: create the stack, or update it when it exists, and wait.
+# A stack in ROLLBACK_COMPLETE (a failed creation) can only be deleted: say so, or with --recreate do it.
 # (create/update-stack rather than `cloudformation deploy`: the same calls work against test servers that
 # implement change sets only partly.)
 deploy_stack() {
-    local r=$1 stack=$2 template=$3 kv params=() err
+    local r=$1 stack=$2 template=$3 params err status
     shift 3
-    for kv in "$@"; do params+=("ParameterKey=${kv%%=*},ParameterValue=${kv#*=}"); done
+    params=$(parameter_file "$stack" "$@")
     echo "== $stack ($r) from $(basename "$template")"
     if [ "$dry_run" = 1 ]; then
+        echo "   parameters ($params):"; jq -c '.[]' "$params" | sed 's/^/     /'
+    fi
+    status=$(stack_status "$r" "$stack")
+    case $status in
+        ROLLBACK_COMPLETE|ROLLBACK_FAILED|DELETE_FAILED)
+            show_failure "$r" "$stack"
+            if [ "$recreate" = 0 ]; then
+                die "$stack ($r) is in $status: its creation failed (reasons above; all events:" \
+                    "aws cloudformation describe-stack-events --region $r --stack-name $stack)." \
+                    "It cannot be updated. Run again with --recreate to delete it and create it anew."
+            fi
+            echo "   $status: deleting it first (--recreate)"
+            delete_stack "$r" "$stack"
+            status=NONE ;;
+        *_IN_PROGRESS) die "$stack ($r) is busy ($status): wait until it is done, then run again" ;;
+    esac
+    if [ "$status" = NONE ]; then
         aws_in "$r" cloudformation create-stack --stack-name "$stack" --template-body "file://$template" \
-            --capabilities CAPABILITY_IAM --parameters "${params[@]}"
-        aws_in "$r" cloudformation wait stack-create-complete --stack-name "$stack"
+            --capabilities CAPABILITY_IAM --parameters "file://$params" >/dev/null
+        wait_stack "$r" "$stack" create
         return 0
     fi
-    if err=$(aws "${endpoint_args[@]}" --region "$r" cloudformation create-stack --stack-name "$stack" \
-                 --template-body "file://$template" --capabilities CAPABILITY_IAM --parameters "${params[@]}" \
-                 2>&1 >/dev/null); then
-        aws_in "$r" cloudformation wait stack-create-complete --stack-name "$stack"
-        return 0
-    fi
-    grep -q AlreadyExists <<<"$err" || { echo "$err" >&2; die "creating $stack failed"; }
     if ! err=$(aws "${endpoint_args[@]}" --region "$r" cloudformation update-stack --stack-name "$stack" \
-                   --template-body "file://$template" --capabilities CAPABILITY_IAM --parameters "${params[@]}" \
+                   --template-body "file://$template" --capabilities CAPABILITY_IAM --parameters "file://$params" \
                    2>&1 >/dev/null); then
         if grep -q 'No updates are to be performed' <<<"$err"; then echo "   (unchanged)"; return 0; fi
         echo "$err" >&2; die "updating $stack failed"
     fi
-    aws_in "$r" cloudformation wait stack-update-complete --stack-name "$stack"
+    wait_stack "$r" "$stack" update
 }
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
@@ -263,20 +346,55 @@ lambda_architecture() {
     esac
 }
 
-default_network() {
-    if [ -z "$vpc_id" ]; then
+# Where the sensor goes, checked before any stack is created: the subnet is in the VPC, the instance type is offered
+# in the subnet's zone. Without --subnet-id: the default VPC's default subnet in the first zone that offers the type.
+check_network() {
+    local zone subnet_vpc zones
+    if [ -n "$vpc_id" ] && [ -z "$subnet_id" ]; then
+        die "--vpc-id needs --subnet-id (a public subnet of $vpc_id: one whose route table has an internet gateway)"
+    fi
+    # the zones that offer the instance type
+    zones=$(query "$sensor_region" "<zones offering $instance_type>" ec2 describe-instance-type-offerings \
+        --location-type availability-zone --filters "Name=instance-type,Values=$instance_type" \
+        --query 'InstanceTypeOfferings[].Location' --output text)
+    if [ -z "$zones" ] || [ "$zones" = None ]; then die "$instance_type is not offered in any zone of $sensor_region"; fi
+    if [ -z "$subnet_id" ]; then
         vpc_id=$(query "$sensor_region" "<default VPC>" ec2 describe-vpcs --filters Name=isDefault,Values=true \
             --query 'Vpcs[0].VpcId' --output text)
         if [ -z "$vpc_id" ] || [ "$vpc_id" = None ]; then
             die "no default VPC in $sensor_region: give --vpc-id and --subnet-id"
         fi
+        subnet_id=$(query "$sensor_region" "<default subnet of $vpc_id in a zone offering $instance_type>" \
+            ec2 describe-subnets --filters "Name=vpc-id,Values=$vpc_id" Name=default-for-az,Values=true \
+            "Name=availability-zone,Values=${zones//[[:space:]]/,}" \
+            --query 'sort_by(Subnets,&AvailabilityZone)[0].SubnetId' --output text)
+        if [ -z "$subnet_id" ] || [ "$subnet_id" = None ]; then
+            die "no default subnet of $vpc_id is in a zone that offers $instance_type ($zones): give --subnet-id"
+        fi
+        return 0
     fi
-    if [ -z "$subnet_id" ]; then
-        subnet_id=$(query "$sensor_region" "<first subnet of $vpc_id>" ec2 describe-subnets \
-            --filters "Name=vpc-id,Values=$vpc_id" --query 'sort_by(Subnets,&AvailabilityZone)[0].SubnetId' \
-            --output text)
-        if [ -z "$subnet_id" ] || [ "$subnet_id" = None ]; then die "no subnet in $vpc_id: give --subnet-id"; fi
+    [ "$dry_run" = 0 ] || return 0
+    read -r subnet_vpc zone < <(aws "${endpoint_args[@]}" --region "$sensor_region" ec2 describe-subnets \
+        --subnet-ids "$subnet_id" --query 'Subnets[0].[VpcId,AvailabilityZone]' --output text 2>/dev/null) ||
+        die "subnet $subnet_id does not exist in $sensor_region"
+    [ -z "$vpc_id" ] || [ "$vpc_id" = "$subnet_vpc" ] || die "subnet $subnet_id is in $subnet_vpc, not in $vpc_id"
+    vpc_id=$subnet_vpc
+    grep -qw -- "$zone" <<<"$zones" || die "$instance_type is not offered in $zone (subnet $subnet_id); it is in: $zones"
+}
+
+# The AMI: resolved from the public parameter when the stack is created (or with --replace-image), otherwise the
+# id the stack already runs, so that an update never replaces the instance because Debian published a new image.
+resolve_image() {
+    local pinned param=$image_param
+    pinned=$(stack_parameter "$sensor_region" "$sensor_stack" ImageId)
+    if [ -n "$pinned" ] && [ "$replace_image" = 0 ]; then echo "$pinned"; return 0; fi
+    if [ -z "$param" ]; then
+        case $instance_type in
+            t4g.*) param=/aws/service/debian/release/12/latest/arm64 ;;
+            *) param=/aws/service/debian/release/12/latest/amd64 ;;
+        esac
     fi
+    query "$sensor_region" "<AMI of $param>" ssm get-parameter --name "$param" --query Parameter.Value --output text
 }
 
 print_summary() {
@@ -293,21 +411,22 @@ print_summary() {
     else
         echo "alerts:         $alerts"
     fi
+    if [ -n "${OUTPUTS["$backend_stack/FleetDashboardUrl"]+set}" ] || [ "$dry_run" = 1 ]; then
+        echo "fleet:          $(output "$backend_stack" FleetDashboardUrl)"
+    fi
     if [ "$skip_sensor" = 0 ]; then
         load_outputs "$sensor_region" "$sensor_stack"
         address=$(output "$sensor_stack" SensorAddress)
         instance=$(output "$sensor_stack" InstanceId)
         echo "sensor:         $sensor_id at $address ($instance, $sensor_region)"
         echo "shell:          aws ssm start-session --region $sensor_region --target $instance"
-        # (optional outputs: a stack deployed with --no-dashboard, or outside the backend's region, lacks them)
+        echo "setup log:      $(output "$sensor_stack" SetupLogGroup) ($sensor_region)"
+        # (optional output: a stack deployed with --no-dashboard lacks it)
         if [ -n "${OUTPUTS["$sensor_stack/DashboardUrl"]+set}" ] || [ "$dry_run" = 1 ]; then
             echo "dashboard:      $(output "$sensor_stack" DashboardUrl)"
         fi
-        if [ "$sensor_region" = "$region" ]; then
-            echo "alarms:         $(output "$sensor_stack" Alarms)"
-        else
-            echo "alarms:         none for $sensor_id: its metrics go to $region, its stack is in $sensor_region"
-        fi
+        load_outputs "$region" "$alarms_stack"
+        echo "alarms:         $(output "$alarms_stack" Alarms)"
     fi
     if [ "$skip_output" = 0 ]; then
         load_outputs "$region" "$output_stack"
@@ -317,49 +436,71 @@ print_summary() {
         echo "log group:      $log_group"
         echo "insights query: $query_text"
         echo "insights:       $console"
+        echo "records:        s3://$(output "$output_stack" RecordsBucketName)/records/"
+        if [ -n "${OUTPUTS["$output_stack/AthenaDatabase"]+set}" ] || [ "$dry_run" = 1 ]; then
+            echo "athena:         database $(output "$output_stack" AthenaDatabase), workgroup" \
+                 "$(output "$output_stack" AthenaWorkGroup) (run its add-partitions query first)"
+        fi
     fi
 }
 
-do_deploy() {
-    local tarball_sha tarball_key zip_sha zip_key artifacts bucket topic alerts arch
+# The sensor tarball in the artifacts bucket, named by its checksum: sets tarball_key and tarball_sha.
+tarball_key=""
+tarball_sha=""
+upload_tarball() {
+    local artifacts=$1
     [ -n "$tarball" ] || tarball=$(build_tarball)
-    [ "$skip_output" = 1 ] || [ -n "$lambda_zip" ] || lambda_zip=$(build_lambda)
-    if [ "$skip_output" = 0 ] && [ "$dry_run" = 0 ]; then
-        "$ROOT/infra/check-lambda-package.sh" "$lambda_zip"
-    fi
-
-    deploy_stack "$region" "$backend_stack" "$template_dir/backend.yml" \
-        "PcapRetentionDays=$pcap_retention_days" "AlertEmail=$alert_email"
-    load_outputs "$region" "$backend_stack"
-    artifacts=$(output "$backend_stack" ArtifactsBucketName)
-    bucket=$(output "$backend_stack" PcapBucketName)
-    topic=$(output "$backend_stack" PcapTopicArn)
-    alerts=$(output "$backend_stack" AlertTopicArn)
-
     if [ "$dry_run" = 1 ]; then
         tarball_sha="<sha256 of $(basename "$tarball")>"; tarball_key="lurker/lurker-src-<sha256 prefix>.tar.gz"
     else
         tarball_sha=$(sha256_of "$tarball"); tarball_key=lurker/lurker-src-${tarball_sha:0:16}.tar.gz
     fi
     aws_in "$region" s3 cp --only-show-errors "$tarball" "s3://$artifacts/$tarball_key"
+}
+
+deploy_alarms() { # ALERT_TOPIC: the sensor's alarms, in the backend's region where its metrics are
+    deploy_stack "$region" "$alarms_stack" "$template_dir/sensor-alarms.yml" \
+        "SensorId=$sensor_id" "SensorStackName=$sensor_stack" "SensorRegion=$sensor_region" \
+        "AlertTopicArn=$1" "NoTrafficMinutes=$no_traffic_minutes" "NoUploadMinutes=$no_upload_minutes" \
+        "KernelDropsThreshold=$kernel_drops_threshold" "BacklogAgeSeconds=$backlog_age_seconds"
+}
+
+do_deploy() {
+    local zip_sha zip_key artifacts bucket topic alerts arch image="" status
+    [ "$skip_output" = 1 ] || [ -n "$lambda_zip" ] || lambda_zip=$(build_lambda)
+    if [ "$skip_output" = 0 ] && [ "$dry_run" = 0 ]; then
+        "$ROOT/infra/check-lambda-package.sh" "$lambda_zip"
+    fi
+    # everything that can be checked is checked before any stack is created or changed
+    if [ "$skip_sensor" = 0 ]; then
+        check_network
+        image=$(resolve_image)
+        [[ $image =~ ^ami-[0-9a-f]+$ ]] || [ "$dry_run" = 1 ] || die "no AMI found for the sensor (got '$image')"
+        status=$(stack_status "$sensor_region" "$sensor_stack")
+        if [ "$replace_image" = 1 ] && [ "$status" != NONE ]; then drain_spool; fi
+    fi
+
+    deploy_stack "$region" "$backend_stack" "$template_dir/backend.yml" \
+        "PcapRetentionDays=$pcap_retention_days" "AlertEmail=$alert_email" \
+        "CreateFleetDashboard=$fleet_dashboard" "MonthlyBudgetUsd=$monthly_budget"
+    load_outputs "$region" "$backend_stack"
+    artifacts=$(output "$backend_stack" ArtifactsBucketName)
+    bucket=$(output "$backend_stack" PcapBucketName)
+    topic=$(output "$backend_stack" PcapTopicArn)
+    alerts=$(output "$backend_stack" AlertTopicArn)
+
+    upload_tarball "$artifacts"
 
     if [ "$skip_sensor" = 0 ]; then
-        default_network
         local sensor_params=(
             "SensorId=$sensor_id" "PcapBucket=$bucket" "ArtifactsBucket=$artifacts" "BackendRegion=$region"
             "LurkerTarballKey=$tarball_key" "LurkerTarballSha256=$tarball_sha" "FlowTimeout=$flow_timeout"
-            "NetworkMode=$network_mode" "InstanceType=$instance_type" "VpcId=$vpc_id" "SubnetId=$subnet_id"
-            "AdminCidr=$admin_cidr" "KeyName=$key_name" "RotationSchedule=$rotation_schedule"
-            "AlertTopicArn=$alerts" "FlowLogGroup=/honeypot/$output_stack" "NoTrafficMinutes=$no_traffic_minutes"
-            "NoUploadMinutes=$no_upload_minutes" "KernelDropsThreshold=$kernel_drops_threshold"
+            "NetworkMode=$network_mode" "ImageId=$image" "InstanceType=$instance_type" "VpcId=$vpc_id"
+            "SubnetId=$subnet_id" "AdminCidr=$admin_cidr" "KeyName=$key_name" "RotationSchedule=$rotation_schedule"
+            "FlowLogGroup=/honeypot/$output_stack" "KernelDropsThreshold=$kernel_drops_threshold"
             "BacklogAgeSeconds=$backlog_age_seconds" "CreateDashboard=$dashboard")
-        [ -z "$image_param" ] || sensor_params+=("ImageId=$image_param")
-        if [ "$sensor_region" != "$region" ]; then
-            # The shipper publishes to its bucket's region; an alarm watches only its own region's metrics.
-            echo "deploy.sh: warning: $sensor_id's metrics go to CloudWatch in $region but its stack is in" \
-                 "$sensor_region: the stack gets its dashboard but no alarms (infra/README.md, Health and alarms)" >&2
-        fi
         deploy_stack "$sensor_region" "$sensor_stack" "$template_dir/sensor.yml" "${sensor_params[@]}"
+        deploy_alarms "$alerts"
     fi
 
     if [ "$skip_output" = 0 ]; then
@@ -377,16 +518,134 @@ do_deploy() {
     print_summary
 }
 
+# ---- commands on the instances (SSM Run Command) ----
+
+# run_on_instance REGION INSTANCE COMMENT TIMEOUT SCRIPT: runs SCRIPT as root through AWS-RunShellScript, waits for
+# it, prints the end of its output; fails when it failed.
+run_on_instance() {
+    local r=$1 instance=$2 comment=$3 timeout=$4 script=$5 params id status deadline
+    params=$PARAM_DIR/command-$instance.json
+    jq -n --arg s "$script" --arg t "$timeout" '{commands: [$s], executionTimeout: [$t]}' >"$params"
+    id=$(query "$r" "<command id>" ssm send-command --instance-ids "$instance" --document-name AWS-RunShellScript \
+        --comment "$comment" --timeout-seconds 600 --parameters "file://$params" --query Command.CommandId \
+        --output text)
+    echo "   $instance ($r): command $id: $comment"
+    [ "$dry_run" = 0 ] || return 0
+    deadline=$((SECONDS + timeout + 120))
+    while :; do
+        status=$(aws "${endpoint_args[@]}" --region "$r" ssm get-command-invocation --command-id "$id" \
+                     --instance-id "$instance" --query Status --output text 2>/dev/null || echo Pending)
+        case $status in
+            Pending|InProgress|Delayed) ;;
+            *) break ;;
+        esac
+        [ "$SECONDS" -lt "$deadline" ] || { status=TimedOut; break; }
+        sleep 5
+    done
+    aws "${endpoint_args[@]}" --region "$r" ssm get-command-invocation --command-id "$id" --instance-id "$instance" \
+        --query '[StandardOutputContent,StandardErrorContent]' --output text 2>/dev/null | tail -n 20 |
+        sed 's/^/     /'
+    [ "$status" = Success ] || { echo "deploy.sh: $instance: $comment: $status" >&2; return 1; }
+}
+
+# Before the instance is replaced: stop answering and capturing (no new flow), let the shipper empty the spool.
+drain_script() {
+    cat <<'EOF'
+set -eu
+lurker-supervisorctl stop responder capturer
+for _ in $(seq 1 170); do
+  left=$(find /var/spool/lurker -name '*.pcap' | wc -l)
+  [ "$left" -gt 0 ] || { echo "spool empty"; exit 0; }
+  echo "$left pcaps left"; sleep 5
+done
+echo "spool not empty after 850 s" >&2
+exit 1
+EOF
+}
+
+drain_spool() {
+    local instance
+    load_outputs "$sensor_region" "$sensor_stack"
+    instance=$(output "$sensor_stack" InstanceId)
+    echo "== draining the spool of $sensor_id ($instance) before its image is replaced"
+    run_on_instance "$sensor_region" "$instance" "lurker drain before image replacement" 900 "$(drain_script)" ||
+        die "the spool of $sensor_id did not drain, the instance was not replaced (capture is stopped: start it" \
+            "again with lurker-supervisorctl start all, or deploy without --replace-image)"
+}
+
+# The upgrade each sensor runs: fetch and verify the tarball, then sensor-setup.sh --upgrade from it (build, keep
+# the running version, restart, health check, roll back on failure). The spool is never touched.
+upgrade_script() { # ARTIFACTS KEY SHA256
+    cat <<EOF
+set -eu
+work=\$(mktemp -d /opt/lurker/upgrade.XXXXXX)
+trap 'rm -rf "\$work"' EXIT
+aws s3 cp --only-show-errors --region $region 's3://$1/$2' "\$work/lurker.tar.gz"
+echo '$3  '"\$work/lurker.tar.gz" | sha256sum --check --strict -
+mkdir "\$work/src"
+tar -xzf "\$work/lurker.tar.gz" -C "\$work/src" --no-same-owner
+"\$work/src/infra/sensor-setup.sh" --upgrade >>/var/log/lurker-upgrade.log 2>&1 ||
+  { tail -n 30 /var/log/lurker-upgrade.log; exit 1; }
+rm -rf /opt/lurker/src.previous
+mv /opt/lurker/src /opt/lurker/src.previous
+mv "\$work/src" /opt/lurker/src
+echo "lurker upgraded to $2"
+EOF
+}
+
+# The sensors to upgrade, as "REGION STACK" lines: --sensor-id's, or with --all every one that has an alarm stack
+# (one per sensor, all in the backend's region).
+fleet_sensors() {
+    local stack
+    if [ "$all_sensors" = 0 ]; then echo "$sensor_region $sensor_stack"; return 0; fi
+    if [ "$dry_run" = 1 ]; then
+        query "$region" "" cloudformation describe-stacks --query "Stacks[].StackName" --output text >/dev/null
+        echo "<each sensor's region> $name-sensor-<each sensor>"; return 0
+    fi
+    for stack in $(aws "${endpoint_args[@]}" --region "$region" cloudformation describe-stacks \
+                       --query "Stacks[?starts_with(StackName, '$name-alarms-')].StackName" --output text); do
+        echo "$(stack_parameter "$region" "$stack" SensorRegion) $(stack_parameter "$region" "$stack" SensorStackName)"
+    done
+}
+
+do_upgrade() {
+    local artifacts script r stack instance failed=0 count=0
+    load_outputs "$region" "$backend_stack" || die "$backend_stack is not deployed in $region"
+    artifacts=$(output "$backend_stack" ArtifactsBucketName)
+    upload_tarball "$artifacts"
+    script=$(upgrade_script "$artifacts" "$tarball_key" "$tarball_sha")
+    echo "== upgrading to $tarball_key in place (no instance is replaced, the spool is kept)"
+    while read -r r stack; do
+        [ -n "$stack" ] || continue
+        count=$((count + 1))
+        if ! load_outputs "$r" "$stack" 2>/dev/null; then
+            echo "deploy.sh: $stack ($r): not deployed" >&2; failed=1; continue
+        fi
+        instance=$(output "$stack" InstanceId)
+        run_on_instance "$r" "$instance" "lurker upgrade to ${tarball_key##*/}" 1800 "$script" || failed=1
+    done < <(fleet_sensors)
+    [ "$count" -gt 0 ] || die "no sensor of $name found to upgrade"
+    [ "$failed" = 0 ] || die "some sensors were not upgraded (a sensor whose upgrade failed runs its previous version)"
+}
+
 delete_stack() { # REGION STACK (deleting a stack that does not exist is not an error)
     echo "== deleting $2 ($1)"
     aws_in "$1" cloudformation delete-stack --stack-name "$2"
-    aws_in "$1" cloudformation wait stack-delete-complete --stack-name "$2"
+    wait_stack "$1" "$2" delete
 }
 
 do_teardown() {
     local bucket artifacts
-    [ "$skip_output" = 1 ] || delete_stack "$region" "$output_stack"
-    [ "$skip_sensor" = 1 ] || delete_stack "$sensor_region" "$sensor_stack"
+    if [ "$skip_output" = 0 ]; then
+        if load_outputs "$region" "$output_stack" 2>/dev/null && [ "$dry_run" = 0 ]; then
+            aws_in "$region" s3 rm --only-show-errors --recursive "s3://$(output "$output_stack" RecordsBucketName)"
+        fi
+        delete_stack "$region" "$output_stack"
+    fi
+    if [ "$skip_sensor" = 0 ]; then
+        delete_stack "$sensor_region" "$sensor_stack"
+        delete_stack "$region" "$alarms_stack"
+    fi
     if ! load_outputs "$region" "$backend_stack" 2>/dev/null; then
         echo "== $backend_stack ($region): not deployed"
         return 0
@@ -401,6 +660,7 @@ do_teardown() {
 
 case $command in
     deploy) do_deploy ;;
+    upgrade) do_upgrade ;;
     teardown) do_teardown ;;
     status) print_summary ;;
 esac

@@ -7,6 +7,10 @@
 #   sensor-setup.sh --network-only [--root DIR]
 #                                            (re)apply the routing a dual-mode monitored interface needs
 #                                            (lurker.service runs this before every start, so it survives reboots)
+#   sensor-setup.sh --upgrade                run from a newly unpacked tarball (deploy.sh upgrade, over SSM Run
+#                                            Command): build, keep the installed version, stop, install, start,
+#                                            health check; on failure put the previous version back and start it.
+#                                            The spool (/var/spool/lurker) and the journal are never touched.
 #   sensor-setup.sh --config-only [--root DIR]
 #                                            only discover the network and write the files (lurker.yaml, setup.env,
 #                                            the systemd unit) below DIR: no package, build, user or service is
@@ -24,6 +28,8 @@
 #   LURKER_METRICS_NAMESPACE  CloudWatch namespace of the health metrics (default Lurker); they go to the bucket's
 #                             region, where the sensor stack's alarms watch them
 #   LURKER_INTERFACE_WAIT     seconds to wait for the dual-mode interface to get its address (default 30)
+#   LURKER_STEP_FILE          where the current step's name is written (the UserData reports it to CloudFormation
+#                             when setup fails)
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,16 +41,18 @@ while [ $# -gt 0 ]; do
     case $1 in
         --config-only) mode=config; shift ;;
         --network-only) mode=network; shift ;;
+        --upgrade) mode=upgrade; shift ;;
         --root) [ $# -ge 2 ] || { echo "--root needs a directory" >&2; exit 2; }; ROOT=$2; shift 2 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "sensor-setup.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 
 log() { echo "sensor-setup: $*"; }
+step() { log "step: $1"; if [ -n "${LURKER_STEP_FILE:-}" ]; then echo "$1" >"$LURKER_STEP_FILE"; fi; }
 die() { echo "sensor-setup: error: $*" >&2; exit 1; }
 
-if [ "$mode" = network ] && [ -f "$ROOT/etc/lurker/setup.env" ]; then
+if { [ "$mode" = network ] || [ "$mode" = upgrade ]; } && [ -f "$ROOT/etc/lurker/setup.env" ]; then
     # shellcheck source=/dev/null
     . "$ROOT/etc/lurker/setup.env"
 fi
@@ -259,8 +267,68 @@ start_services() {
     systemctl daemon-reload
     systemctl enable lurker.service
     systemctl restart lurker.service
-    sleep 3
-    "$PREFIX/sbin/lurker-supervisorctl" status || true
+}
+
+# The public address scanners reach (IMDS: the primary interface's, or in dual mode the monitored interface's).
+public_address() {
+    if [ -n "${LURKER_SELFTEST_ADDRESS:-}" ]; then echo "$LURKER_SELFTEST_ADDRESS"; return 0; fi
+    if [ "$LURKER_NETWORK_MODE" = dual ]; then
+        imds "network/interfaces/macs/$(cat "/sys/class/net/$MONITORED_INTERFACE/address")/public-ipv4s" | head -n 1
+    else
+        imds public-ipv4
+    fi
+}
+
+# Healthy means: lurker-ctl status exits 0 (every process alive, heartbeats fresh) and a SYN sent to the sensor's
+# own public address from here (out through the internet gateway and back) is answered with a SYN+ACK. Port 9
+# has no listener on the host, so only the responder can complete that handshake.
+verify_health() {
+    local tries address
+    for tries in $(seq 1 30); do
+        if "$PREFIX/bin/lurker-ctl" -c /etc/lurker/lurker.yaml status >/dev/null 2>&1; then break; fi
+        [ "$tries" -lt 30 ] || { "$PREFIX/bin/lurker-ctl" -c /etc/lurker/lurker.yaml status || true
+                                 log "lurker-ctl status still unhealthy after 60 s"; return 1; }
+        sleep 2
+    done
+    "$PREFIX/bin/lurker-ctl" -c /etc/lurker/lurker.yaml status
+    for tries in $(seq 1 12); do
+        address=$(public_address 2>/dev/null || true)
+        # shellcheck disable=SC2016  # $1 is expanded by the inner bash
+        if [ -n "$address" ] && timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/9"' _ "$address" 2>/dev/null; then
+            log "a SYN to $address:9 was answered: healthy"
+            return 0
+        fi
+        sleep 5
+    done
+    log "no answer to a SYN to ${address:-the public address (none known)}:9 within 60 s"
+    return 1
+}
+
+# --upgrade: what is installed now is kept in one archive, so a failed upgrade can put it back.
+INSTALLED_FILES=(usr/local/bin usr/local/share/lurker etc/systemd/system/lurker.service)
+PREVIOUS=/var/lib/lurker-upgrade/previous.tar
+
+upgrade() {
+    install -d -m 0700 "$(dirname "$PREVIOUS")"
+    step build
+    make -C "$SRC" -j"$(nproc)" all
+    step keep-previous
+    tar -C / -cf "$PREVIOUS" "${INSTALLED_FILES[@]}"
+    step stop
+    # A clean stop: the capturer writes its open flows, the shipper keeps what it has not shipped in the spool.
+    systemctl stop lurker.service
+    step install
+    if ! { build_and_install && discover_network && write_config && install_unit_files && start_services &&
+           verify_health; }; then
+        log "upgrade failed: putting the previous version back"
+        systemctl stop lurker.service || true
+        tar -C / -xf "$PREVIOUS"
+        systemctl daemon-reload
+        systemctl restart lurker.service
+        verify_health || log "the previous version is not healthy either"
+        return 1
+    fi
+    log "upgraded to $(basename "$SRC") at $(date -u +%FT%TZ)"
 }
 
 # --- main ---------------------------------------------------------------------------------------------------------
@@ -277,11 +345,19 @@ case $mode in
         write_config
         install_unit_files
         ;;
+    upgrade)
+        [ "$(id -u)" = 0 ] || die "run as root"
+        upgrade
+        ;;
     full)
         [ "$(id -u)" = 0 ] || die "run as root (or use --config-only)"
+        step packages-for-build
         install_packages
+        step ssm-agent
         install_ssm_agent
+        step build
         build_and_install
+        step configure
         create_user
         discover_network
         if [ "$LURKER_NETWORK_MODE" = dual ]; then apply_dual_routing "$MONITORED_INTERFACE" "$MONITORED_ADDRESS"; fi
@@ -290,7 +366,10 @@ case $mode in
         "$PREFIX/bin/lurker-responder" -c /etc/lurker/lurker.yaml --check
         install_unit_files
         apply_ssh_policy
+        step start
         start_services
+        step health-check
+        verify_health
         log "done at $(date -u +%FT%TZ)"
         ;;
 esac

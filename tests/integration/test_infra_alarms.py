@@ -4,13 +4,13 @@
   shipper/metrics.c), with dimension SensorId (ProcessUp also Process), in MetricsNamespace; the heartbeat-type alarms
   (SensorDown, ProcessDown-*, NoSynAcks, NoUploads) treat missing data as breaching, the others not; every alarm
   notifies the alert topic (or nobody when none is given); the instance may PutMetricData to its namespace only;
-  the sensor's alarms exist only where its metrics are (the backend's region); the dashboard names only published
-  metrics and its top-ports query reads the analyzer's log group;
+  the dashboard names only published metrics and its top-ports query reads the analyzer's log group;
 - on moto (signature checking on): backend (with an alert e-mail), sensor and output reach CREATE_COMPLETE with their
   Outputs; the dashboard exists and its body is JSON. moto's CloudFormation silently skips AWS::CloudWatch::Alarm and
   SNS subscriptions, so the templates' own alarm and subscription definitions are resolved with the deployed stacks'
   parameters and resources and applied through the API; describe_alarms then shows names, metrics, dimensions
-  SensorId=<id>, TreatMissingData and actions pointing at the deployed alert topic;
+  SensorId=<id>, TreatMissingData and actions pointing at the deployed alert topic. The alarms are a stack of their
+  own (sensor-alarms.yml) in the backend's region, whatever region the sensor's stack is in;
 - end to end: the real bin/lurker-shipper (metrics: cloudwatch) publishes to moto's CloudWatch; every sensor alarm
   watches a metric that exists in list_metrics with exactly its dimensions (an alarm with a wrong dimension is shown
   to find none), and a small evaluator of the alarm definitions over get_metric_statistics gives the expected
@@ -165,13 +165,14 @@ class TemplateHealth(unittest.TestCase):
     """What the templates say, checked without a server."""
 
     def test_sensor_alarms_watch_published_metrics(self):
-        t = infra.load_template("sensor.yml")
+        t = infra.load_template("sensor-alarms.yml")
         metrics = published_metrics()
         alarms = alarms_of(t)
         self.assertEqual(set(alarms), HEARTBEAT_ALARMS | {"KernelDropsAlarm", "BacklogTooOldAlarm"})
         for name, a in alarms.items():
             p = a["Properties"]
-            self.assertEqual(a["Condition"], "MetricsHere", name)
+            self.assertNotIn("Condition", a, name)
+            self.assertTrue(p["AlarmName"]["Fn::Sub"].startswith("${SensorStackName}-"), name)
             self.assertIn(p["MetricName"], metrics, name)
             self.assertEqual(p["Namespace"], {"Ref": "MetricsNamespace"}, name)
             self.assertEqual(p["Dimensions"][0], {"Name": "SensorId", "Value": {"Ref": "SensorId"}}, name)
@@ -199,8 +200,7 @@ class TemplateHealth(unittest.TestCase):
         self.assertEqual(t["Parameters"]["KernelDropsThreshold"]["Default"], 1000)
         self.assertEqual(alarms["BacklogTooOldAlarm"]["Properties"]["Threshold"], {"Ref": "BacklogAgeSeconds"})
         self.assertEqual(t["Parameters"]["BacklogAgeSeconds"]["Default"], 900)
-        self.assertEqual(t["Conditions"]["MetricsHere"], {"Fn::Equals": [{"Ref": "AWS::Region"},
-                                                                         {"Ref": "BackendRegion"}]})
+        self.assertEqual(infra.load_template("sensor.yml")["Resources"].keys() & alarms.keys(), set())
 
     def test_sensor_may_publish_to_its_namespace_only(self):
         t = infra.load_template("sensor.yml")
@@ -303,12 +303,7 @@ class MotoHealth(unittest.TestCase):
         cls.cw = cls.moto.client("cloudwatch")
         ec2 = cls.moto.client("ec2")
         ami = ec2.describe_images()["Images"][0]["ImageId"]
-        cls.moto.client("ssm").put_parameter(Name="/test/debian-12-arm64", Type="String", Value=ami)
-        with open(os.path.join(infra.INFRA, "sensor.yml")) as f:
-            text = f.read()
-        cls.sensor_path = os.path.join(cls.tmp, "sensor.yml")
-        with open(cls.sensor_path, "w") as f:
-            f.write(text.replace("Default: " + infra.DEBIAN_AMI_PARAM, "Default: /test/debian-12-arm64"))
+        cls.sensor_path = os.path.join(infra.INFRA, "sensor.yml")
         cls.vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
         cls.subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [cls.vpc]}])["Subnets"][0]["SubnetId"]
 
@@ -319,8 +314,11 @@ class MotoHealth(unittest.TestCase):
             SensorId=SENSOR_ID, PcapBucket=cls.backend["PcapBucketName"],
             ArtifactsBucket=cls.backend["ArtifactsBucketName"], BackendRegion=cls.moto.region,
             LurkerTarballKey="lurker/x.tar.gz", LurkerTarballSha256="c" * 64, VpcId=cls.vpc, SubnetId=cls.subnet,
-            AlertTopicArn=cls.topic, FlowLogGroup="/honeypot/ho", NoTrafficMinutes="30")
+            ImageId=ami, FlowLogGroup="/honeypot/ho")
         cls.sensor = cls.create("hs", cls.sensor_path, cls.sensor_params)
+        cls.alarm_params = dict(SensorId=SENSOR_ID, SensorStackName="hs", SensorRegion=cls.moto.region,
+                                AlertTopicArn=cls.topic, NoTrafficMinutes="30")
+        cls.alarms_stack = cls.create("ha", os.path.join(infra.INFRA, "sensor-alarms.yml"), cls.alarm_params)
         s3 = cls.moto.client("s3")
         s3.put_object(Bucket=cls.backend["ArtifactsBucketName"], Key="lambda/t.zip", Body=b"PK\x05\x06" + b"\0" * 18)
         cls.output_params = dict(PcapBucket=cls.backend["PcapBucketName"], PcapTopicArn=cls.backend["PcapTopicArn"],
@@ -365,13 +363,12 @@ class MotoHealth(unittest.TestCase):
         if res.condition(sub["Condition"]):
             p = res.resolve(sub["Properties"])
             cls.moto.client("sns").subscribe(TopicArn=p["TopicArn"], Protocol=p["Protocol"], Endpoint=p["Endpoint"])
-        sensor_t = infra.load_template("sensor.yml")
-        res = Resolver(sensor_t, cls.sensor_params, cls.physical("hs"),
-                       pseudo={"AWS::Region": cls.moto.region, "AWS::StackName": "hs", "AWS::AccountId":
+        alarms_t = infra.load_template("sensor-alarms.yml")
+        res = Resolver(alarms_t, cls.alarm_params, cls.physical("ha"),
+                       pseudo={"AWS::Region": cls.moto.region, "AWS::StackName": "ha", "AWS::AccountId":
                                "123456789012", "AWS::Partition": "aws"})
-        for a in alarms_of(sensor_t).values():
-            if res.condition(a["Condition"]):
-                put_alarm(cls.cw, res.resolve(a["Properties"]))
+        for a in alarms_of(alarms_t).values():
+            put_alarm(cls.cw, res.resolve(a["Properties"]))
         output_t = infra.load_template("output.yml")
         phys = cls.physical("ho")
         queue_name = phys["DeadLetterQueue"].rsplit("/", 1)[1]
@@ -385,7 +382,7 @@ class MotoHealth(unittest.TestCase):
 
     def test_stacks_outputs_dashboard_and_subscription(self):
         self.assertEqual(set(self.backend), {"PcapBucketName", "PcapBucketArn", "PcapTopicArn", "AlertTopicArn",
-                                             "ArtifactsBucketName"})
+                                             "FleetDashboardUrl", "ArtifactsBucketName"})
         self.assertRegex(self.topic, r"^arn:aws:sns:us-east-1:123456789012:hb-AlertTopic")
         exports = {e["Name"]: e["Value"] for e in self.cfn.list_exports()["Exports"]}
         self.assertEqual(exports["hb-AlertTopic"], self.topic)
@@ -393,7 +390,7 @@ class MotoHealth(unittest.TestCase):
         self.assertEqual([(s["Protocol"], s["Endpoint"]) for s in subs], [("email", "ops@example.org")])
         self.assertIn("DashboardUrl", self.sensor)
         self.assertTrue(self.sensor["DashboardUrl"].endswith("#dashboards/dashboard/hs"), self.sensor)
-        self.assertTrue(self.sensor["Alarms"].endswith("search=hs"), self.sensor)
+        self.assertTrue(self.alarms_stack["Alarms"].endswith("search=hs"), self.alarms_stack)
         body = json.loads(self.cw.get_dashboard(DashboardName="hs")["DashboardBody"])
         TemplateHealth.check_dashboard(self, body, SENSOR_ID, "us-east-1", "/honeypot/ho", "Lurker")
 
@@ -434,21 +431,18 @@ class MotoHealth(unittest.TestCase):
         self.assertEqual(self.alarms()["hs-SensorDown"]["StateValue"], "ALARM")
         self.cw.set_alarm_state(AlarmName="hs-SensorDown", StateValue="OK", StateReason="test")
 
-    def test_sensor_stack_in_another_region_has_no_alarms(self):
-        # metrics go to the backend's region; a sensor stack elsewhere holds only the dashboard (pointed there)
-        params = dict(self.sensor_params, SensorId="far-1", BackendRegion="eu-west-1", AlertTopicArn="")
+    def test_sensor_stack_in_another_region_keeps_its_dashboard(self):
+        # metrics go to the backend's region: the dashboard of a sensor stack elsewhere points there (its alarms
+        # are sensor-alarms.yml's, in the backend's region: test_infra_fleet.py deploys such a fleet)
+        params = dict(self.sensor_params, SensorId="far-1", BackendRegion="eu-west-1")
         out = self.create("hfar", self.sensor_path, params)
-        self.assertNotIn("Alarms", out)
         self.assertIn("DashboardUrl", out)
         types = {r["ResourceType"] for r in self.cfn.describe_stack_resources(StackName="hfar")["StackResources"]
                  if r.get("ResourceType")}
         self.assertIn("AWS::CloudWatch::Dashboard", types)
+        self.assertNotIn("AWS::CloudWatch::Alarm", types)
         body = json.loads(self.cw.get_dashboard(DashboardName="hfar")["DashboardBody"])
         TemplateHealth.check_dashboard(self, body, "far-1", "eu-west-1", "/honeypot/ho", "Lurker")
-        t = infra.load_template("sensor.yml")
-        res = Resolver(t, params, {}, pseudo={"AWS::Region": "us-east-1"})
-        self.assertFalse(any(res.condition(a["Condition"]) for a in alarms_of(t).values()))
-        self.assertFalse(res.condition("HasAlertTopic"))
 
     def test_dashboard_can_be_turned_off(self):
         out = self.create("hnod", self.sensor_path, dict(self.sensor_params, SensorId="nod-1",

@@ -39,7 +39,7 @@ from lurkertest import ROOT  # noqa: E402
 from motoserver import MotoServer  # noqa: E402
 
 INFRA = os.path.join(ROOT, "infra")
-TEMPLATES = ("backend.yml", "sensor.yml", "output.yml")
+TEMPLATES = ("backend.yml", "sensor.yml", "sensor-alarms.yml", "output.yml")
 SCRIPTS = ("deploy.sh", "sensor-setup.sh", "check-lambda-package.sh", "make-lambda-package.sh", "lurker-supervisorctl")
 DEBIAN_AMI_PARAM = "/aws/service/debian/release/12/latest/arm64"
 
@@ -101,8 +101,9 @@ def run(argv, **kw):
 
 class TemplateLint(unittest.TestCase):
     def test_cfn_lint_clean(self):
+        # the informational checks too (I3011: an explicit DeletionPolicy on stateful resources, ...)
         argv = [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.argv[0] = 'cfn-lint'; "
-                "sys.exit(main())"] + [os.path.join(INFRA, t) for t in TEMPLATES]
+                "sys.exit(main())", "--include-checks", "I", "--"] + [os.path.join(INFRA, t) for t in TEMPLATES]
         r = run(argv)
         self.assertEqual(r.returncode, 0, "cfn-lint:\n" + r.stdout + r.stderr)
         self.assertEqual(r.stdout.strip(), "")
@@ -140,13 +141,18 @@ class TemplateLint(unittest.TestCase):
         params = {name: "x" for name in t["Parameters"]}
         params.update(SensorId="s-1", PcapBucket="b-pcap", ArtifactsBucket="b-art", BackendRegion="eu-west-1",
                       LurkerTarballKey="lurker/lurker-src-0123.tar.gz", LurkerTarballSha256="a" * 64,
-                      FlowTimeout="60", NetworkMode="single", AdminCidr="", MonitoredPrivateIp="")
+                      FlowTimeout="60", NetworkMode="single", AdminCidr="", MonitoredPrivateIp="",
+                      SetupLogGroup="/lurker/s-1/setup")
         params["AWS::Region"] = "eu-west-1"
+        params["AWS::StackName"] = "lk-sensor-s-1"
         script = render_sub(text, params)
         self.assertTrue(script.startswith("#!/bin/bash\n"))
         self.assertIn("sha256sum --check --strict", script)
         self.assertIn("a" * 64 + "  ", script)
-        self.assertIn("exec /opt/lurker/src/infra/sensor-setup.sh", script)
+        self.assertIn("\n/opt/lurker/src/infra/sensor-setup.sh\n", script)
+        # sshd goes first; the EXIT trap reports to CloudFormation whatever happens after it
+        self.assertLess(script.index("systemctl disable --now ssh.service"), script.index("apt-get"))
+        self.assertLess(script.index("trap report EXIT"), script.index("apt-get"))
         # every input sensor-setup.sh saves for later runs is exported by the UserData
         setup = read(os.path.join(INFRA, "sensor-setup.sh"))
         saved = re.search(r"for v in (.*?); do", setup, re.S).group(1).replace("\\", " ").split()
@@ -205,15 +211,31 @@ class TemplateContent(unittest.TestCase):
         self.assertEqual(md["HttpPutResponseHopLimit"], 1)
         role = r["InstanceRole"]["Properties"]
         statements = role["Policies"][0]["PolicyDocument"]["Statement"]
-        actions = sorted(s["Action"] for s in statements)
-        self.assertEqual(actions, ["cloudwatch:PutMetricData", "s3:GetObject", "s3:PutObject"])
-        put = [s for s in statements if s["Action"] == "s3:PutObject"][0]
+        by_sid = {s["Sid"]: s for s in statements}
+        self.assertEqual(set(by_sid), {"ShipPcapsUnderOwnPrefix", "FetchLurkerTarballs", "PublishOwnMetrics",
+                                       "SessionManagerAgent", "RunCommandAgent", "SignalOwnCreation",
+                                       "WriteOwnSetupLog"})
+        put = by_sid["ShipPcapsUnderOwnPrefix"]
+        self.assertEqual(put["Action"], "s3:PutObject")
         self.assertTrue(put["Resource"]["Fn::Sub"].endswith("${PcapBucket}/sensors/${SensorId}/*"))
-        get = [s for s in statements if s["Action"] == "s3:GetObject"][0]
-        self.assertTrue(get["Resource"]["Fn::Sub"].endswith("${ArtifactsBucket}/${LurkerTarballKey}"))
-        self.assertEqual(len(role["ManagedPolicyArns"]), 1)
-        self.assertIn("AmazonSSMManagedInstanceCore", role["ManagedPolicyArns"][0]["Fn::Sub"])
-        self.assertEqual(t["Parameters"]["ImageId"]["Default"], DEBIAN_AMI_PARAM)
+        get = by_sid["FetchLurkerTarballs"]
+        self.assertEqual(get["Action"], "s3:GetObject")
+        self.assertTrue(get["Resource"]["Fn::Sub"].endswith("${ArtifactsBucket}/lurker/*"))
+        # no managed policy (AmazonSSMManagedInstanceCore grants ssm:GetParameter* on *): the agent's calls only
+        self.assertNotIn("ManagedPolicyArns", role)
+        self.assertEqual(sorted(by_sid["SessionManagerAgent"]["Action"]),
+                         ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel",
+                          "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel",
+                          "ssmmessages:OpenDataChannel"])
+        self.assertEqual(sorted(by_sid["RunCommandAgent"]["Action"]),
+                         ["ec2messages:" + a for a in ("AcknowledgeMessage", "DeleteMessage", "FailMessage",
+                                                       "GetEndpoint", "GetMessages", "SendReply")])
+        self.assertEqual(by_sid["SignalOwnCreation"]["Resource"], {"Ref": "AWS::StackId"})
+        self.assertEqual(by_sid["WriteOwnSetupLog"]["Resource"], {"Fn::GetAtt": ["SetupLogGroup", "Arn"]})
+        for st in statements:
+            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            self.assertFalse([a for a in actions if a.startswith("ssm:GetParameter") or a.endswith(":*")], st)
+        self.assertEqual(t["Parameters"]["ImageId"]["Type"], "AWS::EC2::Image::Id")  # pinned by deploy.sh
         self.assertEqual(t["Parameters"]["AdminCidr"]["Default"], "")
         # without an admin CIDR no rule names port 22 alone; with one, 22 is open to that CIDR only
         ingress = r["HoneypotSecurityGroup"]["Properties"]["SecurityGroupIngress"]["Fn::If"]
@@ -238,9 +260,18 @@ class TemplateContent(unittest.TestCase):
         # with rotation the stack holds no fixed monitored address of its own (it would sit unused at $3.65/month)
         self.assertEqual(r["MonitoredAddress"]["Condition"], "DualFixedAddress")
         statements = r["RotationRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-        release = [s for s in statements if s["Action"] == "ec2:ReleaseAddress"][0]
-        self.assertEqual(release["Condition"],
-                         {"StringEquals": {"aws:ResourceTag/lurker:rotation": {"Ref": "SensorId"}}})
+        by_sid = {s["Sid"]: s for s in statements}
+        own = {"StringEquals": {"aws:ResourceTag/lurker:rotation": {"Ref": "SensorId"}}}
+        self.assertEqual(by_sid["ReleaseOnlyOwnAddresses"]["Condition"], own)
+        self.assertEqual(by_sid["MoveOnlyOwnAddresses"]["Condition"], own)
+        self.assertEqual(by_sid["AllocateOnlyTaggedAsOwn"]["Condition"],
+                         {"StringEquals": {"aws:RequestTag/lurker:rotation": {"Ref": "SensorId"}}})
+        self.assertTrue(by_sid["OntoOwnInterfaceOnly"]["Resource"]["Fn::Sub"].endswith(
+            "network-interface/${MonitoredInterface}"))
+        # only DescribeAddresses (which has no resource-level permissions) and the Deny are on "*"
+        self.assertEqual(sorted(s["Sid"] for s in statements if s["Resource"] == "*"),
+                         ["ListAddresses", "TagOnlyOnAllocation"])
+        self.assertEqual(by_sid["TagOnlyOnAllocation"]["Effect"], "Deny")
         record = [s for s in statements if s["Action"] == "s3:PutObject"][0]
         self.assertTrue(record["Resource"]["Fn::Sub"].endswith("/sensors/${SensorId}/addresses/*"))
 
@@ -258,7 +289,9 @@ class TemplateContent(unittest.TestCase):
         self.assertEqual(by_sid["ReadPcaps"]["Resource"], {"Fn::Sub": "arn:${AWS::Partition}:s3:::${PcapBucket}/*"})
         self.assertEqual(sorted(by_sid["WriteOwnLogGroup"]["Action"]), ["logs:CreateLogStream", "logs:PutLogEvents"])
         self.assertEqual(by_sid["WriteOwnLogGroup"]["Resource"], {"Fn::GetAtt": ["LogGroup", "Arn"]})
-        self.assertEqual(set(by_sid), {"ReadPcaps", "WriteOwnLogGroup", "DeadLetters"})
+        self.assertEqual(set(by_sid), {"ReadPcaps", "WriteOwnLogGroup", "DeadLetters", "WriteRecords"})
+        self.assertEqual(by_sid["WriteRecords"]["Resource"], {"Fn::Sub": "${RecordsBucket.Arn}/records/*"})
+        self.assertEqual(r["DeadLetterQueue"]["DeletionPolicy"], "Retain")
         self.assertNotIn("ManagedPolicyArns", r["AnalyzerRole"]["Properties"])
         q = r["RecentPayloadsQuery"]["Properties"]["QueryString"]
         self.assertRegex(q, r'filter ispresent\(payload\) and payload != ""')
@@ -275,16 +308,9 @@ class MotoStacks(unittest.TestCase):
         cls.moto.start()
         cls.cfn = cls.moto.client("cloudformation")
         cls.ec2 = cls.moto.client("ec2")
-        # moto knows Amazon Linux's public AMI parameters but not Debian's: the sensor template's default is
-        # pointed at a parameter this test creates (the only difference to the shipped template).
-        ami = cls.ec2.describe_images()["Images"][0]["ImageId"]
-        cls.moto.client("ssm").put_parameter(Name="/test/debian-12-arm64", Type="String", Value=ami)
+        cls.ami = cls.ec2.describe_images()["Images"][0]["ImageId"]
         cls.tmp = tempfile.mkdtemp(prefix="lurker-infra-")
-        text = read(os.path.join(INFRA, "sensor.yml"))
-        assert DEBIAN_AMI_PARAM in text
-        cls.sensor_template = os.path.join(cls.tmp, "sensor.yml")
-        with open(cls.sensor_template, "w") as f:
-            f.write(text.replace("Default: " + DEBIAN_AMI_PARAM, "Default: /test/debian-12-arm64"))
+        cls.sensor_template = os.path.join(INFRA, "sensor.yml")
         cls.vpc = cls.ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
         cls.subnet = cls.ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [cls.vpc]}])["Subnets"][0][
             "SubnetId"]
@@ -310,7 +336,7 @@ class MotoStacks(unittest.TestCase):
     def backend(self, name):
         out = self.create(name, os.path.join(INFRA, "backend.yml"), {"PcapRetentionDays": "30"})
         self.assertEqual(set(out), {"PcapBucketName", "PcapBucketArn", "PcapTopicArn", "AlertTopicArn",
-                                    "ArtifactsBucketName"})
+                                    "FleetDashboardUrl", "ArtifactsBucketName"})
         return out
 
     def test_backend_sensor_output_create_complete(self):
@@ -327,14 +353,14 @@ class MotoStacks(unittest.TestCase):
 
         base = dict(SensorId="s-1", PcapBucket=out["PcapBucketName"], ArtifactsBucket=out["ArtifactsBucketName"],
                     BackendRegion="us-east-1", LurkerTarballKey="lurker/x.tar.gz", LurkerTarballSha256="b" * 64,
-                    VpcId=self.vpc, SubnetId=self.subnet)
+                    VpcId=self.vpc, SubnetId=self.subnet, ImageId=self.ami)
         iam = self.moto.client("iam")
         for i, (mode, admin) in enumerate((("single", ""), ("single", "192.0.2.0/24"), ("dual", ""),
                                            ("dual", "192.0.2.0/24"))):
             name = "ts%d" % i
             so = self.create(name, self.sensor_template, dict(base, NetworkMode=mode, AdminCidr=admin))
             self.assertEqual(set(so), {"InstanceId", "SensorId", "SensorAddress", "ManagementAddress", "PcapPrefix",
-                                       "SessionCommand", "DashboardUrl", "Alarms"}, so)
+                                       "SessionCommand", "DashboardUrl", "SetupLogGroup"}, so)
             self.assertRegex(so["SensorAddress"], r"^\d+\.\d+\.\d+\.\d+$")
             self.assertEqual(so["PcapPrefix"], "s3://%s/sensors/s-1/" % out["PcapBucketName"])
             # (moto lists resources it skipped with empty fields)
@@ -371,8 +397,11 @@ class MotoStacks(unittest.TestCase):
                          dict(PcapBucket=out["PcapBucketName"], PcapTopicArn=out["PcapTopicArn"],
                               ArtifactsBucket=out["ArtifactsBucketName"], LambdaZipKey=zip_key,
                               Architecture="x86_64", LogRetentionDays="14"))
+        # (moto's CloudFormation skips Glue and Athena resources, and the outputs that name them: the Glue table
+        # is applied through the API in test_infra_records.py)
         self.assertEqual(set(oo), {"AnalyzerFunction", "LogGroupName", "DeadLetterQueueUrl", "InsightsQuery",
-                                   "InsightsConsole"})
+                                   "InsightsConsole", "RecordsBucketName"})
+        self.assertEqual(oo["RecordsBucketName"], "to-records-123456789012")
         self.assertEqual(oo["LogGroupName"], "/honeypot/to")
         groups = self.moto.client("logs").describe_log_groups(logGroupNamePrefix="/honeypot/to")["logGroups"]
         self.assertEqual(groups[0]["retentionInDays"], 14)
@@ -563,18 +592,27 @@ class DeployScript(unittest.TestCase):
                  text.index("--stack-name dry-output --template-body")]
         self.assertEqual(order, sorted(order))
         self.assertRegex(text, r"--region eu-central-1 cloudformation create-stack --stack-name dry-sensor-eu-1")
-        self.assertIn("ParameterKey=AdminCidr,ParameterValue=192.0.2.0/24", text)
-        self.assertIn("ParameterKey=Architecture,ParameterValue=arm64", text)
-        # health: the e-mail to the backend, its alert topic to the sensor and the output, thresholds to the sensor
-        self.assertIn("ParameterKey=AlertEmail,ParameterValue=ops@example.org", text)
-        self.assertEqual(text.count("ParameterKey=AlertTopicArn,ParameterValue=<dry-backend:AlertTopicArn>"), 2)
-        for kv in ("FlowLogGroup,ParameterValue=/honeypot/dry-output", "NoTrafficMinutes,ParameterValue=30",
-                   "NoUploadMinutes,ParameterValue=60", "KernelDropsThreshold,ParameterValue=5000",
-                   "BacklogAgeSeconds,ParameterValue=900", "CreateDashboard,ParameterValue=true"):
-            self.assertIn("ParameterKey=" + kv, text)
-        # a sensor outside the backend's region gets no alarms, and is told so
-        self.assertIn("warning: eu-1's metrics go to CloudWatch in eu-west-1", text)
-        self.assertIn("alarms:         none for eu-1", text)
+        # parameters go in files (printed with --dry-run): values keep their commas
+
+        def param(key, value):
+            return json.dumps({"ParameterKey": key, "ParameterValue": value}, separators=(",", ":"))
+        self.assertIn(param("AdminCidr", "192.0.2.0/24"), text)
+        self.assertIn(param("Architecture", "arm64"), text)
+        # health: the e-mail to the backend, its alert topic to the alarms and the output, thresholds to the alarms
+        self.assertIn(param("AlertEmail", "ops@example.org"), text)
+        self.assertEqual(text.count(param("AlertTopicArn", "<dry-backend:AlertTopicArn>")), 2)
+        for kv in (("FlowLogGroup", "/honeypot/dry-output"), ("NoTrafficMinutes", "30"), ("NoUploadMinutes", "60"),
+                   ("KernelDropsThreshold", "5000"), ("BacklogAgeSeconds", "900"), ("CreateDashboard", "true"),
+                   ("SensorRegion", "eu-central-1"), ("SensorStackName", "dry-sensor-eu-1")):
+            self.assertIn(param(*kv), text)
+        self.assertNotIn("ParameterKey=", text)
+        # the sensor in eu-central-1 gets its alarms in the backend's region, eu-west-1
+        self.assertRegex(text, r"--region eu-west-1 cloudformation create-stack --stack-name dry-alarms-eu-1 ")
+        self.assertIn("alarms:         <dry-alarms-eu-1:Alarms>", text)
+        # checked before any stack: the instance type's zones and the AMI, resolved from the public parameter
+        self.assertLess(text.index("describe-instance-type-offerings"), text.index("create-stack"))
+        self.assertLess(text.index("ssm get-parameter --name /aws/service/debian/release/12/latest/arm64"),
+                        text.index("create-stack"))
         self.assertIn("dashboard:", text)
         self.assertIn("s3 cp", text)
         self.assertIn("insights query:", text)
@@ -593,12 +631,6 @@ class DeployScript(unittest.TestCase):
             ec2 = moto.client("ec2")
             ami = ec2.describe_images()["Images"][0]["ImageId"]
             moto.client("ssm").put_parameter(Name="/test/debian-12-arm64", Type="String", Value=ami)
-            tdir = os.path.join(d, "templates")
-            os.mkdir(tdir)
-            for t in TEMPLATES:
-                text = read(os.path.join(INFRA, t))
-                with open(os.path.join(tdir, t), "w") as f:
-                    f.write(text.replace("Default: " + DEBIAN_AMI_PARAM, "Default: /test/debian-12-arm64"))
             # a real (tiny) Lambda package
             src = os.path.join(d, "hello.c")
             with open(src, "w") as f:
@@ -614,7 +646,8 @@ class DeployScript(unittest.TestCase):
                 tf.add(os.path.join(ROOT, "lurker.yaml"), arcname="lurker.yaml")
             env = moto.env()
             argv = [os.path.join(INFRA, "deploy.sh"), "--name", "e2e", "--sensor-id", "s-9", "--endpoint-url",
-                    moto.endpoint, "--region", moto.region, "--template-dir", tdir, "--lambda-zip", zip_path,
+                    moto.endpoint, "--region", moto.region, "--image-param", "/test/debian-12-arm64",
+                    "--lambda-zip", zip_path,
                     "--tarball", tarball, "--alert-email", "ops@example.org", "--no-upload-minutes", "90"]
             r = run(argv, env=env, timeout=240)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -632,7 +665,7 @@ class DeployScript(unittest.TestCase):
 
             cfn = moto.client("cloudformation")
             stacks = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
-            for name in ("e2e-backend", "e2e-sensor-s-9", "e2e-output"):
+            for name in ("e2e-backend", "e2e-sensor-s-9", "e2e-alarms-s-9", "e2e-output"):
                 self.assertEqual(stacks[name]["StackStatus"], "CREATE_COMPLETE")
                 self.assertTrue(stacks[name].get("Outputs"), name)
             params = {p["ParameterKey"]: p["ParameterValue"] for p in stacks["e2e-sensor-s-9"]["Parameters"]}
@@ -650,9 +683,11 @@ class DeployScript(unittest.TestCase):
             oparams = {p["ParameterKey"]: p["ParameterValue"] for p in stacks["e2e-output"]["Parameters"]}
             alert_topic = {o["OutputKey"]: o["OutputValue"] for o in stacks["e2e-backend"]["Outputs"]}["AlertTopicArn"]
             self.assertEqual(oparams["AlertTopicArn"], alert_topic)
-            self.assertEqual(params["AlertTopicArn"], alert_topic)
+            aparams = {p["ParameterKey"]: p["ParameterValue"] for p in stacks["e2e-alarms-s-9"]["Parameters"]}
+            self.assertEqual(aparams["AlertTopicArn"], alert_topic)
             self.assertEqual(params["FlowLogGroup"], "/honeypot/e2e-output")
-            self.assertEqual((params["NoUploadMinutes"], params["NoTrafficMinutes"]), ("90", "60"))
+            self.assertEqual(params["ImageId"], ami)
+            self.assertEqual((aparams["NoUploadMinutes"], aparams["NoTrafficMinutes"]), ("90", "60"))
             bparams = {p["ParameterKey"]: p["ParameterValue"] for p in stacks["e2e-backend"]["Parameters"]}
             self.assertEqual(bparams["AlertEmail"], "ops@example.org")
             moto.client("cloudwatch").get_dashboard(DashboardName="e2e-sensor-s-9")
@@ -664,6 +699,7 @@ class DeployScript(unittest.TestCase):
             s3.put_object(Bucket=pcap_bucket, Key="sensors/s-9/x.pcap", Body=b"x")
             r = run([os.path.join(INFRA, "deploy.sh"), "--name", "e2e", "--sensor-id", "s-9", "--endpoint-url",
                      moto.endpoint, "--region", moto.region, "teardown"], env=env, timeout=240)
+            records = {o["OutputKey"]: o["OutputValue"] for o in stacks["e2e-output"]["Outputs"]}["RecordsBucketName"]
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             left = [s["StackName"] for s in cfn.describe_stacks()["Stacks"]
                     if s["StackName"].startswith("e2e-") and s["StackStatus"] != "DELETE_COMPLETE"]
@@ -671,6 +707,7 @@ class DeployScript(unittest.TestCase):
             buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
             self.assertNotIn(pcap_bucket, buckets)
             self.assertNotIn(artifacts, buckets)
+            self.assertNotIn(records, buckets)
 
 
 if __name__ == "__main__":
