@@ -130,7 +130,7 @@ install: all
 	cp -r infra $(DESTDIR)$(PREFIX)/share/lurker/
 
 clean:
-	rm -rf build build-san build-fuzz bin bin-san bin-fuzz
+	rm -rf build build-san build-fuzz build-arm64 bin bin-san bin-fuzz bin-arm64
 
 include infra/lambda.mk
 

@@ -41,6 +41,7 @@ recreate=0
 replace_image=0
 all_sensors=0
 lambda_zip=""
+lambda_arm64=0
 tarball=""
 template_dir=$ROOT/infra
 endpoint_url=""
@@ -88,6 +89,8 @@ Stacks: NAME-backend, NAME-output and NAME-alarms-SENSOR_ID in --region, NAME-se
   --recreate                a stack left in ROLLBACK_COMPLETE (its creation failed) is deleted and created again
   --all                     upgrade: every sensor of NAME (found by its alarm stack), not only --sensor-id
   --lambda-zip FILE         use this analyzer package instead of running \`make lambda\`
+  --lambda-arm64            build the analyzer for an arm64 Lambda (20% cheaper) with \`make lambda-arm64\`
+                            (cross-built on an x86_64 Debian host: .ci/packages.d/lambda-arm64.txt)
   --tarball FILE            use this source tarball instead of packing the work tree
   --no-sensor               deploy (or tear down) only backend and output
   --no-output               deploy (or tear down) only backend and sensor
@@ -124,6 +127,7 @@ while [ $# -gt 0 ]; do
         --kernel-drops-threshold) need_value "$@"; kernel_drops_threshold=$2; shift 2 ;;
         --backlog-age-seconds) need_value "$@"; backlog_age_seconds=$2; shift 2 ;;
         --lambda-zip) need_value "$@"; lambda_zip=$2; shift 2 ;;
+        --lambda-arm64) lambda_arm64=1; shift ;;
         --tarball) need_value "$@"; tarball=$2; shift 2 ;;
         --template-dir) need_value "$@"; template_dir=$2; shift 2 ;;
         --endpoint-url) need_value "$@"; endpoint_url=$2; shift 2 ;;
@@ -160,7 +164,8 @@ if ! [[ $backlog_age_seconds =~ ^[0-9]+$ ]] || [ "$backlog_age_seconds" -lt 60 ]
 fi
 [[ $monthly_budget =~ ^[0-9]+$ ]] || die "--monthly-budget must be a whole number of USD"
 if [ "$monthly_budget" != 0 ] && [ -z "$alert_email" ]; then die "--monthly-budget needs --alert-email"; fi
-[[ -z $admin_cidr || $admin_cidr =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$ ]] || die "--admin-cidr must be an IPv4 CIDR"
+[[ -z $admin_cidr || $admin_cidr =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$ ]] ||
+    die "--admin-cidr must be an IPv4 CIDR"
 if [ -n "$rotation_schedule" ] && [ "$network_mode" != dual ]; then
     die "--rotation-schedule needs --network-mode dual"
 fi
@@ -317,7 +322,7 @@ build_tarball() {
     local out=$ROOT/build/deploy/lurker-src.tar.gz
     local tar_cmd=(tar -C "$ROOT" -cf - --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --exclude-vcs
                    --exclude=./build --exclude=./build-san --exclude=./build-fuzz --exclude=./bin --exclude=./bin-san
-                   --exclude=./bin-fuzz --exclude='*.o' --exclude='*.d' .)
+                   --exclude=./bin-fuzz --exclude=./build-arm64 --exclude=./bin-arm64 --exclude='*.o' --exclude='*.d' .)
     if [ "$dry_run" = 1 ]; then
         show "${tar_cmd[@]}"; echo "  | gzip -n > $out" >&2
         echo "$out"; return 0
@@ -328,11 +333,13 @@ build_tarball() {
 }
 
 build_lambda() {
+    local target=lambda build=build
+    if [ "$lambda_arm64" = 1 ]; then target="lambda-arm64"; build="build-arm64"; fi
     if [ "$dry_run" = 1 ]; then
-        show make -C "$ROOT" lambda; echo "$ROOT/build/lambda/lurker-analyzer-lambda.zip"; return 0
+        show make -C "$ROOT" "$target"; echo "$ROOT/$build/lambda/lurker-analyzer-lambda.zip"; return 0
     fi
-    make -C "$ROOT" lambda >&2
-    echo "$ROOT/build/lambda/lurker-analyzer-lambda.zip"
+    make -C "$ROOT" "$target" >&2
+    echo "$ROOT/$build/lambda/lurker-analyzer-lambda.zip"
 }
 
 # x86_64 or arm64, read from the package's bootstrap.
@@ -357,7 +364,9 @@ check_network() {
     zones=$(query "$sensor_region" "<zones offering $instance_type>" ec2 describe-instance-type-offerings \
         --location-type availability-zone --filters "Name=instance-type,Values=$instance_type" \
         --query 'InstanceTypeOfferings[].Location' --output text)
-    if [ -z "$zones" ] || [ "$zones" = None ]; then die "$instance_type is not offered in any zone of $sensor_region"; fi
+    if [ -z "$zones" ] || [ "$zones" = None ]; then
+        die "$instance_type is not offered in any zone of $sensor_region"
+    fi
     if [ -z "$subnet_id" ]; then
         vpc_id=$(query "$sensor_region" "<default VPC>" ec2 describe-vpcs --filters Name=isDefault,Values=true \
             --query 'Vpcs[0].VpcId' --output text)
@@ -379,7 +388,8 @@ check_network() {
         die "subnet $subnet_id does not exist in $sensor_region"
     [ -z "$vpc_id" ] || [ "$vpc_id" = "$subnet_vpc" ] || die "subnet $subnet_id is in $subnet_vpc, not in $vpc_id"
     vpc_id=$subnet_vpc
-    grep -qw -- "$zone" <<<"$zones" || die "$instance_type is not offered in $zone (subnet $subnet_id); it is in: $zones"
+    grep -qw -- "$zone" <<<"$zones" ||
+        die "$instance_type is not offered in $zone (subnet $subnet_id); it is in: $zones"
 }
 
 # The AMI: resolved from the public parameter when the stack is created (or with --replace-image), otherwise the

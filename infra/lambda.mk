@@ -21,3 +21,13 @@ $(LAMBDA_ZIP): $(LAMBDA_BOOTSTRAP) infra/make-lambda-package.sh infra/check-lamb
 	infra/make-lambda-package.sh $(LAMBDA_BOOTSTRAP) $@.tmp
 	infra/check-lambda-package.sh $@.tmp
 	mv $@.tmp $@
+
+# `make lambda-arm64`: the same package for arm64 Lambdas (20% cheaper), cross-built on an x86_64 Debian host with
+# multiarch (`dpkg --add-architecture arm64`; crossbuild-essential-arm64 and the :arm64 -dev packages, see
+# .ci/packages.d/lambda-arm64). Objects in build-arm64/, result build-arm64/lambda/lurker-analyzer-lambda.zip.
+ARM64_TRIPLET := aarch64-linux-gnu
+
+.PHONY: lambda-arm64
+lambda-arm64:
+	PKG_CONFIG_LIBDIR=/usr/lib/$(ARM64_TRIPLET)/pkgconfig:/usr/share/pkgconfig \
+	    $(MAKE) BUILD=build-arm64 BIN=bin-arm64 CC=$(ARM64_TRIPLET)-gcc SAN=0 lambda

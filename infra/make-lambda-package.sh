@@ -19,23 +19,64 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/lib"
 install -m 0755 "$binary" "$stage/bootstrap"
 
-# ldd lists the whole closure (the binary's needs and theirs). A library ldd cannot find is an error here, not on
-# the first invocation in the cloud.
-ldd_out=$(ldd "$binary")
-if grep -q 'not found' <<<"$ldd_out"; then
-    echo "$0: $binary: libraries not found:" >&2
-    grep 'not found' <<<"$ldd_out" >&2
-    exit 1
-fi
+# The binary's machine: ldd runs the dynamic loader, so it can list the libraries of a binary for this machine only.
+# A cross-built one (an arm64 analyzer from an x86_64 host, `make lambda-arm64`) has its closure walked from the
+# DT_NEEDED entries in Debian's multiarch directories for its machine instead.
+elf_machine() { readelf -h "$1" | sed -n 's/^ *Machine: *//p'; }
+case $(elf_machine "$binary") in
+    *AArch64*) machine=aarch64; multiarch=aarch64-linux-gnu ;;
+    *X86-64*) machine=x86_64; multiarch=x86_64-linux-gnu ;;
+    *) echo "$0: $binary: neither x86-64 nor AArch64" >&2; exit 1 ;;
+esac
+
+# "SONAME PATH" for every library of the closure (what ldd prints as "SONAME => PATH")
+closure_ldd() {
+    local out
+    out=$(ldd "$1")
+    if grep -q 'not found' <<<"$out"; then
+        echo "$0: $1: libraries not found:" >&2
+        grep 'not found' <<<"$out" >&2
+        return 1
+    fi
+    awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' <<<"$out"
+}
+closure_readelf() {
+    local -A seen=()
+    local todo=("$1") file needed dir found
+    while [ ${#todo[@]} -gt 0 ]; do
+        file=${todo[0]}; todo=("${todo[@]:1}")
+        while read -r needed; do
+            if [ -z "$needed" ] || [ -n "${seen[$needed]+set}" ]; then continue; fi
+            seen[$needed]=1
+            found=""
+            for dir in "/lib/$multiarch" "/usr/lib/$multiarch"; do
+                if [ -e "$dir/$needed" ]; then found=$dir/$needed; break; fi
+            done
+            if [ -z "$found" ]; then
+                is_provided "$needed" && continue
+                echo "$0: $1: library not found: $needed (in /lib/$multiarch, /usr/lib/$multiarch)" >&2
+                return 1
+            fi
+            echo "$needed $found"
+            todo+=("$found")
+        done < <(readelf -d "$file" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+    done
+}
+
+if [ "$machine" = "$(uname -m)" ]; then closure=closure_ldd; else closure=closure_readelf; fi
+libs=$("$closure" "$binary") || exit 1
 while read -r soname path; do
+    [ -n "$soname" ] || continue
     is_provided "$soname" && continue
     # copy the file itself under its soname (ldd shows symlinks' names)
     cp -L "$path" "$stage/lib/$soname"
     chmod 0644 "$stage/lib/$soname"
-done < <(awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' <<<"$ldd_out")
+done <<<"$libs"
 
 # Strip debug info: a smaller zip uploads and cold-starts faster; the binary in bin/ keeps its symbols.
-strip --strip-unneeded "$stage/bootstrap" "$stage"/lib/* 2>/dev/null || true
+strip_tool="strip"
+if [ "$machine" != "$(uname -m)" ] && command -v "$multiarch-strip" >/dev/null; then strip_tool=$multiarch-strip; fi
+"$strip_tool" --strip-unneeded "$stage/bootstrap" "$stage"/lib/* 2>/dev/null || true
 
 mkdir -p "$(dirname "$zip_path")"
 rm -f "$zip_path"

@@ -203,7 +203,26 @@ class LambdaPackage(unittest.TestCase):
         self.assertEqual(r.stdout, "")
         self.run_as_lambda(d)
 
-    def run_as_lambda(self, task_root):
+    def test_make_lambda_arm64_cross_builds_and_runs_under_qemu(self):
+        # an arm64 package from this x86_64 host (Debian multiarch: crossbuild-essential-arm64, the :arm64 -dev
+        # packages), run by qemu-user against the same Runtime API and moto as the native one
+        r = run(["make", "-C", ROOT, "-j2", "lambda-arm64"], timeout=900)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
+        zip_path = os.path.join(ROOT, "build-arm64", "lambda", "lurker-analyzer-lambda.zip")
+        r = self.check(zip_path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("AArch64", r.stdout + r.stderr)
+        d = os.path.join(self.tmp, "analyzer-arm64")
+        with zipfile.ZipFile(zip_path) as z:
+            z.extractall(d)
+        os.chmod(os.path.join(d, "bootstrap"), 0o755)
+        for name in ["bootstrap"] + ["lib/" + x for x in os.listdir(os.path.join(d, "lib"))]:
+            machine = run(["readelf", "-h", os.path.join(d, name)], check=True).stdout
+            self.assertIn("AArch64", machine, name)
+        self.assertIn("libcurl.so.4", os.listdir(os.path.join(d, "lib")))
+        self.run_as_lambda(d, runner=[shutil.which("qemu-aarch64")])
+
+    def run_as_lambda(self, task_root, runner=()):
         """The unpacked package as Lambda runs it: only Lambda's variables, LD_LIBRARY_PATH with the task's lib/,
         one SNS-wrapped S3 notification from the Runtime API, the pcap in moto's S3 (signature checking on)."""
         with MotoServer() as moto:
@@ -229,8 +248,8 @@ class LambdaPackage(unittest.TestCase):
                    "CURL_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"}
             out_path = os.path.join(self.tmp, "lambda.out")
             with open(out_path, "w") as out, open(os.path.join(self.tmp, "lambda.err"), "w") as err:
-                proc = subprocess.Popen([os.path.join(task_root, "bootstrap")], cwd=task_root, env=env, stdout=out,
-                                        stderr=err, start_new_session=True)
+                proc = subprocess.Popen(list(runner) + [os.path.join(task_root, "bootstrap")], cwd=task_root, env=env,
+                                        stdout=out, stderr=err, start_new_session=True)
                 try:
                     result = api.results.get(timeout=30)
                 finally:
