@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "lambda_event.h"
+#include "lambda_log.h"
+#include "records_s3.h"
 
 #define EVENT_MAX_BYTES (8u * 1024 * 1024) /* Lambda's own payload limit is 6 MB */
 #define API_FAILURES_BEFORE_EXIT 5
@@ -127,10 +129,42 @@ static int post_error(CURL *curl, const char *url, const char *type, const char 
     return rc;
 }
 
+/* Analyses one pcap. With a records bucket its records are collected in memory first, then written to stdout (the
+ * log group) and handed to the S3 writer; records_failed counts objects of them that could not be written. */
+static int analyse_object(struct run *run, const char *name, int key_start, const uint8_t *data, size_t len,
+                          struct records_s3 *records, struct s3_input *s3, int *records_failed)
+{
+    if (!records)
+        return analysis_run_pcap(run, name, key_start, data, len);
+    char *buf = NULL, err[512];
+    size_t buf_len = 0;
+    FILE *out = open_memstream(&buf, &buf_len);
+    if (!out) {
+        fprintf(stderr, "lurker-analyzer: %s: no memory for its records\n", name);
+        (*records_failed)++;
+        return analysis_run_pcap(run, name, key_start, data, len);
+    }
+    FILE *saved = run->out;
+    run->out = out;
+    int rc = analysis_run_pcap(run, name, key_start, data, len);
+    run->out = saved;
+    fclose(out);
+    fwrite(buf, 1, buf_len, saved);
+    fflush(saved);
+    struct s3_client *client = buf_len ? s3_input_client(s3, err, sizeof err) : NULL;
+    if (buf_len && (!client || records_s3_add(records, buf, buf_len, err, sizeof err) != 0 ||
+                    records_s3_flush(records, client, name + key_start, err, sizeof err) != 0)) {
+        lambda_log("ERROR", "lurker-analyzer: %s: records not written to S3: %s", name, err);
+        (*records_failed)++;
+    }
+    free(buf);
+    return rc;
+}
+
 /* Analyses every object of one event; fills `failures` with {s3path, error, retryable} for those that failed.
  * Returns how many could not be fetched (retryable); a pcap that is broken stays broken, so it is not. */
 static size_t handle_objects(const struct lambda_objects *objs, struct run *run, struct s3_input *s3,
-                             json_t *failures, uint64_t *flows)
+                             struct records_s3 *records, json_t *failures, uint64_t *flows, int *records_failed)
 {
     size_t unfetched = 0;
     for (size_t i = 0; i < objs->n; i++) {
@@ -148,7 +182,7 @@ static size_t handle_objects(const struct lambda_objects *objs, struct run *run,
             unfetched++;
             rc = 1;
         } else {
-            rc = analysis_run_pcap(run, name, 5 + (int)strlen(o->bucket) + 1, data, len);
+            rc = analyse_object(run, name, 5 + (int)strlen(o->bucket) + 1, data, len, records, s3, records_failed);
             free(data);
         }
         *flows += run->flows - before;
@@ -160,23 +194,30 @@ static size_t handle_objects(const struct lambda_objects *objs, struct run *run,
 }
 
 static void handle_invocation(CURL *curl, const char *api, const struct next_invocation *next, struct run *run,
-                              struct s3_input *s3)
+                              struct s3_input *s3, struct records_s3 *records)
 {
     char url[512], err[256];
     snprintf(url, sizeof url, "http://%s/2018-06-01/runtime/invocation/%s/error", api, next->request_id);
+    lambda_log_request(next->request_id);
     struct lambda_objects objs;
     if (lambda_event_objects(next->event.data ? next->event.data : "", next->event.len, &objs, err, sizeof err)) {
-        fprintf(stderr, "lurker-analyzer: invocation %s: %s\n", next->request_id, err);
+        lambda_log("ERROR", "lurker-analyzer: invocation %s: %s", next->request_id, err);
         post_error(curl, url, "InvalidEvent", err);
+        lambda_log_request(NULL);
         return;
     }
     json_t *failures = json_array();
     uint64_t flows = 0;
-    size_t unfetched = handle_objects(&objs, run, s3, failures, &flows);
+    int records_failed = 0;
+    size_t unfetched = handle_objects(&objs, run, s3, records, failures, &flows, &records_failed);
     if (objs.n > 0 && unfetched == objs.n) { /* nothing could be read: let Lambda retry the event */
         char *detail = json_dumps(failures, JSON_COMPACT);
         post_error(curl, url, "ObjectsFailed", detail ? detail : "every object failed");
         free(detail);
+    } else if (records_failed) {
+        /* The records reached the log group but not S3: a retry writes the same S3 objects again (their keys
+         * depend only on the pcap), and the log group gets those records a second time. */
+        post_error(curl, url, "RecordsNotWritten", "records of at least one pcap could not be written to S3");
     } else {
         snprintf(url, sizeof url, "http://%s/2018-06-01/runtime/invocation/%s/response", api, next->request_id);
         json_t *resp = json_pack("{s:I, s:I, s:I, s:O}", "objects", (json_int_t)objs.n, "skipped",
@@ -188,10 +229,19 @@ static void handle_invocation(CURL *curl, const char *api, const struct next_inv
     }
     json_decref(failures);
     lambda_objects_free(&objs);
+    lambda_log_request(NULL);
 }
 
 int lambda_main(const char *runtime_api, struct run *run, struct s3_input *s3)
 {
+    lambda_log_wrap_stderr();
+    struct records_s3 records;
+    char err[256];
+    int with_records = records_s3_init(&records, err, sizeof err);
+    if (with_records < 0) {
+        lambda_log("ERROR", "lurker-analyzer: %s", err);
+        return 1;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         return 1;
     CURL *curl = curl_easy_init();
@@ -206,10 +256,11 @@ int lambda_main(const char *runtime_api, struct run *run, struct s3_input *s3)
             continue;
         }
         failures = 0;
-        handle_invocation(curl, runtime_api, &next, run, s3);
+        handle_invocation(curl, runtime_api, &next, run, s3, with_records ? &records : NULL);
         free(next.event.data);
         fflush(stdout);
     }
+    records_s3_free(&records);
     curl_easy_cleanup(curl);
     curl_global_cleanup();
     return 1;

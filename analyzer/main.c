@@ -58,7 +58,8 @@ static void usage(FILE *f)
             "  --follow-existing      first analyse the pcaps already under DIR\n"
             "  --log FILE             with --follow: append records to FILE (default stdout; SIGHUP reopens it)\n"
             "With AWS_LAMBDA_RUNTIME_API set it runs as an AWS Lambda function instead (sensor from LURKER_SENSOR,\n"
-            "the sensors' prefixes from LURKER_LOCAL, comma-separated).\n",
+            "the sensors' prefixes from LURKER_LOCAL, comma-separated; records also to\n"
+            "s3://LURKER_RECORDS_BUCKET/LURKER_RECORDS_PREFIX as JSON Lines when the bucket is set).\n",
             ANALYZER_DEFAULT_MAX_PAYLOAD, (unsigned long long)INPUT_DEFAULT_MAX_BYTES);
 }
 

@@ -49,6 +49,11 @@ static int ensure_client(struct s3_input *in, char *err, size_t errlen)
     return in->client ? 0 : -1;
 }
 
+struct s3_client *s3_input_client(struct s3_input *in, char *err, size_t errlen)
+{
+    return ensure_client(in, err, errlen) == 0 ? in->client : NULL;
+}
+
 int s3_input_fetch(struct s3_input *in, const char *bucket, const char *key, uint8_t **data, size_t *len, char *err,
                    size_t errlen)
 {

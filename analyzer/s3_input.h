@@ -25,6 +25,9 @@ void s3_input_free(struct s3_input *in);
 /* Splits "s3://bucket/rest" into bucket and rest. Returns 0, -1 when url is not such a URL. */
 int s3_url_split(const char *url, char *bucket, size_t bucket_size, const char **rest);
 
+/* The client (created on first use; the Lambda also writes its records with it). NULL with a reason in err. */
+struct s3_client *s3_input_client(struct s3_input *in, char *err, size_t errlen);
+
 /* Downloads one object. Returns 0 (data malloc'd) or -1 with a reason in err. */
 int s3_input_fetch(struct s3_input *in, const char *bucket, const char *key, uint8_t **data, size_t *len, char *err,
                    size_t errlen);

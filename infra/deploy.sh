@@ -449,7 +449,7 @@ print_summary() {
         echo "records:        s3://$(output "$output_stack" RecordsBucketName)/records/"
         if [ -n "${OUTPUTS["$output_stack/AthenaDatabase"]+set}" ] || [ "$dry_run" = 1 ]; then
             echo "athena:         database $(output "$output_stack" AthenaDatabase), workgroup" \
-                 "$(output "$output_stack" AthenaWorkGroup) (run its add-partitions query first)"
+                 "$(output "$output_stack" AthenaWorkGroup) (named queries: top-ports, ...)"
         fi
     fi
 }

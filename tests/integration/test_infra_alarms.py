@@ -112,7 +112,8 @@ class Resolver:
                     if "." in name:
                         return str(self.getatt[name])
                     return str(self.ref(name))
-                return re.sub(r"\$\{([^}!]+)\}", one, text)
+                # ${!Name} is CloudFormation's escape for a literal ${Name}
+                return re.sub(r"\$\{([^}!]+)\}", one, text).replace("${!", "${")
         out = {k: self.resolve(v) for k, v in node.items()}
         return {k: v for k, v in out.items() if v is not NoValue}
 
