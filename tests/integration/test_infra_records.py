@@ -127,6 +127,7 @@ class Records(unittest.TestCase):
         env = self.moto.env()
         env.update(AWS_LAMBDA_RUNTIME_API="127.0.0.1:%d" % api.port, AWS_ENDPOINT_URL_S3=self.moto.endpoint,
                    LAMBDA_TASK_ROOT=self.tmp.path, LURKER_RECORDS_BUCKET=records_bucket,
+                   LURKER_LOCAL="203.0.113.0/24,2001:db8:5::/48",  # the corpus's server side: started_by too
                    LURKER_RECORDS_PREFIX="records/")
         results = {}
         try:
@@ -218,6 +219,7 @@ class Records(unittest.TestCase):
         canon = sorted(json.dumps(r, sort_keys=True) for r in written)
         self.assertEqual(canon, sorted(json.dumps(r, sort_keys=True) for r in logged))
         self.assertGreater(len({(r["sensor"]) for r in written}), 1)
+        self.assertTrue(any("started_by" in r for r in written))
         split = [k for k in objects if k.endswith("__two_days.jsonl")]
         self.assertEqual(len(split), 2, objects)
         self.assertEqual(len({PARTITION.match(k).group(1) for k in split}), 2)
