@@ -11,6 +11,9 @@
 #                                            Command): build, keep the installed version, stop, install, start,
 #                                            health check; on failure put the previous version back and start it.
 #                                            The spool (/var/spool/lurker) and the journal are never touched.
+#   sensor-setup.sh --health-check           the check CloudFormation's signal waits for (also at the end of an
+#                                            upgrade): lurker-ctl status healthy and a SYN to the sensor's own
+#                                            public address answered; exit 0 or 1
 #   sensor-setup.sh --config-only [--root DIR]
 #                                            only discover the network and write the files (lurker.yaml, setup.env,
 #                                            the systemd unit) below DIR: no package, build, user or service is
@@ -30,6 +33,10 @@
 #   LURKER_INTERFACE_WAIT     seconds to wait for the dual-mode interface to get its address (default 30)
 #   LURKER_STEP_FILE          where the current step's name is written (the UserData reports it to CloudFormation
 #                             when setup fails)
+#   LURKER_SELFTEST_ADDRESS   health check: the address to send the SYN to (default: the public address, from IMDS)
+#   LURKER_HEALTH_TIMEOUT     health check: seconds each of its two parts may take (default 60)
+#   LURKER_CONFIG, LURKER_BIN health check: lurker.yaml and the binaries' directory (default /etc/lurker/lurker.yaml,
+#                             /usr/local/bin)
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,8 +49,9 @@ while [ $# -gt 0 ]; do
         --config-only) mode=config; shift ;;
         --network-only) mode=network; shift ;;
         --upgrade) mode=upgrade; shift ;;
+        --health-check) mode=health; shift ;;
         --root) [ $# -ge 2 ] || { echo "--root needs a directory" >&2; exit 2; }; ROOT=$2; shift 2 ;;
-        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
         *) echo "sensor-setup.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -52,7 +60,7 @@ log() { echo "sensor-setup: $*"; }
 step() { log "step: $1"; if [ -n "${LURKER_STEP_FILE:-}" ]; then echo "$1" >"$LURKER_STEP_FILE"; fi; }
 die() { echo "sensor-setup: error: $*" >&2; exit 1; }
 
-if { [ "$mode" = network ] || [ "$mode" = upgrade ]; } && [ -f "$ROOT/etc/lurker/setup.env" ]; then
+if [[ $mode =~ ^(network|upgrade|health)$ ]] && [ -f "$ROOT/etc/lurker/setup.env" ]; then
     # shellcheck source=/dev/null
     . "$ROOT/etc/lurker/setup.env"
 fi
@@ -283,24 +291,30 @@ public_address() {
 # own public address from here (out through the internet gateway and back) is answered with a SYN+ACK. Port 9
 # has no listener on the host, so only the responder can complete that handshake.
 verify_health() {
-    local tries address
-    for tries in $(seq 1 30); do
-        if "$PREFIX/bin/lurker-ctl" -c /etc/lurker/lurker.yaml status >/dev/null 2>&1; then break; fi
-        [ "$tries" -lt 30 ] || { "$PREFIX/bin/lurker-ctl" -c /etc/lurker/lurker.yaml status || true
-                                 log "lurker-ctl status still unhealthy after 60 s"; return 1; }
+    local config=${LURKER_CONFIG:-/etc/lurker/lurker.yaml} ctl=${LURKER_BIN:-$PREFIX/bin}/lurker-ctl
+    local deadline address=""
+    deadline=$((SECONDS + ${LURKER_HEALTH_TIMEOUT:-60}))
+    until "$ctl" -c "$config" status >/dev/null 2>&1; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            "$ctl" -c "$config" status || true
+            log "lurker-ctl status still unhealthy after ${LURKER_HEALTH_TIMEOUT:-60} s"
+            return 1
+        fi
         sleep 2
     done
-    "$PREFIX/bin/lurker-ctl" -c /etc/lurker/lurker.yaml status
-    for tries in $(seq 1 12); do
+    "$ctl" -c "$config" status
+    deadline=$((SECONDS + ${LURKER_HEALTH_TIMEOUT:-60}))
+    while :; do
         address=$(public_address 2>/dev/null || true)
         # shellcheck disable=SC2016  # $1 is expanded by the inner bash
         if [ -n "$address" ] && timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/9"' _ "$address" 2>/dev/null; then
             log "a SYN to $address:9 was answered: healthy"
             return 0
         fi
-        sleep 5
+        [ "$SECONDS" -lt "$deadline" ] || break
+        sleep 2
     done
-    log "no answer to a SYN to ${address:-the public address (none known)}:9 within 60 s"
+    log "no answer to a SYN to ${address:-the public address (none known)}:9 within ${LURKER_HEALTH_TIMEOUT:-60} s"
     return 1
 }
 
@@ -348,6 +362,10 @@ case $mode in
     upgrade)
         [ "$(id -u)" = 0 ] || die "run as root"
         upgrade
+        ;;
+    health)
+        if [ "$LURKER_NETWORK_MODE" = dual ] && [ -z "${LURKER_SELFTEST_ADDRESS:-}" ]; then discover_network; fi
+        verify_health
         ;;
     full)
         [ "$(id -u)" = 0 ] || die "run as root (or use --config-only)"

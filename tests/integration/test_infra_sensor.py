@@ -5,7 +5,11 @@
   `lurker-responder --check` accepts; bad inputs are refused; --network-only installs the dual-mode source routing.
 - supervisord with infra/supervisord.conf (paths from the environment) runs capturer, responder and shipper in the
   sensor namespace: three RUNNING; after kill -9 of each, supervisord restarts it (new pid, RUNNING), and the sensor
-  still answers a TCP handshake from the attacker namespace and ships the flow to the local archive.
+  still answers a TCP handshake from the attacker namespace and ships the flow to the local archive;
+- sensor-setup.sh --health-check (what the CreationPolicy's SUCCESS signal and an upgrade wait for), run from the
+  attacker namespace against that sensor: healthy while the three run and the SYN to the sensor's address is
+  answered; unhealthy (exit 1, saying why) when the SYN goes to an address the responder does not serve, and when
+  the responder is stopped.
 """
 import os
 import re
@@ -197,6 +201,31 @@ class Supervised(unittest.TestCase):
                             what="the port-2222 flow in the archive")
         self.assertGreater(os.path.getsize(pcaps[0]), 24)
         self.assertEqual(sup.poll(), None, "supervisord itself exited")
+
+    def test_health_check(self):
+        log = open(os.path.join(self.dir, "log", "supervisord.stdout"), "w")
+        self.addCleanup(log.close)
+        self.procs.start(self.topo.in_ns(self.topo.sensor, ["supervisord", "-n", "-c", SUPERVISORD_CONF]),
+                         env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        lt.wait_for(self.all_running, timeout=20, what="three programs RUNNING")
+
+        def check(address, timeout="15"):
+            env = setup_env(LURKER_CONFIG=self.config, LURKER_BIN=lt.BIN, LURKER_SELFTEST_ADDRESS=address,
+                            LURKER_HEALTH_TIMEOUT=timeout)
+            return subprocess.run(self.topo.in_ns(self.topo.attacker, [SETUP, "--health-check"]), env=env,
+                                  capture_output=True, text=True, timeout=120)
+        r = check(lt.SENSOR_V4)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("a SYN to %s:9 was answered: healthy" % lt.SENSOR_V4, r.stdout)
+        # the attacker's own address: its kernel answers with a RST, no SYN+ACK
+        r = check(lt.ATTACKER_V4, timeout="3")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("no answer to a SYN to %s:9" % lt.ATTACKER_V4, r.stdout)
+        subprocess.run([os.path.join(lt.ROOT, "infra", "lurker-supervisorctl"), "stop", "lurker:responder"],
+                       env=self.env, capture_output=True, timeout=30)
+        r = check(lt.SENSOR_V4, timeout="3")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("lurker-ctl status still unhealthy", r.stdout)
 
 
 if __name__ == "__main__":
