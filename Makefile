@@ -71,7 +71,8 @@ $(foreach c,$(COMPONENTS),$(eval $(call component_rules,$(c))))
 # (bpftool gen skeleton): an installed responder needs no file besides itself.
 BPF_CC     ?= clang
 BPFTOOL    ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
-BPF_CFLAGS := -O2 -g -mcpu=v3 -target bpf -I/usr/include/$(shell $(CC) -dumpmachine) -Wall -Wextra -Werror -MMD -MP
+# the multiarch include directory (asm/types.h) is named by Debian's gcc triplet; clang's (FUZZ=1) is not a directory
+BPF_CFLAGS := -O2 -g -mcpu=v3 -target bpf -I/usr/include/$(shell gcc -dumpmachine) -Wall -Wextra -Werror -MMD -MP
 $(BUILD)/responder/bpf/synack.bpf.o: responder/bpf/synack.bpf.c
 	@mkdir -p $(dir $@)
 	$(BPF_CC) $(BPF_CFLAGS) -c -o $@ $<
