@@ -438,3 +438,40 @@ Test(capturer_journal, journal_max_stops_new_flows_and_counts_them)
     cr_assert_eq(st.flows_recovered, 1000 - a.journal.stats.dropped);
     clean_stop(&b);
 }
+
+/* The host's own flows never enter the journal, so a crash brings none of them back; after the restart the rest of
+ * the host's connection (mid-stream, to its ephemeral port) is still ignored and the outsider's is still recorded. */
+Test(capturer_journal, the_host_s_own_flows_are_neither_journaled_nor_recovered)
+{
+    struct run a;
+    start(&a, 64 << 20, NULL);
+    struct test_frame f;
+    tf_ipv4(&f, "203.0.113.10", "198.51.100.80", IPPROTO_TCP, 45000, 443, TCPF_SYN, 1, 0, 0); /* an S3 upload */
+    feed(&a, &f, 1700000000000001ull);
+    tf_ipv4(&f, "198.51.100.80", "203.0.113.10", IPPROTO_TCP, 443, 45000, TCPF_SYN | TCPF_ACK, 9, 2, 0);
+    feed(&a, &f, 1700000000000002ull);
+    tf_ipv4(&f, "203.0.113.10", "198.51.100.80", IPPROTO_TCP, 45000, 443, TCPF_ACK, 2, 10, 1000);
+    feed(&a, &f, 1700000000000003ull);
+    tf_ipv4(&f, "203.0.113.10", "198.51.100.53", IPPROTO_UDP, 40001, 53, 0, 0, 0, 30); /* its DNS query */
+    feed(&a, &f, 1700000000000004ull);
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_SYN, 1000, 0, 0); /* an outsider */
+    feed(&a, &f, 1700000000000005ull);
+    cr_assert_eq(a.tr.stats.flows_ignored_local, 2);
+    cr_assert_eq(a.tr.table.count, 1);
+    kill9(&a);
+
+    struct run b;
+    struct recover_stats st;
+    start(&b, 64 << 20, &st);
+    cr_assert_eq(st.flows_recovered, 1, "the outsider's flow only: %llu", (unsigned long long)st.flows_recovered);
+    cr_assert(exists("1700000000000005_tcp_198.51.100.2_40000_203.0.113.10_80.pcap"));
+    tf_ipv4(&f, "203.0.113.10", "198.51.100.80", IPPROTO_TCP, 45000, 443, TCPF_ACK, 1002, 10, 1000);
+    feed(&b, &f, 1700000000000006ull);
+    tf_ipv4(&f, "198.51.100.80", "203.0.113.10", IPPROTO_TCP, 443, 45000, TCPF_ACK, 10, 2002, 0);
+    feed(&b, &f, 1700000000000007ull);
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1001, 5001, 78);
+    feed(&b, &f, 1700000000000008ull);
+    cr_assert_eq(b.tr.stats.flows_ignored_local, 1, "the upload's rest, one ignored entry");
+    cr_assert_eq(b.tr.table.count, 1, "the outsider's continuation");
+    clean_stop(&b);
+}
