@@ -196,7 +196,8 @@ static struct flow *flow_for(struct tracker *tr, const uint8_t *data, const stru
     }
     if (f)
         return f;
-    struct flow *aside = flow_table_lookup(&tr->aside, key);
+    /* a new flow: one more lookup, skipped while nothing is set aside (a SYN flood's usual case) */
+    struct flow *aside = tr->aside.count ? flow_table_lookup(&tr->aside, key) : NULL;
     if (aside && (aside->flags & FLOW_IGNORED)) {
         flow_table_touch(&tr->aside, aside, now);
         ignore_packet(tr, false);
