@@ -303,6 +303,9 @@ static int run(struct capturer *c)
         fatal("capture", "no selectable descriptor");
     c->now_us = monotonic_us();
     c->next_tick_us = c->next_publish_us = c->now_us;
+    /* before the first packet: the ring holds what arrived while we (re)started, and an outsider's segment to an
+     * ephemeral port is told from the host's own by its SYN cookie (origin.h) */
+    refresh_cookie_key(c);
     while (!stop_requested) {
         if (poll(&pfd, 1, poll_timeout_ms(c)) < 0 && errno != EINTR)
             fatal("poll", strerror(errno));
