@@ -562,7 +562,7 @@ run_on_instance() {
 drain_script() {
     cat <<'EOF'
 set -eu
-lurker-supervisorctl stop responder capturer
+/usr/local/sbin/lurker-supervisorctl stop responder capturer
 for _ in $(seq 1 170); do
   left=$(find /var/spool/lurker -name '*.pcap' | wc -l)
   [ "$left" -gt 0 ] || { echo "spool empty"; exit 0; }
