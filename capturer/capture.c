@@ -25,10 +25,10 @@ pcap_t *capture_open(const struct lurker_config *cfg, char *err, size_t errlen)
         return fail(NULL, err, errlen, "pcap_create", pcap_err);
     /* Block capture: the kernel hands over a full ring block, or what a block holds after CAPTURE_TIMEOUT_MS, per
      * wake-up. Immediate mode woke this process for every packet, on the responder's core, for work that may lag. */
+    int ring = cfg->capturer.buffer_size > 0x7fffffff ? 0x7fffffff : (int)cfg->capturer.buffer_size;
     if (pcap_set_snaplen(p, (int)cfg->capturer.snaplen) != 0 || pcap_set_promisc(p, 0) != 0 ||
-        pcap_set_immediate_mode(p, 0) != 0 || pcap_set_timeout(p, CAPTURE_TIMEOUT_MS) != 0 || pcap_set_buffer_size(p, (int)(cfg->capturer.buffer_size > 0x7fffffff
-                                                                               ? 0x7fffffff
-                                                                               : cfg->capturer.buffer_size)) != 0)
+        pcap_set_immediate_mode(p, 0) != 0 || pcap_set_timeout(p, CAPTURE_TIMEOUT_MS) != 0 ||
+        pcap_set_buffer_size(p, ring) != 0)
         return fail(p, err, errlen, "pcap settings", pcap_geterr(p));
     int rc = pcap_activate(p);
     if (rc < 0)

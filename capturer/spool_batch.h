@@ -13,8 +13,9 @@
  * (and synced, and renamed) as its own file, which is exactly the per-flow cost a flood must not pay, and the
  * shipper would need a second journal of its own for half-built batches.
  *
- * Life of a batch: opened at its first flow as <opened_us>_batch_<pid>-<n>.pcap.tmp (common/batchname.h); each flow's pcap records are appended (through a 1 MiB buffer: one write() per MiB, not per flow); the
- * batch is closed when it is interval old, holds max_flows flows or max_bytes bytes, or at shutdown. Closing is the
+ * Life of a batch: opened at its first flow as <opened_us>_batch_<pid>-<n>.pcap.tmp (common/batchname.h); each
+ * flow's pcap records are appended (through a 1 MiB buffer: one write() per MiB, not per flow); the batch is closed
+ * when it is interval old, holds max_flows flows or max_bytes bytes, or at shutdown. Closing is the
  * per-flow protocol at batch scale: fsync, journal barrier, rename to the final name (never over an existing
  * file), fsync of the directory, one queue record (FLOW_BATCH), and only then each member is reported done to the
  * journal. Until then a member is an open flow for the journal: a kill -9 of the capturer with a batch open leaves a
