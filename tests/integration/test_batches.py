@@ -1,9 +1,9 @@
-"""Batches (capturer.batch_interval): the whole sensor (responder, capturer, shipper to a local archive) under a
-full-range masscan (65,536 ports at 20k pps, each SYN sent twice, so a SYN the attacker's side loses under a
-loaded machine is still delivered; the second is the same flow) plus five curl requests with distinct payloads.
-The archive holds the five payload flows as pcaps of their own and the scan in a few batches, never one object per port; tshark (not our
-parser) finds a SYN to every port in the batches; the analyzer gives a record for every scanned port, once, naming
-the batch it came from, and the five payloads in records of their own; the capturer's counters reconcile."""
+"""Batches (capturer.batch_interval): the whole sensor (responder, capturer, shipper to a local archive) under a full-
+range masscan (65,536 ports at 20k pps, each SYN sent twice, so a SYN the attacker's side loses under a loaded
+machine is still delivered; the second is the same flow) plus five curl requests with distinct payloads. The archive
+holds the five payload flows as pcaps of their own and the scan in a few batches, never one object per port; tshark
+(not our parser) finds a SYN to every port in the batches; the analyzer gives a record for every scanned port, once,
+naming the batch it came from, and the five payloads in records of their own; the capturer's counters reconcile."""
 import collections
 import os
 import signal
