@@ -171,6 +171,8 @@ int journal_start(struct journal *j, uint64_t now)
 /* Segment files no open flow needs: every one before the first that still anchors a flow, never the current. */
 static void delete_unneeded(struct journal *j, bool include_current)
 {
+    if (atomic_load_explicit(&j->hold_deletes, memory_order_acquire))
+        return; /* a batch is between its members' FLOW_DONEs and its rename: their packets must stay */
     size_t n = 0;
     while (n < j->nsegs && j->segs[n].anchored == 0 && (include_current || n + 1 < j->nsegs))
         n++;
@@ -274,10 +276,10 @@ void journal_flow_done(struct journal *j, uint64_t serial, uint32_t seg_seq, con
     memcpy(p + JREC_HEADER_LEN, name, n);
 }
 
-void journal_done_async(struct journal *j, uint64_t serial, uint32_t seg, const char *name)
+bool journal_done_async(struct journal *j, uint64_t serial, uint32_t seg, const char *name)
 {
     if (serial == 0)
-        return;
+        return true;
     pthread_mutex_lock(&j->done_lock);
     if (j->ndone == j->done_cap) {
         size_t cap = j->done_cap ? j->done_cap * 2 : 256;
@@ -286,7 +288,7 @@ void journal_done_async(struct journal *j, uint64_t serial, uint32_t seg, const 
             /* cannot queue it: the flow simply stays anchored (its segment is kept; a replay rewrites it under the
              * same name). Bounded disk, never a lost flow. */
             pthread_mutex_unlock(&j->done_lock);
-            return;
+            return false;
         }
         j->done = grown;
         j->done_cap = cap;
@@ -295,7 +297,29 @@ void journal_done_async(struct journal *j, uint64_t serial, uint32_t seg, const 
     d->serial = serial;
     d->seg = seg;
     snprintf(d->name, sizeof d->name, "%s", name ? name : "");
+    atomic_fetch_add_explicit(&j->done_queued, 1, memory_order_release);
     pthread_mutex_unlock(&j->done_lock);
+    return true;
+}
+
+bool journal_wait_done_written(struct journal *j, unsigned timeout_ms)
+{
+    uint64_t target = atomic_load_explicit(&j->done_queued, memory_order_acquire);
+    unsigned waited = 0;
+    for (; atomic_load_explicit(&j->done_drained, memory_order_acquire) < target; waited++) {
+        if (waited >= timeout_ms)
+            return false;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    uint64_t pos = journal_appended(j);
+    journal_wait_written(j, pos, timeout_ms - waited);
+    return atomic_load_explicit(&j->written, memory_order_acquire) >= pos;
+}
+
+void journal_hold_deletes(struct journal *j, bool hold)
+{
+    atomic_store_explicit(&j->hold_deletes, hold, memory_order_release);
 }
 
 static void drain_done(struct journal *j)
@@ -310,6 +334,7 @@ static void drain_done(struct journal *j)
     pthread_mutex_unlock(&j->done_lock);
     for (size_t i = 0; i < n; i++)
         journal_flow_done(j, list[i].serial, list[i].seg, list[i].name);
+    atomic_fetch_add_explicit(&j->done_drained, n, memory_order_release);
     free(list);
 }
 

@@ -81,6 +81,8 @@ struct journal {
     uint64_t dropped_unlogged, drop_log_mono_us;
     _Atomic uint64_t appended; /* bytes appended since start, and of those written: the writer's barrier */
     _Atomic uint64_t written;
+    _Atomic uint64_t done_queued, done_drained; /* FLOW_DONE reports queued by the writer, appended by the main loop */
+    _Atomic bool hold_deletes; /* a batch commit in progress: no segment is deleted (spool_batch.h) */
     pthread_mutex_t done_lock; /* guards done[] */
     struct journal_done *done;
     size_t ndone, done_cap;
@@ -102,8 +104,13 @@ void journal_packet(struct journal *j, struct flow *f, uint64_t ts_us, const uin
                     uint32_t origlen);
 /* The flow is accounted for (pcap durable, or counted as dropped). Main thread. name may be NULL. */
 void journal_flow_done(struct journal *j, uint64_t serial, uint32_t seg, const char *name);
-/* Same, from the writer thread: queued for the main loop's next journal_tick. */
-void journal_done_async(struct journal *j, uint64_t serial, uint32_t seg, const char *name);
+/* Same, from the writer thread: queued for the main loop's next journal_tick. false: the queue is full (DONE_MAX),
+ * the flow stays anchored. */
+bool journal_done_async(struct journal *j, uint64_t serial, uint32_t seg, const char *name);
+/* Writer thread: waits (up to timeout_ms) until every report queued so far is appended and written. */
+bool journal_wait_done_written(struct journal *j, unsigned timeout_ms);
+/* Writer thread, around a batch commit: while held, no segment is deleted. */
+void journal_hold_deletes(struct journal *j, bool hold);
 
 /* Main loop, every turn: FLOW_DONE records, the periodic write, rotation, deletion of segments no longer needed. */
 void journal_tick(struct journal *j, uint64_t now_mono_us);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "batchname.h"
 #include "journal_format.h"
 #include "log.h"
 #include "replay.h"
@@ -115,6 +116,23 @@ static void to_spool(void *arg, struct flow *f)
     spool_add(arg, f);
 }
 
+/* A FLOW_DONE naming a batch counts unless the batch's .tmp is still in the spool (killed before the rename). */
+static bool done_counts(void *arg, const uint8_t *name, size_t len)
+{
+    const struct spool *s = arg;
+    char text[QUEUE_NAME_MAX], tmp[QUEUE_NAME_MAX + 8];
+    uint64_t opened_us;
+    char seq[BATCHNAME_SEQ_MAX];
+    if (len == 0 || len >= sizeof text)
+        return true;
+    memcpy(text, name, len);
+    text[len] = '\0';
+    if (memchr(text, '\0', len) != NULL || !batchname_parse(text, &opened_us, seq))
+        return true;
+    snprintf(tmp, sizeof tmp, "%s.tmp", text);
+    return faccessat(s->dirfd, tmp, F_OK, AT_SYMLINK_NOFOLLOW) != 0;
+}
+
 static void replay_segment(int dirfd, const struct segment_file *sf, struct replay *r, struct recover_stats *st)
 {
     int fd = openat(dirfd, sf->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -141,6 +159,8 @@ static void recover_run(int dirfd, const struct segment_file *segs, size_t n, st
     struct replay r;
     if (replay_init(&r, local, nlocal, segs[0].h.dlt, memory_limit, to_spool, s) != 0)
         return; /* out of memory: the segments stay for the next start */
+    r.done_counts = done_counts;
+    r.done_arg = s;
     uint32_t linktype = s->linktype, snaplen = s->snaplen;
     s->linktype = segs[0].h.linktype;
     s->snaplen = segs[0].h.snaplen;

@@ -206,6 +206,8 @@ void replay_records(struct replay *r, const uint8_t *buf, size_t len)
             packet(r, &rec);
         } else {
             struct replay_slot *s = find(r, rec.serial);
+            if (s && r->done_counts && !r->done_counts(r->done_arg, rec.data, rec.len))
+                s = NULL; /* its batch was never published: the flow is still to be written */
             if (s) {
                 struct flow *f = s->flow;
                 forget(r, s);

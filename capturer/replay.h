@@ -14,6 +14,7 @@
 #ifndef LURKER_CAPTURER_REPLAY_H
 #define LURKER_CAPTURER_REPLAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,11 @@ struct replay {
     uint64_t memory_limit;
     flow_sink_fn sink;
     void *sink_arg;
+    /* Whether a FLOW_DONE naming `name` retires its flow; NULL: always. A batch's members are reported done just
+     * before the batch is renamed into place (spool_batch.h), so a FLOW_DONE naming a batch whose .tmp is still
+     * there means the rename never happened. */
+    bool (*done_counts)(void *arg, const uint8_t *name, size_t len);
+    void *done_arg;
     struct replay_stats stats;
 };
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "batchname.h"
 #include "log.h"
 #include "pcapfile.h"
 #include "shm.h"
@@ -22,7 +23,21 @@ static bool has_suffix(const char *name, const char *suffix)
     return n >= m && memcmp(name + n - m, suffix, m) == 0;
 }
 
-static void remove_stale_tmp(struct spool *s)
+static bool is_batch_tmp(const char *name)
+{
+    char stem[QUEUE_NAME_MAX], seq[BATCHNAME_SEQ_MAX];
+    size_t n = strlen(name);
+    uint64_t opened_us;
+    if (n <= 4 || n - 4 >= sizeof stem)
+        return false;
+    memcpy(stem, name, n - 4);
+    stem[n - 4] = '\0';
+    return batchname_parse(stem, &opened_us, seq);
+}
+
+/* A killed run's NAME.pcap.tmp files: flows' at once; batches' (batches true) only after the journal's recovery,
+ * which asks whether a batch's .tmp is still there (recover.c). */
+static void remove_stale_tmp(struct spool *s, bool batches)
 {
     int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -34,7 +49,7 @@ static void remove_stale_tmp(struct spool *s)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         bool ours = e->d_name[0] != '.' && has_suffix(e->d_name, ".tmp") && strstr(e->d_name, ".pcap.") != NULL;
-        if (ours && unlinkat(s->dirfd, e->d_name, 0) == 0) {
+        if (ours && is_batch_tmp(e->d_name) == batches && unlinkat(s->dirfd, e->d_name, 0) == 0) {
             s->stats.stale_tmp_removed++;
             log_info("event=stale_tmp_removed file=%s", e->d_name);
         }
@@ -100,9 +115,14 @@ int spool_open(struct spool *s, const char *dir, uint64_t quota, uint32_t linkty
     s->linktype = linktype;
     s->snaplen = snaplen;
     s->queue = queue;
-    remove_stale_tmp(s);
+    remove_stale_tmp(s, false);
     spool_rescan(s);
     return 0;
+}
+
+void spool_remove_stale_batches(struct spool *s)
+{
+    remove_stale_tmp(s, true);
 }
 
 void spool_close(struct spool *s)

@@ -54,13 +54,21 @@ struct spool {
     void *done_arg;
     void (*before_publish)(void *arg);
     void *publish_arg;
+    /* A durable batch is about to be renamed into place: report every member done now, journaled and written
+     * (spool_batch.h). NULL: members are reported through `done` after the rename. */
+    void (*batch_commit)(void *arg, const struct batch_member *members, uint32_t n, const char *name);
+    void (*batch_published)(void *arg); /* after the rename (or its failure) is over */
+    void *commit_arg;
     struct spool_batch batch;       /* flows without client data, when batches are on (spool_batch.h) */
 };
 
-/* Opens the directory (it must exist and be writable). Removes NAME.pcap[.N].tmp left by a killed run, then scans. */
+/* Opens the directory (it must exist and be writable). Removes NAME.pcap[.N].tmp left by a killed run (a batch's
+ * .tmp stays until spool_remove_stale_batches: the journal's recovery needs to see it), then scans. */
 int spool_open(struct spool *s, const char *dir, uint64_t quota, uint32_t linktype, uint32_t snaplen,
                struct lurker_queue *queue, char *err, size_t errlen);
 void spool_close(struct spool *s);
+/* Removes the .tmp of batches a killed run left unpublished; call after the journal's recovery. */
+void spool_remove_stale_batches(struct spool *s);
 
 /* Recomputes the spool's use from the directory (regular files, and those one level down, e.g. failed/; hidden
  * entries excluded). */

@@ -216,13 +216,21 @@ static int publish(struct spool *s)
     b->fd = -1;
     if (s->before_publish)
         s->before_publish(s->publish_arg);
-    if (renameat2(s->dirfd, b->tmp, s->dirfd, b->name, RENAME_NOREPLACE) != 0) {
-        int err = errno;
+    if (s->batch_commit) {
+        s->batch_commit(s->commit_arg, b->members, b->nmembers, b->name);
+        b->committed = true;
+    }
+    int renamed = renameat2(s->dirfd, b->tmp, s->dirfd, b->name, RENAME_NOREPLACE);
+    int err = errno;
+    if (renamed != 0)
         unlinkat(s->dirfd, b->tmp, 0);
+    fsync(s->dirfd);
+    if (b->committed && s->batch_published)
+        s->batch_published(s->commit_arg);
+    if (renamed != 0) {
         fail(s, "rename", err);
         return -1;
     }
-    fsync(s->dirfd);
     return 0;
 }
 
@@ -242,11 +250,12 @@ void spool_batch_close(struct spool *s)
         s->stats.dropped_write_error += b->nmembers;
         log_error("event=flow_dropped reason=write_error op=batch file=%s flows=%u", b->name, b->nmembers);
     }
-    /* only now is every member durable or counted: the journal may forget them */
-    for (uint32_t i = 0; i < b->nmembers && s->done; i++)
+    /* only now is every member durable or counted: the journal may forget them (if batch_commit did not) */
+    for (uint32_t i = 0; i < b->nmembers && s->done && !b->committed; i++)
         s->done(s->done_arg, b->members[i].serial, b->members[i].seg, b->name);
     b->nmembers = 0;
     b->failed = false;
+    b->committed = false;
     b->buf_len = 0;
 }
 

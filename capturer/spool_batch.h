@@ -15,12 +15,17 @@
  *
  * Life of a batch: opened at its first flow as <opened_us>_batch_<pid>-<n>.pcap.tmp (common/batchname.h); each
  * flow's pcap records are appended (through a 1 MiB buffer: one write() per MiB, not per flow); the batch is closed
- * when it is interval old, holds max_flows flows or max_bytes bytes, or at shutdown. Closing is the
- * per-flow protocol at batch scale: fsync, journal barrier, rename to the final name (never over an existing
- * file), fsync of the directory, one queue record (FLOW_BATCH), and only then each member is reported done to the
- * journal. Until then a member is an open flow for the journal: a kill -9 of the capturer with a batch open leaves a
- * .tmp (removed at the next start) and journal records for every member, so recovery writes each member again,
- * into the recovering process's batch, and closes that batch before it deletes the dead run's segments.
+ * when it is interval old, holds max_flows flows or max_bytes bytes, or at shutdown. Closing is the per-flow
+ * protocol at batch scale: fsync, journal barrier, then a FLOW_DONE naming the batch for every member, written to
+ * the journal, then the rename to the final name (never over an existing file), fsync of the directory and one queue
+ * record (FLOW_BATCH). Until its FLOW_DONE a member is an open flow for the journal.
+ *
+ * kill -9 of the capturer, wherever it lands: before the FLOW_DONEs, recovery finds the members open and writes
+ * them again, into the recovering process's batch, which it publishes before it deletes the dead run's segments;
+ * between the FLOW_DONEs and the rename, the batch's .tmp is still in the spool, and recovery counts a FLOW_DONE
+ * naming a batch only when that .tmp is gone (recover.c), so the members are written again too; after the rename,
+ * the batch is published (in the spool or already shipped) and its members are done. The batch .tmp files of a dead
+ * run are removed only after recovery. Each member thus ends up in exactly one published batch.
  *
  * Guarantees, as for a flow of its own: every member is written once (in exactly one published batch); a bound that
  * refuses a flow counts it (the spool quota in dropped_quota, a write error in dropped_write_error: a failed batch
@@ -61,6 +66,7 @@ struct spool_batch {
     uint64_t first_us, last_us, packets, wire_bytes;
     uint64_t size;            /* file bytes, buffered included */
     bool failed;              /* a write failed: the members are dropped (counted) when the batch closes */
+    bool committed;           /* its members were reported done before the rename (spool.h batch_commit) */
     struct batch_member *members;
     uint32_t nmembers, members_cap;
     uint8_t *buf;

@@ -9,6 +9,7 @@
 
 #define RESCAN_NS 5000000000ull /* learn what the shipper deleted from the spool */
 #define DROP_LOG_NS 10000000000ull
+#define COMMIT_WAIT_MS 5000u /* the main loop appends reports at least every second */
 
 static void publish(struct writer *w, enum lurker_counter c, uint64_t value)
 {
@@ -69,6 +70,29 @@ static void journal_done(void *arg, uint64_t serial, uint32_t seg, const char *n
     journal_done_async(w->journal, serial, seg, name);
 }
 
+/* A durable batch before its rename: every member's FLOW_DONE (naming the batch) appended and written, with segment
+ * deletion held until the rename is durable (batch_published). A full report queue is waited out, not skipped. */
+static void batch_commit(void *arg, const struct batch_member *members, uint32_t n, const char *name)
+{
+    struct writer *w = arg;
+    journal_hold_deletes(w->journal, true);
+    for (uint32_t i = 0; i < n; i++) {
+        if (journal_done_async(w->journal, members[i].serial, members[i].seg, name))
+            continue;
+        journal_wait_done_written(w->journal, COMMIT_WAIT_MS);
+        journal_done_async(w->journal, members[i].serial, members[i].seg, name);
+    }
+    if (!journal_wait_done_written(w->journal, COMMIT_WAIT_MS))
+        log_warn("event=batch_commit_slow file=%s (the journal did not take the FLOW_DONEs in %u ms; a crash now "
+                 "would write its flows again)", name, COMMIT_WAIT_MS);
+}
+
+static void batch_published(void *arg)
+{
+    struct writer *w = arg;
+    journal_hold_deletes(w->journal, false);
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -97,8 +121,10 @@ static void *writer_main(void *arg)
             next_rescan = monotonic_ns() + RESCAN_NS;
         }
         publish_counters(w);
-        if (stop)
+        if (stop) {
+            atomic_store_explicit(&w->finished, true, memory_order_release);
             return NULL;
+        }
     }
 }
 
@@ -116,6 +142,9 @@ int writer_start(struct writer *w, struct spool *spool, struct shm_segment *shm,
         spool->done_arg = w;
         spool->before_publish = journal_barrier;
         spool->publish_arg = w;
+        spool->batch_commit = batch_commit;
+        spool->batch_published = batch_published;
+        spool->commit_arg = w;
     }
     w->max_backlog_flows = max_backlog_flows;
     w->max_backlog_bytes = max_backlog_bytes;
@@ -180,6 +209,12 @@ void writer_stop(struct writer *w)
     w->stopping = true;
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
+    /* the last batch's commit waits for the main loop to journal its FLOW_DONEs: this is the main loop now */
+    while (w->journal && !atomic_load_explicit(&w->finished, memory_order_acquire)) {
+        journal_tick(w->journal, monotonic_ns() / 1000u);
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
     pthread_join(w->thread, NULL);
     publish_counters(w);
     pthread_cond_destroy(&w->wake);

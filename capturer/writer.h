@@ -12,6 +12,7 @@
 #define LURKER_CAPTURER_WRITER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -39,6 +40,7 @@ struct writer {
     struct journal *journal;           /* NULL: none */
     const char *confine_dir;           /* the thread confines itself to writing beneath it (confine.h); NULL: not */
     uint64_t journal_target;           /* the thread's: journal bytes its current batch needs written */
+    _Atomic bool finished;             /* the thread wrote its last flow and published the open batch */
 };
 
 /* w->confine_dir may be set before the call (kept); everything else is initialised here. */
