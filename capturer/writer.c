@@ -28,6 +28,7 @@ static void publish_counters(struct writer *w)
     publish(w, CNT_queue_full, s->queue_full);
     publish(w, CNT_batches_written, w->spool->batch.stats.batches_written);
     publish(w, CNT_flows_batched, w->spool->batch.stats.flows_batched);
+    counter_set(w->shm, CNT_flows_batch_open, w->spool->batch.nmembers);
     counter_set(w->shm, CNT_spool_bytes, w->spool->bytes);
 }
 

@@ -55,7 +55,8 @@
     X(SHIPPER, rescans, "spool scans for files the queue did not announce")                                      \
     X(RESPONDER, tc_passed, "SYNs the tc engine left to the raw path (VLAN tag, IP options, fragment)")            \
     X(CAPTURER, batches_written, "batch pcaps published (flows without client data, capturer.batch_interval)")   \
-    X(CAPTURER, flows_batched, "flows written into batches (also counted in flows_written)")
+    X(CAPTURER, flows_batched, "flows written into batches (also counted in flows_written)")                     \
+    X(CAPTURER, flows_batch_open, "flows in the batch not yet published (gauge)")
 
 enum lurker_process { PROC_RESPONDER, PROC_CAPTURER, PROC_SHIPPER, PROC_COUNT };
 

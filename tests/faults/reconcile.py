@@ -79,14 +79,26 @@ def flows_in_pcap(data):
     return out
 
 
+def syns_in_pcap(data):
+    """{(src, sport, dport): SYNs} of the SYNs (no ACK) in one pcap: a spoofed flow is its SYN."""
+    out = {}
+    for linktype, pkt in read_pcap(data):
+        t = tcp_of(linktype, pkt)
+        if t and t[4] & 0x12 == 0x02:
+            out[t[0], t[2], t[3]] = out.get((t[0], t[2], t[3]), 0) + 1
+    return out
+
+
 def reconcile(sent, pcap_blobs, counters, client_addr):
     """sent: the workload's JSON; pcap_blobs: list of (name, bytes); counters: lurker-ctl's counters.
     A flow is stored when its payload is in at least one stored pcap of its 4-tuple; it is split (information, not
     an error) when an idle gap longer than flow_timeout cut it into several pcaps. A duplicate is an object whose
     bytes equal another object's: the same pcap stored twice. Returns the figures and the lists behind them."""
-    seen, by_content = {}, {}
+    seen, by_content, spoof_seen = {}, {}, {}
     for name, data in pcap_blobs:
         by_content.setdefault(data, []).append(name)
+        for key, n in syns_in_pcap(data).items():
+            spoof_seen.setdefault(key, []).append((name, n))
         for (src, sport, dport), payload in flows_in_pcap(data).items():
             if src != client_addr:
                 continue
@@ -102,6 +114,13 @@ def reconcile(sent, pcap_blobs, counters, client_addr):
         else:
             missing.append(f)
     duplicates = [names for names in by_content.values() if len(names) > 1]
+    # A spoofed SYN is a flow without client data: with batches it is one flow among many in a batch, so a flow
+    # written twice (in two batches, or twice in one) is not a duplicate object; it is counted here.
+    spoofed_stored = spoofed_twice = 0
+    for s in sent.get("spoofed", []):
+        where = spoof_seen.get((s["src"], s["sport"], s["dport"]), [])
+        spoofed_stored += bool(where)
+        spoofed_twice += len(where) > 1 or any(n > 1 for _, n in where)
     admitted = sum(int(counters.get(c, 0)) for c in ADMISSION_COUNTERS)
     accounted = min(len(missing), admitted)
     # The counters cover every flow, spoofed ones too, so `accounted` alone could hide a silent drop behind counted
@@ -109,7 +128,7 @@ def reconcile(sent, pcap_blobs, counters, client_addr):
     # still open) and the store's (every flow written is an object). A killed process loses its last unpublished
     # counter updates, so callers check them where nothing was killed.
     balance = int(counters.get("flows_started", 0)) - int(counters.get("flows_written", 0)) - admitted - \
-        int(counters.get("flows_open", 0))
+        int(counters.get("flows_open", 0)) - int(counters.get("flows_batch_open", 0))
     return {
         "flows_sent": len(sent["flows"]),
         "flows_stored": len(stored),
@@ -118,7 +137,13 @@ def reconcile(sent, pcap_blobs, counters, client_addr):
         "flows_accounted_in_counters": accounted,
         "flows_lost": len(missing) - accounted,
         "capturer_balance": balance,
-        "objects_minus_written": len(pcap_blobs) - int(counters.get("flows_written", 0)),
+        # a batch is one object for all its flows
+        "objects_minus_written": len(pcap_blobs) - (int(counters.get("flows_written", 0)) -
+                                                    int(counters.get("flows_batched", 0)) +
+                                                    int(counters.get("batches_written", 0))),
+        "batches_stored": sum(1 for name, _ in pcap_blobs if "_batch_" in name),
+        "spoofed_stored": spoofed_stored,
+        "spoofed_stored_twice": spoofed_twice,
         "connect_failures": sent.get("connect_failures", 0),
         "spoofed_sent": len(sent.get("spoofed", [])),
         "malformed_sent": sent.get("malformed", 0),

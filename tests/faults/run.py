@@ -99,6 +99,7 @@ responder:
   source_burst: 100000
 capturer:
   flow_timeout: %ds
+  batch_interval: 5s
   max_flow_age: 2m
   buffer_size: 32MiB
   max_flows: 50000
@@ -203,7 +204,7 @@ shipper:
         failed = os.path.join(self.spool, "failed")
         parked = os.listdir(failed) if os.path.isdir(failed) else []
         return (c.get("healthy") and counters.get("flows_open", 1) == 0 and not spool_files and not parked
-                and c.get("queue_depth", 1) == 0)
+                and c.get("queue_depth", 1) == 0 and counters.get("flows_batch_open", 1) == 0)
 
     def run(self):
         figures = {"scenario": self.name}

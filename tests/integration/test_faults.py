@@ -29,6 +29,8 @@ class FaultMatrixTest(unittest.TestCase):
                 self.assertGreater(fig["flows_sent"], 40, "the workload did not run")
                 self.assertEqual(fig["flows_lost"], 0, fig.get("missing"))
                 self.assertEqual(fig["duplicate_objects"], 0, fig.get("duplicates"))
+                self.assertEqual(fig["spoofed_stored_twice"], 0, "a flow of a batch written twice")
+                self.assertGreater(fig["batches_stored"], 0, "no batch: the spoofed SYNs were not batched")
                 self.assertEqual(fig["flows_stored"] + fig["flows_accounted_in_counters"], fig["flows_sent"])
                 self.assertFalse(any(fig["crashes"].values()), fig["crashes"])
                 if not fig["scenario"].startswith("kill9_"):
