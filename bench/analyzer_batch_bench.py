@@ -84,7 +84,8 @@ def main():
         records = sum(1 for _ in open(out_path, "rb"))
         log_bytes = os.path.getsize(out_path)
     print("BATCH flows=%d object=%.1fMiB result=%s records=%d wall=%.2fs peak_rss=%.0fMiB logs=%.1fMB (%.0f B/record)"
-          % (args.flows, len(body) / 2**20, kind, records, wall, peak_mib, log_bytes / 1e6, log_bytes / max(records, 1)))
+          % (args.flows, len(body) / 2**20, kind, records, wall, peak_mib, log_bytes / 1e6,
+             log_bytes / max(records, 1)))
     return 0 if kind == "response" and records == args.flows else 1
 
 

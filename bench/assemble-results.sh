@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 {
   cat results/summary.md
-  for part in responder capturer shipper analyzer faults; do
+  for part in sensor responder capturer shipper analyzer faults; do
     [ -f "results/$part.md" ] || continue
     printf '\n---\n\n'
     # each part's own title becomes a section of this file
