@@ -145,12 +145,16 @@ static void refuse(struct spool *s, struct flow *f, bool quota)
 void spool_batch_add(struct spool *s, struct flow *f, uint64_t now_mono_us)
 {
     struct spool_batch *b = &s->batch;
-    if (b->fd < 0 && !b->failed && open_batch(s, now_mono_us) != 0) {
-        refuse(s, f, false);
+    uint64_t header = b->fd < 0 ? PCAPFILE_GLOBAL_HEADER_LEN : 0;
+    if (s->bytes + header + f->records_len > s->quota) {
+        refuse(s, f, true);
+        /* the spool is full: the shipper can only free it once the open batch is published */
+        if (b->nmembers > 0)
+            spool_batch_close(s);
         return;
     }
-    if (s->bytes + f->records_len > s->quota) {
-        refuse(s, f, true);
+    if (b->fd < 0 && !b->failed && open_batch(s, now_mono_us) != 0) {
+        refuse(s, f, false);
         return;
     }
     if (remember(b, f) != 0) {
@@ -239,6 +243,17 @@ void spool_batch_close(struct spool *s)
     struct spool_batch *b = &s->batch;
     if (b->fd < 0 && !b->failed)
         return;
+    if (b->nmembers == 0) { /* nothing to publish (every flow it was opened for was refused) */
+        if (b->fd >= 0) {
+            close(b->fd);
+            unlinkat(s->dirfd, b->tmp, 0);
+            s->bytes -= b->size < s->bytes ? b->size : s->bytes;
+        }
+        b->fd = -1;
+        b->failed = false;
+        b->buf_len = 0;
+        return;
+    }
     bool published = !b->failed && publish(s) == 0;
     if (published) {
         s->stats.written += b->nmembers;

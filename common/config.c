@@ -95,7 +95,7 @@ static const struct config_key config_keys[] = {
     NUM("capturer", "journal_max", KT_SIZE, capturer.journal_max, 1 * MIB, 1024 * GIB),
     NUM("capturer", "batch_interval", KT_DURATION, capturer.batch_interval, 0, 3600),
     NUM("capturer", "batch_max_flows", KT_UINT, capturer.batch_max_flows, 1, 1048576),
-    NUM("capturer", "batch_max_bytes", KT_SIZE, capturer.batch_max_bytes, 1 * MIB, 4 * GIB),
+    NUM("capturer", "batch_max_bytes", KT_SIZE, capturer.batch_max_bytes, 1 * MIB, 1 * GIB),
     {"capturer", "sched_idle", KT_BOOL, OFF(capturer.sched_idle), sizeof(bool), 0, 0, NULL, SR_ANY},
     SECTION("spool"),
     STR("spool", "directory", spool.directory, SR_PATH),

@@ -204,7 +204,8 @@ shipper:
         failed = os.path.join(self.spool, "failed")
         parked = os.listdir(failed) if os.path.isdir(failed) else []
         return (c.get("healthy") and counters.get("flows_open", 1) == 0 and not spool_files and not parked
-                and c.get("queue_depth", 1) == 0 and counters.get("flows_batch_open", 1) == 0)
+                and c.get("queue_depth", 1) == 0 and counters.get("flows_batch_open", 1) == 0
+                and counters.get("memory_bytes", 1) == 0)
 
     def run(self):
         figures = {"scenario": self.name}

@@ -90,7 +90,8 @@ shipper:
         spool = os.path.join(self.work, "spool")
         failed = os.path.join(spool, "failed")
         c = lt.ctl_status_json(self.shm)["counters"]
-        return (c["flows_open"] == 0 and not [n for n in os.listdir(spool) if n.endswith(".pcap")] and
+        return (c["flows_open"] == 0 and c["memory_bytes"] == 0 and c["flows_batch_open"] == 0 and
+                not [n for n in os.listdir(spool) if n.endswith(".pcap")] and
                 not (os.path.isdir(failed) and os.listdir(failed)))
 
     def test_every_spoofed_syn_stored_once_in_a_few_batches(self):

@@ -212,3 +212,122 @@ Test(capturer_spool, stale_tmp_files_are_removed_at_open)
     cr_assert_eq(spool.stats.stale_tmp_removed, 1);
     stop();
 }
+
+static int done_in_batch, done_alone;
+static void count_done(void *arg, uint64_t serial, uint32_t seg, const char *name)
+{
+    (void)arg, (void)serial, (void)seg;
+    if (name && strstr(name, "_batch_"))
+        done_in_batch++;
+    else
+        done_alone++;
+}
+
+/* The name of the one file in dir containing `part`, or "" */
+static void find_file(const char *part, char *out, size_t len)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    out[0] = '\0';
+    while ((e = readdir(d)) != NULL)
+        if (strstr(e->d_name, part))
+            snprintf(out, len, "%s", e->d_name);
+    closedir(d);
+}
+
+Test(capturer_spool, flows_without_client_data_share_one_batch_that_tcpdump_reads)
+{
+    start(1 << 30);
+    spool_batch_configure(&spool, 60000000u, 100000, 64u << 20);
+    spool.done = count_done;
+    done_in_batch = done_alone = 0;
+    struct test_frame f;
+    for (uint16_t p = 1; p <= 300; p++) { /* a scan: SYN, our SYN+ACK, the scanner's RST */
+        tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, p, TCPF_SYN, 1000, 0, 0);
+        feed(&f, 1700000000000000ull + p * 10u);
+        tf_ipv4(&f, "203.0.113.10", "198.51.100.2", IPPROTO_TCP, p, 40000, TCPF_SYN | TCPF_ACK, 5000, 1001, 0);
+        feed(&f, 1700000000000001ull + p * 10u);
+        tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, p, TCPF_RST, 1001, 0, 0);
+        feed(&f, 1700000000000002ull + p * 10u);
+    }
+    tf_ipv4(&f, "198.51.100.3", "203.0.113.10", IPPROTO_TCP, 41000, 80, TCPF_SYN, 1000, 0, 0);
+    feed(&f, 1700000000009000ull);
+    tf_ipv4(&f, "198.51.100.3", "203.0.113.10", IPPROTO_TCP, 41000, 80, TCPF_ACK, 1001, 5001, 78); /* data */
+    feed(&f, 1700000000009001ull);
+    tracker_finish_all(&tr);
+    spool_flush(&spool);
+    cr_assert_eq(count_files(".pcap"), 1, "the data flow alone is published; the batch is still open");
+    cr_assert_eq(count_files(".pcap.tmp"), 1);
+    cr_assert_eq(spool.batch.nmembers, 300);
+    cr_assert_eq(done_in_batch, 0, "members are done only once their batch is published");
+    spool_batch_close(&spool);
+
+    char batch[256];
+    find_file("_batch_", batch, sizeof batch);
+    cr_assert_neq(batch[0], '\0');
+    cr_assert_eq(count_files(".tmp"), 0);
+    cr_assert_eq(tcpdump_lines(batch, NULL, 0), 900, "tcpdump reads every packet of every member");
+    cr_assert_eq(tcpdump_lines("1700000000009000_tcp_198.51.100.3_41000_203.0.113.10_80.pcap", NULL, 0), 2);
+    cr_assert_eq(spool.stats.written, 301);
+    cr_assert_eq(spool.batch.stats.batches_written, 1);
+    cr_assert_eq(spool.batch.stats.flows_batched, 300);
+    cr_assert_eq(done_in_batch, 300);
+    cr_assert_eq(done_alone, 1);
+
+    struct queue_record rec;
+    cr_assert_eq(queue_peek(q, &rec), QUEUE_OK); /* the data flow first */
+    cr_assert_eq(rec.flags & FLOW_BATCH, 0);
+    queue_commit(q, rec.seq);
+    cr_assert_eq(queue_peek(q, &rec), QUEUE_OK);
+    cr_assert_str_eq(rec.name, batch);
+    cr_assert(queue_record_valid(&rec));
+    cr_assert_eq(rec.flags & FLOW_BATCH, FLOW_BATCH);
+    cr_assert_eq(rec.packets, 900);
+    struct stat st;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, batch);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq((uint64_t)st.st_size, rec.file_size);
+    stop();
+}
+
+Test(capturer_spool, a_batch_at_its_flow_cap_is_published_and_a_new_one_opened)
+{
+    start(1 << 30);
+    spool_batch_configure(&spool, 60000000u, 100, 64u << 20);
+    struct test_frame f;
+    for (uint16_t p = 1; p <= 250; p++) {
+        tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, p, TCPF_SYN, 1000, 0, 0);
+        feed(&f, 1700000000000000ull + p);
+    }
+    tracker_finish_all(&tr);
+    spool_flush(&spool);
+    cr_assert_eq(count_files(".pcap"), 2);
+    cr_assert_eq(spool.batch.nmembers, 50);
+    stop(); /* closing the spool publishes the open batch */
+    cr_assert_eq(count_files(".pcap"), 3);
+    cr_assert_eq(count_files(".tmp"), 0);
+    cr_assert_eq(spool.stats.written, 250);
+}
+
+Test(capturer_spool, a_full_spool_counts_the_flow_and_publishes_the_open_batch)
+{
+    start(1 << 20); /* 1 MiB: a SYN-only flow is 16 + 54 bytes, so about 15,000 fit */
+    spool_batch_configure(&spool, 60000000u, 100000, 64u << 20);
+    struct test_frame f;
+    for (uint32_t i = 0; i < 20000; i++) {
+        tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, (uint16_t)(1 + i / 60000), (uint16_t)(1 + i),
+                TCPF_SYN, 1000, 0, 0);
+        feed(&f, 1700000000000000ull + i);
+    }
+    tracker_finish_all(&tr);
+    spool_flush(&spool);
+    cr_assert_gt(spool.stats.dropped_quota, 0);
+    cr_assert_eq(spool.stats.written + spool.stats.dropped_quota, 20000);
+    cr_assert_eq(spool.batch.stats.batches_written, 1);
+    cr_assert_eq(count_files(".pcap.tmp"), 0, "the batch was published when the spool filled");
+    cr_assert_eq(count_files(".pcap"), 1);
+    cr_assert_leq(spool.bytes, 1u << 20);
+    stop();
+    cr_assert_eq(count_files(".pcap"), 1, "no empty batch is published at stop");
+}
