@@ -1,18 +1,30 @@
-/* seccomp allowlists for the sensor processes, applied after privdrop() (PR_SET_NO_NEW_PRIVS is already set).
- * Anything not listed fails with EPERM rather than killing the process: a library that needs one more syscall
- * after an upgrade shows up as a logged error, not as a crash loop. What is never on a list: execve/execveat,
- * ptrace, process_vm_*, mount, chroot, setuid/setgid family, module and kexec calls, bpf, perf_event_open,
- * and (for the shipper, which talks HTTP only) raw and packet sockets. */
+/* seccomp allowlists, one profile per process, applied after privdrop() (PR_SET_NO_NEW_PRIVS is already set).
+ * A call outside the profile kills the process (SIGSYS), after one line on stderr naming the call
+ * (`lurker: event=seccomp_denied syscall=NAME`): a compromised process gets no second try, and a library that
+ * needs one more call after an upgrade shows up as that line and a restart, not as a silent EPERM.
+ * What is never on a list: execve/execveat, ptrace, process_vm_*, mount, chroot, setuid/setgid family, module and
+ * kexec calls, bpf, perf_event_open, unshare/setns. Allowed by argument only: clone (threads, never a namespace
+ * or a process; shipper and analyzer only), clone3 (answered ENOSYS, so libc falls back to the filtered clone),
+ * ioctl (terminal queries, FIONREAD/FIONBIO/FIOCLEX), prctl (reading state, thread names), kill (signal 0
+ * anywhere, anything to ourselves), mprotect (never PROT_EXEC), socket (shipper: INET, INET6, UNIX, and of
+ * netlink NETLINK_ROUTE alone). The responder's and capturer's profiles open no socket at all.
+ * A profile belongs to one process: a call one process needs (the responder's root parent, if it ever needs
+ * bpf) goes into that process's profile, not the base list. */
 #ifndef LURKER_SANDBOX_H
 #define LURKER_SANDBOX_H
 
 #include <stddef.h>
 
-enum sandbox_profile { SANDBOX_RESPONDER, SANDBOX_CAPTURER, SANDBOX_SHIPPER };
+#include <stdbool.h>
+
+enum sandbox_profile { SANDBOX_RESPONDER, SANDBOX_CAPTURER, SANDBOX_SHIPPER, SANDBOX_ANALYZER };
 
 /* Returns 0, or -1 with a message in err. LURKER_NO_SECCOMP=1 in the environment skips it (debugging only;
- * logged by the caller). */
+ * logged by the caller). Sanitizer builds add what LeakSanitizer needs at exit (clone, ptrace, prctl). */
 int sandbox_apply(enum sandbox_profile profile, char *err, size_t errlen);
+/* The filter itself; SANITIZER_ALLOWANCES false is the production filter whatever the build (tests use it, so a
+ * sanitizer build still tests what production runs). */
+int sandbox_apply_filter(enum sandbox_profile profile, bool sanitizer_allowances, char *err, size_t errlen);
 
 /* Landlock: from now on this process may create, write, rename or remove files only beneath the given directories
  * (none at all with n == 0), and execute nothing; reading stays allowed. Call after privdrop() and before
