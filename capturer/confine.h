@@ -1,6 +1,7 @@
 /* The capturer's confinement once its handles are open and privileges dropped: Landlock lets it write only beneath
  * the spool (pcaps and the journal), seccomp allows only the calls capture and writing need (common/sandbox.h).
- * Both apply to the calling thread: the capture loop and the writer thread each confine themselves. */
+ * Both apply to the calling thread and every thread it creates afterwards: main() confines itself before it
+ * replays the journal and before it starts the writer thread. */
 #ifndef LURKER_CAPTURER_CONFINE_H
 #define LURKER_CAPTURER_CONFINE_H
 

@@ -168,29 +168,39 @@ static void recover_and_start_journal(struct capturer *c)
                      pcapfile_linktype_from_dlt(dlt), c->cfg.capturer.snaplen, err, sizeof err) != 0)
         fatal("journal", err);
     struct recover_stats st;
-    /* the dead process held at most memory_limit in flows plus as much in its writer's backlog */
-    if (recover_journal(c->journal.dirfd, &c->spool, c->cfg.addresses, c->cfg.naddresses,
-                        2 * c->cfg.capturer.memory_limit, &st) != 0)
+    /* The journal is untrusted input: replayed after confinement, under live capture's own bounds. A live capturer
+     * holds up to memory_limit in open flows and as much again in its writer's backlog (writer_start). */
+    const struct replay_limits limits = {.memory_limit = 2 * c->cfg.capturer.memory_limit,
+                                         .max_flow_packets = c->cfg.capturer.max_flow_packets,
+                                         .max_flow_bytes = c->cfg.capturer.max_flow_bytes};
+    if (recover_journal(c->journal.dirfd, &c->spool, c->cfg.addresses, c->cfg.naddresses, &limits, &st) != 0)
         log_error("event=journal_recovery_failed error=\"%s\"", strerror(errno));
     else if (st.segments > 0 || st.bad_segments > 0)
         log_info("event=journal_recovered flows_recovered=%llu already_in_spool=%llu not_written=%llu "
                  "flows_done=%llu runs=%llu segments=%llu bad_segments=%llu bad_tails=%llu records=%llu "
-                 "packets_skipped=%llu bytes=%llu",
+                 "packets_skipped=%llu flows_cut=%llu memory_peak=%llu bytes=%llu",
                  (unsigned long long)st.flows_recovered, (unsigned long long)st.flows_present,
                  (unsigned long long)st.flows_not_written, (unsigned long long)st.flows_done,
                  (unsigned long long)st.runs, (unsigned long long)st.segments, (unsigned long long)st.bad_segments,
                  (unsigned long long)st.bad_tails, (unsigned long long)st.records,
-                 (unsigned long long)st.packets_skipped, (unsigned long long)st.bytes);
+                 (unsigned long long)st.packets_skipped, (unsigned long long)st.flows_cut,
+                 (unsigned long long)st.memory_peak, (unsigned long long)st.bytes);
     c->flows_recovered = st.flows_recovered;
     if (journal_start(&c->journal, monotonic_us()) != 0)
         log_error("event=journal_unavailable (open flows will not survive a crash until it can be written)");
     c->tracker.journal = &c->journal;
 }
 
+static void confine(struct capturer *c)
+{
+    char err[512];
+    if (capturer_confine(c->cfg.spool.directory, err, sizeof err) != 0)
+        fatal("confinement", err);
+}
+
 /* From here on the spool is the writer thread's. It may fall behind by as much as the table holds, no more. */
 static void start_writer(struct capturer *c)
 {
-    c->writer.confine_dir = c->cfg.spool.directory;
     if (writer_start(&c->writer, &c->spool, &c->shm, &c->journal, c->cfg.capturer.max_flows,
                      c->cfg.capturer.memory_limit) != 0)
         fatal("writer thread", strerror(errno));
@@ -347,6 +357,7 @@ int main(int argc, char **argv)
     prepare_spool_directory(&c.cfg);
     drop_privileges(&c.cfg);
     open_spool_and_flows(&c);
+    confine(&c); /* before the journal, which a dead run (or anyone who could write the spool) left behind */
     recover_and_start_journal(&c);
     log_info("event=start interface=%s linktype=%d spool=%s spool_bytes=%llu flow_timeout=%us max_flows=%u "
              "journal=%s ephemeral_ports=%u-%u",
@@ -354,9 +365,6 @@ int main(int argc, char **argv)
              c.cfg.capturer.flow_timeout, c.cfg.capturer.max_flows, c.cfg.capturer.journal ? "on" : "off",
              c.tracker.ephemeral.lo, c.tracker.ephemeral.hi);
     start_writer(&c);
-    char err[512];
-    if (capturer_confine(c.cfg.spool.directory, err, sizeof err) != 0)
-        fatal("confinement", err);
 
     int rc = run(&c);
     finish_everything(&c);

@@ -154,10 +154,11 @@ static void replay_segment(int dirfd, const struct segment_file *sf, struct repl
 
 /* One run: replay its segments, write what is left, then delete the segments (the pcaps are durable by then). */
 static void recover_run(int dirfd, const struct segment_file *segs, size_t n, struct spool *s,
-                        const struct prefix *local, size_t nlocal, uint64_t memory_limit, struct recover_stats *st)
+                        const struct prefix *local, size_t nlocal, const struct replay_limits *limits,
+                        struct recover_stats *st)
 {
     struct replay r;
-    if (replay_init(&r, local, nlocal, segs[0].h.dlt, memory_limit, to_spool, s) != 0)
+    if (replay_init(&r, local, nlocal, segs[0].h.dlt, limits, to_spool, s) != 0)
         return; /* out of memory: the segments stay for the next start */
     r.done_counts = done_counts;
     r.done_arg = s;
@@ -177,13 +178,16 @@ static void recover_run(int dirfd, const struct segment_file *segs, size_t n, st
     st->records += r.stats.records;
     st->flows_done += r.stats.flows_done;
     st->packets_skipped += r.stats.packets_skipped;
+    st->flows_cut += r.stats.flows_cut;
+    if (r.stats.memory_peak > st->memory_peak)
+        st->memory_peak = r.stats.memory_peak;
     replay_destroy(&r);
     for (size_t i = 0; i < n; i++)
         unlinkat(dirfd, segs[i].name, 0);
 }
 
-int recover_journal(int dirfd, struct spool *s, const struct prefix *local, size_t nlocal, uint64_t memory_limit,
-                    struct recover_stats *st)
+int recover_journal(int dirfd, struct spool *s, const struct prefix *local, size_t nlocal,
+                    const struct replay_limits *limits, struct recover_stats *st)
 {
     memset(st, 0, sizeof *st);
     struct segment_file *segs;
@@ -196,7 +200,7 @@ int recover_journal(int dirfd, struct spool *s, const struct prefix *local, size
         size_t k = i;
         while (k < n && segs[k].h.run_id == segs[i].h.run_id)
             k++;
-        recover_run(dirfd, segs + i, k - i, s, local, nlocal, memory_limit, st);
+        recover_run(dirfd, segs + i, k - i, s, local, nlocal, limits, st);
         i = k;
     }
     s->recovering = false;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "replay.h"
 #include "spool.h"
 
 #define RECOVER_MAX_SEGMENTS 65536u
@@ -26,12 +27,15 @@ struct recover_stats {
     uint64_t flows_not_written; /* handed to the spool but dropped there (quota, write error: counted there) */
     uint64_t flows_done;        /* retired by FLOW_DONE: not written again */
     uint64_t packets_skipped;
+    uint64_t flows_cut;         /* handed out early at a flow or memory bound (replay.h) */
+    uint64_t memory_peak;       /* most flow bytes held at once while replaying */
     uint64_t bytes;             /* journal bytes read */
 };
 
-/* journal_dirfd: spool/.journal. The spool must not be in use by another thread. memory_limit bounds the flows held
- * at once. Returns 0 (whatever the journal held), or -1 when the directory cannot be read. */
+/* journal_dirfd: spool/.journal. The spool must not be in use by another thread. LIMITS are live capture's own
+ * (replay.h): flows held at once and per flow. Returns 0 (whatever the journal held), or -1 when the directory
+ * cannot be read. */
 int recover_journal(int journal_dirfd, struct spool *s, const struct prefix *local, size_t nlocal,
-                    uint64_t memory_limit, struct recover_stats *st);
+                    const struct replay_limits *limits, struct recover_stats *st);
 
 #endif

@@ -1,25 +1,27 @@
 #include "replay.h"
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "decode.h"
 #include "flow_hash.h"
 #include "journal_format.h"
+#include "pcapfile.h"
 #include "queue.h"
 
 #define MIN_SLOTS 1024
 static const uint8_t serial_key[16] = "lurker-replay-k"; /* serials come from our own process, not an attacker */
 
-int replay_init(struct replay *r, const struct prefix *local, size_t nlocal, int dlt, uint64_t memory_limit,
-                flow_sink_fn sink, void *sink_arg)
+int replay_init(struct replay *r, const struct prefix *local, size_t nlocal, int dlt,
+                const struct replay_limits *limits, flow_sink_fn sink, void *sink_arg)
 {
     memset(r, 0, sizeof *r);
     r->keys.local = local;
     r->keys.nlocal = nlocal;
     r->keys.dlt = dlt;
-    r->memory_limit = memory_limit;
+    r->limits = *limits;
     r->sink = sink;
     r->sink_arg = sink_arg;
     r->cap = MIN_SLOTS;
@@ -137,6 +139,17 @@ static void hand_out(struct replay *r, struct replay_slot *s)
     r->sink(r->sink_arg, f);
 }
 
+static uint64_t captured_bytes(const struct flow *f)
+{
+    return f->records_len - (uint64_t)f->packets * PCAPFILE_RECORD_HEADER_LEN;
+}
+
+/* At max_flow_packets or max_flow_bytes: where capture cuts a flow (tracker.c). */
+static bool flow_full(const struct replay *r, const struct flow *f)
+{
+    return f->packets >= r->limits.max_flow_packets || captured_bytes(f) >= r->limits.max_flow_bytes;
+}
+
 static void packet(struct replay *r, const struct jrec *rec)
 {
     struct decoded_packet p;
@@ -147,6 +160,14 @@ static void packet(struct replay *r, const struct jrec *rec)
         tracker_flow_key(&r->keys, &p, &key, &inbound);
     struct replay_slot *s = find(r, rec->serial);
     struct flow *f = s ? s->flow : NULL;
+    if (f && flow_full(r, f)) {
+        /* capture would have finished it here and given the next packet a new serial: a journal that goes on is
+         * damaged or forged; what it holds still comes out, in flows no larger than capture makes */
+        r->stats.flows_cut++;
+        hand_out(r, s);
+        s = NULL;
+        f = NULL;
+    }
     if (f == NULL) {
         if (dr == DECODE_NOT_IP || (f = calloc(1, sizeof *f)) == NULL) {
             r->stats.packets_skipped++;
@@ -167,7 +188,13 @@ static void packet(struct replay *r, const struct jrec *rec)
         order_unlink(r, f);
         order_append(r, f);
     }
-    if (flow_append(&r->acct, f, rec->ts_us, rec->data, rec->len, rec->origlen, SIZE_MAX) != 0) {
+    /* the same cut as capture (tracker.c): bytes kept per flow up to max_flow_bytes, then the flow is finished */
+    uint64_t captured = captured_bytes(f);
+    uint64_t room = r->limits.max_flow_bytes > captured ? r->limits.max_flow_bytes - captured : 0;
+    uint32_t keep = rec->len < room ? rec->len : (uint32_t)room;
+    size_t max_records =
+        (size_t)r->limits.max_flow_bytes + (size_t)r->limits.max_flow_packets * PCAPFILE_RECORD_HEADER_LEN;
+    if (flow_append(&r->acct, f, rec->ts_us, rec->data, keep, rec->origlen, max_records) != 0) {
         r->stats.packets_skipped++;
         if (f->packets == 0) {
             forget(r, s);
@@ -175,13 +202,16 @@ static void packet(struct replay *r, const struct jrec *rec)
         }
         return;
     }
+    if (r->acct.memory > r->stats.memory_peak)
+        r->stats.memory_peak = r->acct.memory;
     if (dr == DECODE_OK && p.proto == IPPROTO_TCP)
         tracker_track_handshake(&r->keys, f, &p, inbound);
     tracker_track_client_data(f, &p, dr, inbound);
-    while (r->acct.memory > r->memory_limit && r->oldest && r->oldest != f) {
+    while (r->acct.memory > r->limits.memory_limit && r->oldest) {
         struct replay_slot *o = find(r, r->oldest->journal_serial);
         if (o == NULL)
             break;
+        r->stats.flows_cut++;
         hand_out(r, o);
     }
 }

@@ -7,9 +7,10 @@
  * forgets its flow (already durable or accounted for); what is left at the end was open, or finished but not yet
  * written, when the process died.
  *
- * Memory: the flows held at any point of a replay are those the dead process held then (its own bounds). A journal
- * from a process with larger bounds is still bounded here: over memory_limit the least recently fed flow is handed
- * out early (its later packets form a second flow). The journal is untrusted input: every record is checked
+ * Memory: the journal is not trusted to respect any bound (a damaged or planted one may hold one serial across
+ * thousands of records), so replay applies live capture's own: a flow that reaches max_flow_packets or
+ * max_flow_bytes is handed out as it would have been cut (its later packets form a second flow), and over
+ * memory_limit the least recently fed flows are handed out early, the one being fed included if it alone is over. The journal is untrusted input: every record is checked
  * (journal_format.h), a bad one ends the segment, and nothing here can crash on any bytes. No I/O. */
 #ifndef LURKER_CAPTURER_REPLAY_H
 #define LURKER_CAPTURER_REPLAY_H
@@ -28,6 +29,15 @@ struct replay_stats {
     uint64_t flows_done;        /* flows a FLOW_DONE record retired */
     uint64_t flows_out;         /* flows handed to the sink */
     uint64_t packets_skipped;   /* a flow's first packet that is not IP (cannot be keyed), or no memory */
+    uint64_t flows_cut;         /* handed out at max_flow_packets/max_flow_bytes or over memory_limit */
+    uint64_t memory_peak;       /* most bytes of flow records held at once */
+};
+
+/* Live capture's bounds (capturer config), applied to what a journal holds. */
+struct replay_limits {
+    uint64_t memory_limit;
+    uint32_t max_flow_packets;
+    uint64_t max_flow_bytes;
 };
 
 struct replay_slot {
@@ -41,7 +51,7 @@ struct replay {
     struct replay_slot *slots;
     size_t cap, used;
     struct flow *oldest, *newest;
-    uint64_t memory_limit;
+    struct replay_limits limits;
     flow_sink_fn sink;
     void *sink_arg;
     /* Whether a FLOW_DONE naming `name` retires its flow; NULL: always. A batch's members are reported done just
@@ -53,8 +63,8 @@ struct replay {
 };
 
 /* dlt: the run's, from its segment header. Returns 0, or -1 (no memory). */
-int replay_init(struct replay *r, const struct prefix *local, size_t nlocal, int dlt, uint64_t memory_limit,
-                flow_sink_fn sink, void *sink_arg);
+int replay_init(struct replay *r, const struct prefix *local, size_t nlocal, int dlt,
+                const struct replay_limits *limits, flow_sink_fn sink, void *sink_arg);
 /* The records of one segment (the bytes after its header), in the run's segment order. */
 void replay_records(struct replay *r, const uint8_t *buf, size_t len);
 /* Hands every flow still held to the sink, marked early and truncated (recovered after a crash). */

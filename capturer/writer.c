@@ -4,7 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "confine.h"
 #include "log.h"
 
 #define RESCAN_NS 5000000000ull /* learn what the shipper deleted from the spool */
@@ -97,11 +96,6 @@ static void batch_published(void *arg)
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
-    char err[512];
-    if (w->confine_dir && capturer_confine(w->confine_dir, err, sizeof err) != 0) {
-        log_error("event=fatal what=\"writer thread confinement\" detail=\"%s\"", err);
-        exit(1);
-    }
     uint64_t next_rescan = monotonic_ns() + RESCAN_NS;
     for (;;) {
         struct flow *batch[SPOOL_BATCH];
@@ -132,9 +126,7 @@ static void *writer_main(void *arg)
 int writer_start(struct writer *w, struct spool *spool, struct shm_segment *shm, struct journal *journal,
                  uint32_t max_backlog_flows, uint64_t max_backlog_bytes)
 {
-    const char *confine_dir = w->confine_dir; /* the caller's choice, set before the call */
     memset(w, 0, sizeof *w);
-    w->confine_dir = confine_dir;
     w->spool = spool;
     w->shm = shm;
     w->journal = journal;

@@ -38,12 +38,12 @@ struct writer {
     struct shm_segment *shm;           /* counters the thread publishes; NULL in tests */
     uint64_t published[CNT_COUNT];
     struct journal *journal;           /* NULL: none */
-    const char *confine_dir;           /* the thread confines itself to writing beneath it (confine.h); NULL: not */
     uint64_t journal_target;           /* the thread's: journal bytes its current batch needs written */
     _Atomic bool finished;             /* the thread wrote its last flow and published the open batch */
 };
 
-/* w->confine_dir may be set before the call (kept); everything else is initialised here. */
+/* Everything in w is initialised here. The thread inherits the caller's confinement (Landlock and seccomp apply to
+ * the threads a confined thread creates). */
 int writer_start(struct writer *w, struct spool *spool, struct shm_segment *shm, struct journal *journal,
                  uint32_t max_backlog_flows, uint64_t max_backlog_bytes);
 /* Hands over a finished flow. Unless force, a full backlog drops it (freed, counted) and returns false. */

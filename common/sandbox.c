@@ -242,7 +242,7 @@ static int add_profile(scmp_filter_ctx ctx, enum sandbox_profile profile, bool s
 {
     if (allow_list(ctx, base_syscalls, sizeof base_syscalls / sizeof base_syscalls[0], err, errlen) != 0)
         return -1;
-    bool threads = profile == SANDBOX_SHIPPER || profile == SANDBOX_ANALYZER;
+    bool threads = profile != SANDBOX_RESPONDER; /* the capturer's writer, curl's resolver, the analyzer's pool */
     if (allow_by_argument(ctx, threads, sanitizer, err, errlen) != 0)
         return -1;
     switch (profile) {

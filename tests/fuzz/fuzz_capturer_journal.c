@@ -52,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size -= JSEG_HEADER_LEN;
     }
     struct replay r;
-    if (replay_init(&r, local, 2, dlt, 4096, check_flow, NULL) != 0)
+    const struct replay_limits limits = {.memory_limit = 4096, .max_flow_packets = 16, .max_flow_bytes = 2048};
+    if (replay_init(&r, local, 2, dlt, &limits, check_flow, NULL) != 0)
         return 0;
     /* the same bytes as two segments of one run, split in the middle: flows continue across segments */
     replay_records(&r, data, size / 2);

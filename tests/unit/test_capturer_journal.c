@@ -17,6 +17,7 @@
 #include "../../capturer/journal.h"
 #include "../../capturer/journal_format.h"
 #include "../../capturer/recover.h"
+#include "../../capturer/replay.h"
 #include "../../capturer/spool.h"
 #include "../../capturer/tracker.h"
 #include "../helpers/capturer_packets.h"
@@ -158,7 +159,10 @@ static void start(struct run *r, uint64_t journal_max, struct recover_stats *st)
                               65535, err, sizeof err),
                  0, "%s", err);
     struct recover_stats ignored;
-    cr_assert_eq(recover_journal(r->journal.dirfd, &r->spool, sensor, 1, 1 << 26, st ? st : &ignored), 0);
+    const struct replay_limits limits = {.memory_limit = cc.memory_limit,
+                                         .max_flow_packets = cc.max_flow_packets,
+                                         .max_flow_bytes = cc.max_flow_bytes};
+    cr_assert_eq(recover_journal(r->journal.dirfd, &r->spool, sensor, 1, &limits, st ? st : &ignored), 0);
     cr_assert_eq(journal_start(&r->journal, 1), 0);
     r->spool.done = done_now;
     r->spool.done_arg = &r->journal;
@@ -474,4 +478,87 @@ Test(capturer_journal, the_host_s_own_flows_are_neither_journaled_nor_recovered)
     cr_assert_eq(b.tr.stats.flows_ignored_local, 1, "the upload's rest, one ignored entry");
     cr_assert_eq(b.tr.table.count, 1, "the outsider's continuation");
     clean_stop(&b);
+}
+
+/* ---- a hostile journal: one serial across thousands of records ---------------------------------------------- */
+
+#define HOSTILE_RECORDS 8000u
+#define HOSTILE_PAYLOAD 1200u
+
+struct handed_out {
+    uint64_t flows, packets;
+    uint32_t most_packets;
+    size_t largest_cap;
+    uint64_t most_bytes; /* captured bytes, pcap record headers not counted */
+};
+
+static void count_and_free(void *arg, struct flow *f)
+{
+    struct handed_out *h = arg;
+    h->flows++;
+    h->packets += f->packets;
+    if (f->packets > h->most_packets)
+        h->most_packets = f->packets;
+    if (f->records_cap > h->largest_cap)
+        h->largest_cap = f->records_cap;
+    uint64_t bytes = f->records_len - (uint64_t)f->packets * PCAPFILE_RECORD_HEADER_LEN;
+    if (bytes > h->most_bytes)
+        h->most_bytes = bytes;
+    flow_table_release(f);
+}
+
+/* 8,000 records of one flow serial, ~10 MB, as a damaged or planted segment could hold. */
+static uint8_t *hostile_records(size_t *len)
+{
+    struct test_frame fr;
+    tf_ipv4(&fr, "198.51.100.7", "203.0.113.10", IPPROTO_TCP, 4444, 80, 0x18, 1, 1, HOSTILE_PAYLOAD);
+    size_t one = JREC_HEADER_LEN + fr.len;
+    uint8_t *buf = malloc(one * HOSTILE_RECORDS);
+    cr_assert_not_null(buf);
+    for (uint32_t i = 0; i < HOSTILE_RECORDS; i++) {
+        jrec_header_encode(buf + i * one, JREC_PACKET, 5, 1700000000000000ull + i, fr.len, fr.len);
+        memcpy(buf + i * one + JREC_HEADER_LEN, fr.bytes, fr.len);
+    }
+    *len = one * HOSTILE_RECORDS;
+    return buf;
+}
+
+static struct handed_out replay_hostile(const struct replay_limits *limits)
+{
+    size_t len;
+    uint8_t *buf = hostile_records(&len);
+    struct handed_out h = {0};
+    struct replay r;
+    cr_assert_eq(replay_init(&r, sensor, 1, DLT_EN10MB, limits, count_and_free, &h), 0);
+    replay_records(&r, buf, len);
+    replay_finish(&r);
+    replay_destroy(&r);
+    free(buf);
+    return h;
+}
+
+Test(capturer_journal, a_hostile_journal_stays_within_the_memory_limit)
+{
+    const struct replay_limits limits = {.memory_limit = 1 << 20, .max_flow_packets = 10000000,
+                                         .max_flow_bytes = 1ull << 30};
+    struct handed_out h = replay_hostile(&limits);
+    /* every packet comes out (nothing silently lost), in flows no larger than the limit plus one growth step */
+    cr_assert_eq(h.packets, HOSTILE_RECORDS);
+    cr_assert_gt(h.flows, 1, "one flow held all %u records", HOSTILE_RECORDS);
+    cr_assert_leq(h.largest_cap, (size_t)limits.memory_limit * 3 / 2 + 2048, "a flow held %zu bytes", h.largest_cap);
+}
+
+Test(capturer_journal, replay_cuts_flows_where_capture_would)
+{
+    const struct replay_limits limits = {.memory_limit = 1 << 26, .max_flow_packets = 100,
+                                         .max_flow_bytes = 1ull << 30};
+    struct handed_out h = replay_hostile(&limits);
+    cr_assert_eq(h.packets, HOSTILE_RECORDS);
+    cr_assert_eq(h.most_packets, 100);
+    cr_assert_eq(h.flows, HOSTILE_RECORDS / 100);
+    const struct replay_limits bytes = {.memory_limit = 1 << 26, .max_flow_packets = 10000000,
+                                        .max_flow_bytes = 64 * 1024};
+    h = replay_hostile(&bytes);
+    cr_assert_eq(h.most_bytes, 64 * 1024);
+    cr_assert_gt(h.flows, 100);
 }
