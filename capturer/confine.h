@@ -1,5 +1,5 @@
-/* The capturer's confinement once its handles are open and privileges dropped: Landlock lets it write only beneath
- * the spool (pcaps and the journal), seccomp allows only the calls capture and writing need (common/sandbox.h).
+/* The capturer's confinement once its handles are open and privileges dropped: Landlock lets it read and write only
+ * beneath the spool (pcaps and the journal), seccomp allows only the calls capture and writing need (common/sandbox.h).
  * Both apply to the calling thread and every thread it creates afterwards: main() confines itself before it
  * replays the journal and before it starts the writer thread. */
 #ifndef LURKER_CAPTURER_CONFINE_H

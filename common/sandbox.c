@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -305,43 +306,66 @@ static uint64_t write_rights(long abi)
     return r;
 }
 
-int sandbox_restrict_writes(const char *const *dirs, size_t n, char *err, size_t errlen)
+#define READ_RIGHTS (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
+#define FILE_RIGHTS                                                                                                  \
+    (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |                     \
+     LANDLOCK_ACCESS_FS_TRUNCATE)
+
+/* Grants RIGHTS beneath PATH (a directory), or the file rights among them on PATH itself (a file). */
+static int add_path_rule(int ruleset, const char *path, uint64_t rights, char *err, size_t errlen)
+{
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
+        rights &= FILE_RIGHTS;
+    struct landlock_path_beneath_attr beneath = {.allowed_access = rights, .parent_fd = fd};
+    long rc = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &beneath, 0);
+    close(fd);
+    if (rc != 0) {
+        snprintf(err, errlen, "landlock_add_rule %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int sandbox_restrict_paths(const struct sandbox_paths *paths, char *err, size_t errlen)
 {
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi < 1) {
-        snprintf(err, errlen, "Landlock unavailable (%s): writable paths not confined", strerror(errno));
+        snprintf(err, errlen, "Landlock unavailable (%s): file system access not confined", strerror(errno));
         return 0;
     }
-    uint64_t rights = write_rights(abi);
-    struct landlock_ruleset_attr attr = {.handled_access_fs = rights};
+    uint64_t writes = write_rights(abi);
+    uint64_t handled = writes | (paths->confine_reads ? READ_RIGHTS : 0);
+    struct landlock_ruleset_attr attr = {.handled_access_fs = handled};
     int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
     if (ruleset < 0) {
         snprintf(err, errlen, "landlock_create_ruleset: %s", strerror(errno));
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        int fd = open(dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) {
-            snprintf(err, errlen, "%s: %s", dirs[i], strerror(errno));
-            close(ruleset);
-            return -1;
-        }
-        /* a directory may hold anything but be executed from */
-        struct landlock_path_beneath_attr beneath = {.allowed_access = rights & ~(uint64_t)LANDLOCK_ACCESS_FS_EXECUTE,
-                                                     .parent_fd = fd};
-        long rc = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &beneath, 0);
-        close(fd);
-        if (rc != 0) {
-            snprintf(err, errlen, "landlock_add_rule %s: %s", dirs[i], strerror(errno));
-            close(ruleset);
-            return -1;
-        }
-    }
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
+    int rc = 0;
+    /* a writable directory may hold anything and be read, but not be executed from */
+    for (size_t i = 0; rc == 0 && i < paths->nwritable; i++)
+        rc = add_path_rule(ruleset, paths->writable[i], handled & ~(uint64_t)LANDLOCK_ACCESS_FS_EXECUTE, err, errlen);
+    for (size_t i = 0; rc == 0 && paths->confine_reads && i < paths->nreadable; i++)
+        rc = add_path_rule(ruleset, paths->readable[i], READ_RIGHTS, err, errlen);
+    /* its own /proc entry (what LeakSanitizer and libc read about the process itself); /proc/self resolves now */
+    if (rc == 0 && paths->confine_reads)
+        rc = add_path_rule(ruleset, "/proc/self", READ_RIGHTS, err, errlen);
+    if (rc == 0 && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(SYS_landlock_restrict_self, ruleset, 0) != 0)) {
         snprintf(err, errlen, "landlock_restrict_self: %s", strerror(errno));
-        close(ruleset);
-        return -1;
+        rc = -1;
     }
     close(ruleset);
-    return 1;
+    return rc == 0 ? 1 : -1;
+}
+
+int sandbox_restrict_writes(const char *const *dirs, size_t n, char *err, size_t errlen)
+{
+    const struct sandbox_paths paths = {.writable = dirs, .nwritable = n};
+    return sandbox_restrict_paths(&paths, err, errlen);
 }

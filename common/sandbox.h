@@ -26,9 +26,20 @@ int sandbox_apply(enum sandbox_profile profile, char *err, size_t errlen);
  * sanitizer build still tests what production runs). */
 int sandbox_apply_filter(enum sandbox_profile profile, bool sanitizer_allowances, char *err, size_t errlen);
 
-/* Landlock: from now on this process may create, write, rename or remove files only beneath the given directories
- * (none at all with n == 0), and execute nothing; reading stays allowed. Call after privdrop() and before
- * sandbox_apply(). Returns 1 when enforced, 0 when the kernel has no Landlock (err says so: log it), -1 on error. */
+/* Landlock: what a process may do with files from now on. Executing is never allowed. Beneath a writable
+ * directory: create, write, rename, remove and read. With confine_reads, reading is allowed only beneath the
+ * writable and readable paths (a readable path may be a file) and the process's own /proc entry; without it,
+ * reading stays allowed everywhere. Call after privdrop() and before sandbox_apply(). Returns 1 when enforced, 0
+ * when the kernel has no Landlock (err says so: log it), -1 on error (a path that does not exist included). */
+struct sandbox_paths {
+    const char *const *writable;
+    size_t nwritable;
+    const char *const *readable;
+    size_t nreadable;
+    bool confine_reads;
+};
+int sandbox_restrict_paths(const struct sandbox_paths *paths, char *err, size_t errlen);
+/* Writes confined to DIRS (none with n == 0), reads not confined. */
 int sandbox_restrict_writes(const char *const *dirs, size_t n, char *err, size_t errlen);
 
 #endif

@@ -17,6 +17,7 @@
 #include "answer.h"
 #include "cli.h"
 #include "config.h"
+#include "confine.h"
 #include "engine_tc.h"
 #include "firewall.h"
 #include "host_profile.h"
@@ -183,14 +184,10 @@ static void drop_privileges(const struct lurker_config *cfg)
     supervisor_child_bind();
 }
 
-/* The worker writes no file at all (Landlock) and makes only the calls answering needs (seccomp). */
 static void confine(void)
 {
     char err[512];
-    int rc = sandbox_restrict_writes(NULL, 0, err, sizeof err);
-    if (rc == 0)
-        log_warn("event=landlock_unavailable reason=\"%s\"", err);
-    if (rc < 0 || sandbox_apply(SANDBOX_RESPONDER, err, sizeof err) < 0) {
+    if (responder_confine(err, sizeof err) != 0) {
         log_error("event=sandbox_failed reason=\"%s\"", err);
         exit(1);
     }

@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../capturer/confine.h"
+#include "../../responder/confine.h"
 #include "sandbox.h"
 
 /* Runs probe() in a child under the profile's PRODUCTION filter (also in sanitizer builds, whose own processes
@@ -283,5 +285,98 @@ Test(sandbox, landlock_confines_writes_to_the_given_directories)
     rmdir(allowed_dir);
     if (code == 77)
         cr_skip_test("this kernel has no Landlock");
+    cr_assert_eq(code, 0, "probe step %d failed", code);
+}
+
+/* Landlock reads: each process reads only its own paths. The secret stands for a shared AWS credentials file, which
+ * the shipper must read and the user's other processes can: a compromised responder or capturer must not. */
+static char secret[64], spool[64];
+
+static int secret_is_unreadable(void)
+{
+    errno = 0;
+    int fd = open(secret, O_RDONLY);
+    if (fd >= 0)
+        return 1;
+    if (errno != EACCES)
+        return 2;
+    if (open("/etc/passwd", O_RDONLY) >= 0 || errno != EACCES)
+        return 3;
+    return 0;
+}
+
+static int capturer_reads_only_its_spool(void)
+{
+    char err[256];
+    if (capturer_confine(spool, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 10;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "%s/flow.pcap", spool);
+    int fd = open(path, O_CREAT | O_RDWR, 0600);
+    if (fd < 0 || write(fd, "x", 1) != 1 || close(fd) != 0)
+        return 11;
+    fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 12;
+    close(fd);
+    return secret_is_unreadable();
+}
+
+static int responder_reads_nothing(void)
+{
+    char err[256];
+    if (responder_confine(err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 10;
+    }
+    return secret_is_unreadable();
+}
+
+static int in_child(int (*probe)(void))
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0)
+        _exit(probe());
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 200 + WTERMSIG(status);
+}
+
+static void make_secret_and_spool(void)
+{
+    snprintf(secret, sizeof secret, "/tmp/lurker-ll-credentials-%d", (int)getpid());
+    snprintf(spool, sizeof spool, "/tmp/lurker-ll-spool-%d", (int)getpid());
+    int fd = open(secret, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "[default]\n", 10), 10);
+    close(fd);
+    cr_assert_eq(mkdir(spool, 0700), 0);
+}
+
+static void remove_secret_and_spool(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/flow.pcap", spool);
+    unlink(path);
+    rmdir(spool);
+    unlink(secret);
+}
+
+Test(sandbox, capturer_cannot_read_outside_its_spool)
+{
+    make_secret_and_spool();
+    int code = in_child(capturer_reads_only_its_spool);
+    remove_secret_and_spool();
+    cr_assert_eq(code, 0, "probe step %d failed", code);
+}
+
+Test(sandbox, responder_worker_cannot_read_any_file)
+{
+    make_secret_and_spool();
+    int code = in_child(responder_reads_nothing);
+    remove_secret_and_spool();
     cr_assert_eq(code, 0, "probe step %d failed", code);
 }
