@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "inputs.h"
 
 #define FOLLOW_MAX_DEPTH 32
@@ -101,12 +102,18 @@ static bool already_seen(struct follower *f, const struct stat *st)
     return false;
 }
 
+static bool seen_before(void *arg, const struct stat *st)
+{
+    return already_seen(arg, st);
+}
+
+/* Opened without following a link, checked on the open file: nothing between a check and the open to race. */
 static void analyse_file(struct follower *f, const char *path, const char *name)
 {
-    struct stat st;
-    if (!is_complete_pcap_name(name) || lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || already_seen(f, &st))
+    if (!is_complete_pcap_name(name))
         return;
-    input_local(path, f->opt->max_file, local_pcap, f->run); /* errors are reported on stderr; the loop goes on */
+    /* errors are reported on stderr; the loop goes on */
+    input_file_nofollow(path, f->opt->max_file, seen_before, f, local_pcap, f->run);
 }
 
 static struct watch *find_watch(struct follower *f, int wd)
@@ -335,6 +342,14 @@ int follow_main(const struct follow_options *opt, struct run *run)
     }
     memcpy(f.root, opt->dir, len);
     f.root[len] = '\0';
+    if (geteuid() == 0)
+        fprintf(stderr, "lurker-analyzer: warning: following as root; run it as the sensor's user "
+                        "(infra/supervisord-follow.conf: user=)\n");
+    char err[512];
+    if (follow_confine(f.root, opt->log_path, err, sizeof err) != 0) {
+        fprintf(stderr, "lurker-analyzer: confinement: %s\n", err);
+        goto out;
+    }
     if (scan_tree(&f, f.root, opt->existing, 0) != 0)
         goto out;
     fprintf(stderr, "lurker-analyzer: following %s (%zu directories watched, %s)\n", opt->dir, f.nwatches,

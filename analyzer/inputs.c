@@ -68,26 +68,58 @@ int input_read_stream(int fd, size_t max_bytes, uint8_t **data, size_t *len, cha
     return 0;
 }
 
-static int input_file(const char *path, size_t max_bytes, pcap_fn fn, void *arg)
+static int read_and_hand(int fd, const char *path, size_t max_bytes, pcap_fn fn, void *arg)
 {
     char err[160];
-    int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    uint8_t *data;
+    size_t len;
+    int rc = input_read_stream(fd, max_bytes, &data, &len, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "lurker-analyzer: %s: %s\n", path ? path : "-", err);
+        return 1;
+    }
+    rc = fn(path, data, len, arg);
+    free(data);
+    return rc ? 1 : 0;
+}
+
+static int input_file(const char *path, size_t max_bytes, pcap_fn fn, void *arg)
+{
+    if (strcmp(path, "-") == 0)
+        return read_and_hand(STDIN_FILENO, NULL, max_bytes, fn, arg);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         fprintf(stderr, "lurker-analyzer: %s: %s\n", path, strerror(errno));
         return 1;
     }
-    uint8_t *data;
-    size_t len;
-    int rc = input_read_stream(fd, max_bytes, &data, &len, err, sizeof err);
-    if (fd != STDIN_FILENO)
-        close(fd);
-    if (rc != 0) {
-        fprintf(stderr, "lurker-analyzer: %s: %s\n", path, err);
-        return 1;
+    int rc = read_and_hand(fd, path, max_bytes, fn, arg);
+    close(fd);
+    return rc;
+}
+
+int input_file_nofollow(const char *path, size_t max_bytes, input_seen_fn seen, void *seen_arg, pcap_fn fn,
+                        void *arg)
+{
+    /* O_NONBLOCK: a FIFO planted under the name must not block the open */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno != ENOENT) /* gone meanwhile (a .tmp renamed away) is not worth a line */
+            fprintf(stderr, "lurker-analyzer: %s: %s\n", path, errno == ELOOP ? "a symbolic link: not followed" :
+                                                                                strerror(errno));
+        return errno == ENOENT ? 0 : 1;
     }
-    rc = fn(strcmp(path, "-") == 0 ? NULL : path, data, len, arg);
-    free(data);
-    return rc ? 1 : 0;
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        rc = 0; /* not a regular file: nothing to analyse */
+    else if (seen && seen(seen_arg, &st))
+        rc = 0;
+    else if (fcntl(fd, F_SETFL, 0) != 0)
+        rc = 1;
+    else
+        rc = read_and_hand(fd, path, max_bytes, fn, arg);
+    close(fd);
+    return rc;
 }
 
 static int has_pcap_suffix(const char *name)
@@ -132,7 +164,7 @@ static int input_directory(const char *path, size_t max_bytes, pcap_fn fn, void 
         if (S_ISDIR(st.st_mode))
             failed += input_directory(child, max_bytes, fn, arg, depth + 1);
         else if (S_ISREG(st.st_mode) && has_pcap_suffix(name))
-            failed += input_file(child, max_bytes, fn, arg);
+            failed += input_file_nofollow(child, max_bytes, NULL, NULL, fn, arg); /* lstat said regular: keep it so */
         free(names[i]);
     }
     free(names);

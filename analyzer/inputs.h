@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define INPUT_DEFAULT_MAX_BYTES (1024ull * 1024 * 1024)
 
@@ -15,6 +16,14 @@ typedef int (*pcap_fn)(const char *name, const uint8_t *data, size_t len, void *
 /* Reads one local path: "-" is stdin, a directory is walked in name order (only *.pcap, *.pcapng, *.cap files;
  * symbolic links are not followed). Reports unreadable files on stderr. Returns the number of failed inputs. */
 int input_local(const char *path, size_t max_bytes, pcap_fn fn, void *arg);
+
+/* Whether the file just opened (its fstat) was analysed already. */
+typedef bool (*input_seen_fn)(void *arg, const struct stat *st);
+/* One file by name without following a symbolic link (O_NOFOLLOW), read only if what was opened is a regular file
+ * and SEEN (may be NULL) does not know it: the name cannot be swapped for a link between a check and the open,
+ * since the checks are made on the open file. A name that is gone is no error. Returns 1 when it failed. */
+int input_file_nofollow(const char *path, size_t max_bytes, input_seen_fn seen, void *seen_arg, pcap_fn fn,
+                        void *arg);
 
 /* Reads a whole stream into a malloc'd buffer, at most max_bytes (more is an error). */
 int input_read_stream(int fd, size_t max_bytes, uint8_t **data, size_t *len, char *err, size_t errlen);

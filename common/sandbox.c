@@ -35,7 +35,8 @@ static const int base_syscalls[] = {
     SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(gettimeofday),
     SCMP_SYS(time), SCMP_SYS(clock_getres),
     SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack),
-    SCMP_SYS(rt_sigtimedwait), SCMP_SYS(restart_syscall), SCMP_SYS(alarm), SCMP_SYS(setitimer),
+    SCMP_SYS(rt_sigtimedwait), SCMP_SYS(rt_sigpending), SCMP_SYS(rt_sigsuspend), SCMP_SYS(restart_syscall),
+    SCMP_SYS(alarm), SCMP_SYS(setitimer),
     SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(get_robust_list), SCMP_SYS(rseq),
     SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(epoll_create1),
     SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(eventfd2),
@@ -243,7 +244,7 @@ static int add_profile(scmp_filter_ctx ctx, enum sandbox_profile profile, bool s
 {
     if (allow_list(ctx, base_syscalls, sizeof base_syscalls / sizeof base_syscalls[0], err, errlen) != 0)
         return -1;
-    bool threads = profile != SANDBOX_RESPONDER; /* the capturer's writer, curl's resolver, the analyzer's pool */
+    bool threads = profile == SANDBOX_CAPTURER || profile == SANDBOX_SHIPPER; /* the writer; curl's resolver */
     if (allow_by_argument(ctx, threads, sanitizer, err, errlen) != 0)
         return -1;
     switch (profile) {

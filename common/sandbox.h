@@ -4,7 +4,7 @@
  * needs one more call after an upgrade shows up as that line and a restart, not as a silent EPERM.
  * What is never on a list: execve/execveat, ptrace, process_vm_*, mount, chroot, setuid/setgid family, module and
  * kexec calls, bpf, perf_event_open, unshare/setns. Allowed by argument only: clone (threads, never a namespace
- * or a process; not the responder), clone3 (answered ENOSYS, so libc falls back to the filtered clone),
+ * or a process; capturer and shipper only), clone3 (answered ENOSYS, so libc falls back to the filtered clone),
  * ioctl (terminal queries, FIONREAD/FIONBIO/FIOCLEX), prctl (reading state, thread names), kill (signal 0
  * anywhere, anything to ourselves), mprotect (never PROT_EXEC), socket (shipper: INET, INET6, UNIX, and of
  * netlink NETLINK_ROUTE alone). The responder's and capturer's profiles open no socket at all.

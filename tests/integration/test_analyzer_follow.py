@@ -6,6 +6,7 @@ is reported on stderr and the loop goes on; pcaps present at the start are only 
 SIGTERM and SIGINT end it with status 0, SIGHUP reopens the log; a missing archive is waited for; infra/supervisord-follow.conf runs it under supervisord."""
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -40,6 +41,20 @@ def read(path):
             return f.read()
     except FileNotFoundError:
         return ""
+
+
+def follower_pid(archive):
+    """The pid of the lurker-analyzer following ARCHIVE, from /proc (None until it runs)."""
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv[0].endswith(b"lurker-analyzer") and b"--follow" in argv and archive.encode() in argv:
+                return int(d)
+    return None
 
 
 def cli_lines(path):
@@ -197,6 +212,20 @@ class Follow(unittest.TestCase):
         self.assertEqual(read(rotated).count("\n"), 1)
         self.assertIsNone(self.proc.poll())
 
+    def test_a_pcap_name_that_is_a_symbolic_link_is_not_followed(self):
+        self.start()
+        outside = os.path.join(self.tmp, "outside.pcap")
+        with open(outside, "wb") as f:
+            f.write(pcap_bytes(self.tmp, 80, b"GET /outside HTTP/1.0\r\n\r\n"))
+        link = os.path.join(self.archive, "link.pcap")
+        os.symlink(outside, link + ".tmp")
+        os.rename(link + ".tmp", link)  # IN_MOVED_TO, as the shipper's rename would be
+        wait_for(lambda: "link.pcap: a symbolic link: not followed" in self.stderr(), timeout=3,
+                 what="the refusal")
+        self.drop_renamed("real.pcap", pcap_bytes(self.tmp, 80, b"GET /real HTTP/1.0\r\n\r\n"))
+        self.assertEqual([r["http"]["path"] for r in self.wait_records(1)], ["/real"])
+        self.assertIsNone(self.proc.poll())
+
     def test_oversized_pcap_is_refused(self):
         self.start("--max-file", "100")
         big, _ = self.drop_renamed("big.pcap", pcap_bytes(self.tmp, 80, b"A" * 500))
@@ -217,11 +246,24 @@ class Follow(unittest.TestCase):
                     "[rpcinterface:supervisor]\n"
                     "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
                     "[include]\nfiles = " + os.path.join(ROOT, "infra", "supervisord-follow.conf") + "\n")
-        env = dict(os.environ, LURKER_BIN=BIN, LURKER_RUN=run, LURKER_LOG=logs, LURKER_ARCHIVE=self.archive)
+        # the sensor's user (nobody here) reads the archive and writes the log directory, nothing else
+        nobody = pwd.getpwnam("nobody")
+        os.chmod(self.tmp, 0o755)
+        for d in (self.archive, logs):
+            os.chown(d, nobody.pw_uid, nobody.pw_gid)
+        env = dict(os.environ, LURKER_BIN=BIN, LURKER_RUN=run, LURKER_LOG=logs, LURKER_ARCHIVE=self.archive,
+                   LURKER_USER="nobody")
         sup = self.procs.start(["supervisord", "-n", "-c", conf], env=env)
         follow_log = os.path.join(logs, "analyzer-follow.log")
         wait_for(lambda: "following" in read(follow_log), timeout=15,
                  what="the program to start under supervisord")
+        # it runs as the configured user, with no way back to root, under seccomp filtering (2)
+        pid = wait_for(lambda: follower_pid(self.archive), timeout=5, what="the analyzer's pid")
+        with open("/proc/%d/status" % pid) as f:
+            status = f.read()
+        self.assertRegex(status, r"Uid:\s+%d\s+%d\s+%d\s+%d" % ((nobody.pw_uid,) * 4))
+        self.assertRegex(status, r"NoNewPrivs:\s+1")
+        self.assertRegex(status, r"Seccomp:\s+2")
         path, _ = self.drop_renamed("pcap/2026/11/25/12/sup.pcap", pcap_bytes(self.tmp, 8088, b"POST /ws/v1/cluster/apps HTTP/1.1\r\n\r\n"))
         flows = os.path.join(logs, "flows.jsonl")
         wait_for(lambda: read(flows).count("\n") == 1, timeout=3,

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../analyzer/confine.h"
 #include "../../capturer/confine.h"
 #include "../../responder/confine.h"
 #include "sandbox.h"
@@ -377,6 +378,45 @@ Test(sandbox, responder_worker_cannot_read_any_file)
 {
     make_secret_and_spool();
     int code = in_child(responder_reads_nothing);
+    remove_secret_and_spool();
+    cr_assert_eq(code, 0, "probe step %d failed", code);
+}
+
+/* --follow reads the archive (the "spool" directory here) and writes its log's directory, nothing else */
+static int analyzer_reads_only_the_archive(void)
+{
+    char log_dir[96], log[128], err[256];
+    snprintf(log_dir, sizeof log_dir, "%s/log", spool);
+    snprintf(log, sizeof log, "%s/flows.jsonl", log_dir);
+    if (mkdir(log_dir, 0700) != 0)
+        return 9;
+    if (follow_confine(spool, log, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 10;
+    }
+    int fd = open(log, O_CREAT | O_WRONLY | O_APPEND, 0640);
+    if (fd < 0 || write(fd, "{}\n", 3) != 3 || close(fd) != 0)
+        return 11;
+    char archived[128];
+    snprintf(archived, sizeof archived, "%s/flow.pcap", spool);
+    if (open(archived, O_CREAT | O_WRONLY, 0600) >= 0 || errno != EACCES)
+        return 12; /* the archive is read-only to it */
+    return secret_is_unreadable();
+}
+
+Test(sandbox, follow_analyzer_reads_only_the_archive)
+{
+    make_secret_and_spool();
+    char archived[128]; /* the archive holds one pcap already */
+    snprintf(archived, sizeof archived, "%s/flow.pcap", spool);
+    int fd = open(archived, O_CREAT | O_WRONLY, 0600);
+    close(fd);
+    int code = in_child(analyzer_reads_only_the_archive);
+    char path[128];
+    snprintf(path, sizeof path, "%s/log/flows.jsonl", spool);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/log", spool);
+    rmdir(path);
     remove_secret_and_spool();
     cr_assert_eq(code, 0, "probe step %d failed", code);
 }
