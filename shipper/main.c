@@ -54,23 +54,6 @@ static void join_shared_memory(const struct lurker_config *cfg, struct shm_segme
         fatal("shared memory", err);
 }
 
-/* The deepest existing directory on the way to path ("/" at worst). */
-static void nearest_existing_dir(const char *path, char *out, size_t outlen)
-{
-    struct stat st;
-    snprintf(out, outlen, "%s", path);
-    for (;;) {
-        if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
-            return;
-        char *slash = strrchr(out, '/');
-        if (!slash || slash == out) {
-            snprintf(out, outlen, "/");
-            return;
-        }
-        *slash = '\0';
-    }
-}
-
 /* The shipper needs no privilege; when started as root it becomes the configured user. Then it may write only in
  * the spool, the archive and the Prometheus file's directory (Landlock), with HTTP(S) sockets, files and threads
  * and nothing else (seccomp; common/sandbox.h). */
@@ -93,16 +76,11 @@ static void drop_privileges(const struct lurker_config *cfg)
         writable[n++] = prom_dir;
     }
     /* Landlock rules name existing directories: make them (as root, for the user) before the drop. One that cannot
-     * be made now (a wrong path the operator will fix) is confined to its nearest existing parent instead, so the
-     * shipper parks files with a clear line and ships them once the path is fixed, without a restart. */
-    static char fallback[3][CONFIG_PATH_MAX];
-    for (size_t i = 0; i < n; i++) {
-        if (dir_prepare(writable[i], geteuid() == 0 ? cfg->user : "", err, sizeof err) == 0)
-            continue;
-        nearest_existing_dir(writable[i], fallback[i], sizeof fallback[i]);
-        log_warn("event=directory_unavailable reason=\"%s\" writable_below=%s", err, fallback[i]);
-        writable[i] = fallback[i];
-    }
+     * be made is a reason not to start: the rule would have to name a wider directory (up to "/"), and that is not
+     * confinement. The files wait in the spool; supervisord retries the start until the path is fixed. */
+    for (size_t i = 0; i < n; i++)
+        if (dir_prepare(writable[i], geteuid() == 0 ? cfg->user : "", err, sizeof err) != 0)
+            fatal("directory", err);
     if (geteuid() == 0 && privdrop(cfg->user, err, sizeof err) < 0)
         fatal("privdrop", err);
     int rc = sandbox_restrict_writes(writable, n, err, sizeof err);

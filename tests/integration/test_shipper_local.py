@@ -1,7 +1,8 @@
 """lurker-shipper with the local archive backend: files from the start-up scan and from the shared-memory queue land
 under archive_dir at their template key with identical bytes and leave the spool; *.tmp files and foreign names are
-handled (a name that does not parse is keyed from the pcap's first packet); an archive that cannot be written parks
-the file in spool/failed/ and it ships once the archive is usable."""
+handled (a name that does not parse is keyed from the pcap's first packet); an archive directory that cannot be made
+stops the start (Landlock would have to name a wider directory) and the file waits in the spool until a start
+with the path fixed ships it."""
 import os
 import struct
 import subprocess
@@ -101,7 +102,7 @@ class ShipperLocalTest(unittest.TestCase):
         self.assertGreaterEqual(lt.ctl_status_json(self.shm)["counters"]["rescans"], 2)
         self.assertEqual(self.procs.stop(p), 0)
 
-    def test_unwritable_archive_parks_then_ships(self):
+    def test_an_archive_that_cannot_be_made_stops_the_start_then_ships_once_fixed(self):
         blocker = os.path.join(self.tmp.path, "not-a-dir")
         with open(blocker, "w") as f:
             f.write("x")
@@ -110,15 +111,17 @@ class ShipperLocalTest(unittest.TestCase):
         with open(os.path.join(self.spool, name), "wb") as f:
             f.write(body)
         archive = os.path.join(blocker, "archive")
+        # Landlock would have to allow writes in a wider directory (up to "/"): the shipper refuses to start
         p = self.start(archive=archive)
-        lt.wait_for(lambda: self.spool_pcaps("failed") == [name], timeout=10, what="file parked")
+        self.assertEqual(p.wait(timeout=10), 1)
         with open(self.log) as f:
-            self.assertEqual(f.read().count("event=parked file=%s" % name), 1, "one clear line")
-        self.assertEqual(lt.ctl_status_json(self.shm)["counters"]["parked"], 1)
-        # the operator fixes the archive; the running shipper retries parked files on its slow schedule (10 s here)
+            self.assertIn('event=fatal what="directory" detail="%s' % archive, f.read())
+        self.assertEqual(self.spool_pcaps(), [name], "the flow waits in the spool")
+        # the operator fixes the archive; the next start (supervisord's retry) ships it
         os.remove(blocker)
         os.mkdir(blocker)
-        lt.wait_for(lambda: self.spool_pcaps("failed") == [], timeout=20, what="parked file retried and shipped")
+        p = self.start(archive=archive)
+        lt.wait_for(lambda: self.spool_pcaps() == [], timeout=20, what="the waiting file shipped")
         with open(os.path.join(archive, "pcap/2025/11/25/12/1764074096_198.51.100.2_203.0.113.10_40000_22.pcap"),
                   "rb") as f:
             self.assertEqual(f.read(), body)
