@@ -1,6 +1,7 @@
 """Bounded libFuzzer runs of the analyzer's parsers (about 12 s in all, plus the build), built here with clang,
 ASan and UBSan: the whole pcap path (tests/fuzz/fuzz_analyzer_pcap.c, seeded with the crafted pcaps), TCP
-reassembly, and the protocol recognisers plus the Lambda event parser. A crash, a sanitizer report or a failed invariant fails the test.
+reassembly, the protocol recognisers plus the Lambda event parser, and the report's JSON-lines reader with the page
+it writes (fuzz_analyzer_report, seeded from tests/fuzz/corpus/analyzer_report). A crash, a sanitizer report or a failed invariant fails the test.
 Longer runs: see analyzer/SCHEMA.md ("Fuzzing")."""
 import glob
 import os
@@ -16,9 +17,10 @@ import analyzer_check as ac  # noqa: E402
 
 ROOT = ac.ROOT
 SOURCES = ["analyzer/" + n for n in ("pcap_file", "packet", "flow", "reassembly", "recognise", "proto_text",
-                                      "proto_tls", "proto_dns", "text", "record", "analyze", "lambda_event")] + \
+                                      "proto_tls", "proto_dns", "text", "record", "analyze", "lambda_event", "report")] + \
     ["common/addr"]  # --local prefixes
-TARGETS = {"fuzz_analyzer_pcap": 5, "fuzz_analyzer_reassembly": 3, "fuzz_analyzer_protocols": 4}
+TARGETS = {"fuzz_analyzer_pcap": 5, "fuzz_analyzer_reassembly": 3, "fuzz_analyzer_protocols": 4,
+           "fuzz_analyzer_report": 3}
 FLAGS = ["-O1", "-g", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-I" + os.path.join(ROOT, "common"),
          "-fsanitize=fuzzer-no-link,address,undefined", "-fno-sanitize-recover=undefined"]
 LIBS = ["-ljansson", "-lcrypto"]
@@ -73,6 +75,10 @@ class Fuzz(unittest.TestCase):
 
     def test_protocols(self):
         self.run_target("fuzz_analyzer_protocols", TARGETS["fuzz_analyzer_protocols"], self.seeds)
+
+    def test_report_json_lines(self):
+        self.run_target("fuzz_analyzer_report", TARGETS["fuzz_analyzer_report"],
+                        os.path.join(ROOT, "tests", "fuzz", "corpus", "analyzer_report"))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Bounded libFuzzer runs of every parser on the sensor side: lurker.yaml (fuzz_config), the responder's whole path
-for one frame (fuzz_responder), and the capturer's (fuzz_capturer_*), built by `make fuzz` rules with clang, ASan
-and UBSan, each seeded from tests/fuzz/corpus/<name>/. A crash, a sanitizer report or a failed invariant fails the
+for one frame (fuzz_responder), the capturer's (fuzz_capturer_*), and the shipper's: flow metadata from spool names
+and pcaps, the key template, S3 response XML and the AWS credential parsers (fuzz_shipper_*), built by `make fuzz`
+rules with clang, ASan and UBSan, each seeded from tests/fuzz/corpus/<name>/. A crash, a sanitizer report or a failed invariant fails the
 test. The analyzer's targets run in test_analyzer_fuzz.py. Longer runs, e.g. an hour each:
     make FUZZ=1 build-fuzz/fuzz/fuzz_responder
     build-fuzz/fuzz/fuzz_responder -max_total_time=3600 -max_len=2048 CORPUS_DIR tests/fuzz/corpus/responder
@@ -40,8 +41,9 @@ class SensorFuzzTest(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_every_sensor_parser_survives_its_fuzzer(self):
-        self.assertIn("fuzz_config", self.targets)
-        self.assertIn("fuzz_responder", self.targets)
+        for required in ("fuzz_config", "fuzz_responder", "fuzz_shipper_flowmeta", "fuzz_shipper_keytemplate",
+                         "fuzz_shipper_s3_xml", "fuzz_shipper_aws_creds"):
+            self.assertIn(required, self.targets)
         for target in self.targets:
             with self.subTest(target=target):
                 corpus = os.path.join(self.tmp, target)
