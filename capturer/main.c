@@ -19,6 +19,7 @@
 #include "config.h"
 #include "confine.h"
 #include "ephemeral_ports.h"
+#include "fsutil.h"
 #include "journal.h"
 #include "log.h"
 #include "pcapfile.h"
@@ -119,11 +120,9 @@ static void prepare_spool_directory(const struct lurker_config *cfg)
     }
     if (mkdir(dir, 0750) != 0 && errno != EEXIST)
         fatal("spool directory", strerror(errno));
-    if (cfg->user[0] != '\0') {
-        struct passwd *pw = getpwnam(cfg->user);
-        if (pw == NULL || chown(dir, pw->pw_uid, pw->pw_gid) != 0)
-            fatal("spool directory", "cannot hand it to the configured user");
-    }
+    char err[512];
+    if (cfg->user[0] != '\0' && chown_dir_to_user(dir, cfg->user, err, sizeof err) != 0)
+        fatal("spool directory", err);
     log_info("event=spool_created dir=%s", dir);
 }
 

@@ -57,7 +57,19 @@ static void remove_stale_tmp(struct spool *s, bool batches)
     closedir(d);
 }
 
-/* Sum of regular file sizes in dirfd; one level of subdirectories when depth allows. */
+/* What a file costs the disk, which the quota bounds: its blocks (at least one 4 KiB block per started 4 KiB) and
+ * an inode and directory entry. Counting st_size alone let 1 GiB of quota hold millions of tiny files and many
+ * times the quota in blocks. */
+#define SPOOL_BLOCK 4096u
+#define SPOOL_FILE_OVERHEAD 512u
+
+static uint64_t spool_file_cost(uint64_t size, uint64_t allocated)
+{
+    uint64_t blocks = (size + SPOOL_BLOCK - 1) / SPOOL_BLOCK * SPOOL_BLOCK;
+    return (allocated > blocks ? allocated : blocks) + SPOOL_FILE_OVERHEAD;
+}
+
+/* Sum of regular files' costs in dirfd; one level of subdirectories when depth allows. */
 static uint64_t directory_bytes(int dirfd, int depth)
 {
     int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -76,7 +88,7 @@ static uint64_t directory_bytes(int dirfd, int depth)
         if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             continue;
         if (S_ISREG(st.st_mode)) {
-            total += (uint64_t)st.st_size;
+            total += spool_file_cost((uint64_t)st.st_size, (uint64_t)st.st_blocks * 512u);
         } else if (S_ISDIR(st.st_mode) && depth > 0) {
             int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
             if (sub >= 0) {
@@ -230,7 +242,7 @@ static void write_tmp(struct spool *s, struct pending_file *p)
         write_error(s, p, "name", ENAMETOOLONG);
         return;
     }
-    if (s->bytes + p->size > s->quota) {
+    if (s->bytes + spool_file_cost(p->size, 0) > s->quota) {
         spool_note_quota_drop(s, p->name);
         return;
     }
@@ -254,7 +266,7 @@ static void write_tmp(struct spool *s, struct pending_file *p)
         write_error(s, p, "write", errno);
         return;
     }
-    s->bytes += p->size;
+    s->bytes += spool_file_cost(p->size, 0);
 }
 
 /* Whether NAME.pcap holds exactly the bytes p would write. */
@@ -371,25 +383,25 @@ void spool_flush(struct spool *s)
         if (p->fd < 0)
             continue;
         if (!synced && fsync(p->fd) != 0) {
-            s->bytes -= p->size;
+            s->bytes -= spool_file_cost(p->size, 0);
             write_error(s, p, "fsync", errno);
             continue;
         }
         if (close(p->fd) != 0) {
             p->fd = -1;
-            s->bytes -= p->size;
+            s->bytes -= spool_file_cost(p->size, 0);
             write_error(s, p, "close", errno);
             continue;
         }
         p->fd = -1;
         int published = publish(s, p);
         if (published < 0) {
-            s->bytes -= p->size;
+            s->bytes -= spool_file_cost(p->size, 0);
             write_error(s, p, "rename", errno);
             continue;
         }
         if (published == 1) {
-            s->bytes -= p->size;
+            s->bytes -= spool_file_cost(p->size, 0);
             s->stats.already_present++;
             continue;
         }

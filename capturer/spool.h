@@ -41,7 +41,8 @@ struct spool {
     char path[256];
     uint32_t linktype, snaplen;
     uint64_t quota;
-    uint64_t bytes;                 /* spool use as last scanned plus what was written since */
+    uint64_t bytes;                 /* spool use as last scanned plus what was written since, in disk cost: whole
+                                       4 KiB blocks and an inode's worth per file (spool.c), so quota bounds both */
     struct lurker_queue *queue;     /* NULL: do not announce (tests) */
     struct flow *pending[SPOOL_BATCH];
     size_t npending;

@@ -267,6 +267,26 @@ static bool imds_disabled(void)
     const char *d = getenv("AWS_EC2_METADATA_DISABLED");
     return d && strcasecmp(d, "true") == 0;
 }
+/* What the endpoint answers goes into a header and a URL: printable ASCII without space for the token (what IMDS
+ * issues), IAM's role-name characters for the role. Anything else (CR, LF, NUL, '/', '?') is refused. */
+static bool token_chars_only(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+static bool role_chars_only(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!isalnum(c) && !strchr("+=,.@_-", c))
+            return false;
+    }
+    return true;
+}
+
 
 static int from_imds(struct aws_credentials *out, char *err, size_t errlen)
 {
@@ -296,6 +316,10 @@ static int from_imds(struct aws_credentials *out, char *err, size_t errlen)
         snprintf(err, errlen, "IMDS token of unexpected size");
         goto out;
     }
+    if (!token_chars_only(b->data, tl)) {
+        snprintf(err, errlen, "IMDS token holds characters not allowed in a header: not sent");
+        goto out;
+    }
     copy_str(token, sizeof token, b->data, tl);
     snprintf(header, sizeof header, "X-aws-ec2-metadata-token: %s", token);
 
@@ -305,6 +329,10 @@ static int from_imds(struct aws_credentials *out, char *err, size_t errlen)
     size_t rl = strcspn(b->data, "\r\n");
     if (rl == 0 || rl >= sizeof role) {
         snprintf(err, errlen, "IMDS lists no instance role");
+        goto out;
+    }
+    if (!role_chars_only(b->data, rl)) {
+        snprintf(err, errlen, "IMDS role name holds characters IAM does not allow: not put in a URL");
         goto out;
     }
     copy_str(role, sizeof role, b->data, rl);

@@ -19,6 +19,7 @@
 #define S3_LIST_BODY_MAX (4 * 1024 * 1024)
 #define S3_URL_MAX 4096
 #define S3_KEY_MAX 1024
+#define S3_LIST_MAX_PAGES 100000ul /* 100 million keys at 1,000 a page */
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define CLOCK_SKEW_TOLERANCE 60 /* seconds of server/local clock difference before we sign with the server's time */
 
@@ -469,6 +470,7 @@ int s3_list_objects(struct s3_client *c, const char *bucket, const char *prefix,
         return -1;
     }
     int rc = 0;
+    unsigned long pages = 0;
     for (;;) {
         query[0] = '\0';
         if (token[0])
@@ -513,11 +515,21 @@ int s3_list_objects(struct s3_client *c, const char *bucket, const char *prefix,
         }
         char truncated[8] = "false";
         s3_xml_tag(xml, xlen, "IsTruncated", truncated, sizeof truncated);
+        char previous[sizeof token];
+        memcpy(previous, token, sizeof token);
         bool more = strcmp(truncated, "true") == 0 &&
                     s3_xml_tag(xml, xlen, "NextContinuationToken", token, sizeof token) == 0 && token[0];
         s3_op_free(op);
         if (stop || !more)
             break;
+        /* a server that hands the same page back (same token), or pages without end, is not followed for ever */
+        if (strcmp(previous, token) == 0 || ++pages >= S3_LIST_MAX_PAGES) {
+            set_result(res, S3_PERMANENT, 0, "ListNotProgressing",
+                       strcmp(previous, token) == 0 ? "the listing returned the same continuation token twice"
+                                                    : "the listing has more pages than lurker follows");
+            rc = -1;
+            break;
+        }
     }
     free(query);
     free(key);

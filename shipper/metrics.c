@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "health.h"
 #include "log.h"
 
@@ -88,9 +89,12 @@ static int write_prometheus_file(const struct metrics_publisher *m, char *err, s
     const char *path = m->cfg->shipper.prometheus_file;
     char tmp[CONFIG_PATH_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    int fd = create_exclusive(tmp, 0644); /* node_exporter's user reads it; a planted link is not followed */
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
         snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
     struct health h;

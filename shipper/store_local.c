@@ -69,7 +69,7 @@ enum s3_outcome store_local_put(const char *archive_dir, const char *key, const 
         return classify_errno(errno);
     }
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    int fd = create_exclusive(tmp, 0640); /* never through a link planted under the predictable name */
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
         return classify_errno(errno);

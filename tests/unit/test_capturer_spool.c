@@ -144,7 +144,8 @@ Test(capturer_spool, tcp_flow_is_a_pcap_tcpdump_reads)
     snprintf(path, sizeof path, "%s/%s", dir, name);
     cr_assert_eq(stat(path, &st), 0);
     cr_assert_eq((uint64_t)st.st_size, rec.file_size);
-    cr_assert_eq(spool.bytes, rec.file_size);
+    cr_assert_eq(spool.bytes, 4096 + 512, "one 4 KiB block and an inode's worth for a %llu-byte file",
+                 (unsigned long long)rec.file_size);
     stop();
 }
 
@@ -163,7 +164,7 @@ Test(capturer_spool, ipv6_name_has_no_colon_and_udp_reads_back)
 
 Test(capturer_spool, quota_drops_are_counted_not_written)
 {
-    start(1 << 20); /* 1 MiB: each flow is 24 + 16 + 1054 bytes */
+    start(1 << 20); /* 1 MiB: each flow is 24 + 16 + 1054 bytes, one 4 KiB block and an inode (512) on disk */
     struct test_frame f;
     for (uint16_t p = 1; p <= 1000; p++) {
         tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_UDP, p, 53, 0, 0, 0, 1000 - 42 + 54);
@@ -171,7 +172,7 @@ Test(capturer_spool, quota_drops_are_counted_not_written)
     }
     tracker_finish_all(&tr);
     spool_flush(&spool);
-    uint64_t per_file = 24 + 16 + f.len;
+    uint64_t per_file = 4096 + 512;
     uint64_t fit = (1u << 20) / per_file;
     cr_assert_eq(spool.stats.written, fit);
     cr_assert_eq(spool.stats.dropped_quota, 1000 - fit);
@@ -330,4 +331,37 @@ Test(capturer_spool, a_full_spool_counts_the_flow_and_publishes_the_open_batch)
     cr_assert_leq(spool.bytes, 1u << 20);
     stop();
     cr_assert_eq(count_files(".pcap"), 1, "no empty batch is published at stop");
+}
+
+/* Many tiny flows: the quota bounds what the disk holds (blocks and inodes), not just the bytes in the files. The
+ * oracle is the file system's own account (st_blocks), not the spool's. */
+Test(capturer_spool, quota_counts_blocks_and_files_not_just_bytes)
+{
+    const uint64_t quota = 1 << 20;
+    start(quota);
+    struct test_frame f;
+    for (uint32_t i = 0; i < 1000; i++) {
+        tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_UDP, (uint16_t)(10000 + i), 53, 0, 0, 0, 10);
+        feed(&f, 1700000000000001ull + i);
+    }
+    tracker_finish_all(&tr);
+    spool_flush(&spool);
+    DIR *d = opendir(dir);
+    uint64_t blocks = 0, files = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] != '.' && lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            blocks += (uint64_t)st.st_blocks * 512u;
+            files++;
+        }
+    }
+    closedir(d);
+    cr_assert_gt(spool.stats.dropped_quota, 0, "1000 flows of 4 KiB blocks each fit a 1 MiB quota?");
+    cr_assert_eq(files + spool.stats.dropped_quota, 1000, "every flow written or counted");
+    cr_assert_leq(blocks, quota, "the files hold %llu bytes of blocks", (unsigned long long)blocks);
+    cr_assert_leq(files, quota / 4096);
+    stop();
 }
