@@ -354,7 +354,8 @@ lambda_architecture() {
 }
 
 # Where the sensor goes, checked before any stack is created: the subnet is in the VPC, the instance type is offered
-# in the subnet's zone. Without --subnet-id: the default VPC's default subnet in the first zone that offers the type.
+# in the subnet's zone, the subnet routes to an internet gateway. Without --subnet-id: the default VPC's default
+# subnet (public by definition) in the first zone that offers the type.
 check_network() {
     local zone subnet_vpc zones
     if [ -n "$vpc_id" ] && [ -z "$subnet_id" ]; then
@@ -390,6 +391,23 @@ check_network() {
     vpc_id=$subnet_vpc
     grep -qw -- "$zone" <<<"$zones" ||
         die "$instance_type is not offered in $zone (subnet $subnet_id); it is in: $zones"
+    subnet_is_public "$subnet_id" "$vpc_id" ||
+        die "subnet $subnet_id has no route to an internet gateway: scanners could not reach the sensor (give a" \
+            "public subnet)"
+}
+
+# A public subnet: its route table (its own, else its VPC's main one) sends 0.0.0.0/0 to an internet gateway.
+subnet_is_public() { # SUBNET VPC
+    local table filters
+    table=$(aws "${endpoint_args[@]}" --region "$sensor_region" ec2 describe-route-tables \
+        --filters "Name=association.subnet-id,Values=$1" --query "RouteTables[0].RouteTableId" --output text)
+    if [ -n "$table" ] && [ "$table" != None ]; then
+        filters=("Name=route-table-id,Values=$table")
+    else
+        filters=("Name=vpc-id,Values=$2" "Name=association.main,Values=true")
+    fi
+    [[ $(aws "${endpoint_args[@]}" --region "$sensor_region" ec2 describe-route-tables --filters "${filters[@]}" \
+             --query "RouteTables[0].Routes[?DestinationCidrBlock=='0.0.0.0/0'].GatewayId" --output text) == igw-* ]]
 }
 
 # The AMI: resolved from the public parameter when the stack is created (or with --replace-image), otherwise the

@@ -11,7 +11,9 @@ three sensors in two regions, the output stack. One deployment serves every asse
 - `deploy.sh upgrade --all` sends one AWS-RunShellScript command per sensor instance (moto records them) that
   fetches and verifies the new tarball and runs sensor-setup.sh --upgrade, and replaces no instance;
 - a stack in ROLLBACK_COMPLETE is refused with a clear message, and --recreate deletes and creates it;
-- a subnet in a zone that does not offer the instance type is refused before any stack is created;
+- a subnet in a zone that does not offer the instance type, or without a route to an internet gateway, or that does
+  not exist, and a --vpc-id without --subnet-id are refused before any stack is created; west-2 goes into the
+  public subnet of a VPC of its own;
 - the fleet dashboard exists; the Glue table and Athena queries are test_infra_records.py's.
 """
 import base64
@@ -104,7 +106,18 @@ class Fleet(unittest.TestCase):
         cls.first = cls.deploy_sh("--sensor-id", "east-1", "--alert-email", "ops@example.org")
         cls.deploy_sh("--sensor-id", "west-1", "--sensor-region", WEST, "--no-output", "--admin-cidr",
                       "192.0.2.0/24", "--key-name", "ops,admin")
-        cls.deploy_sh("--sensor-id", "west-2", "--sensor-region", WEST, "--no-output")
+        # west-2 in a VPC of its own, public: an internet gateway and the subnet's route table sending 0.0.0.0/0 there
+        ec2w = cls.client("ec2", WEST)
+        cls.west_vpc = ec2w.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+        cls.west_subnet = ec2w.create_subnet(VpcId=cls.west_vpc, CidrBlock="10.30.1.0/24",
+                                             AvailabilityZone="eu-west-1b")["Subnet"]["SubnetId"]
+        igw = ec2w.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2w.attach_internet_gateway(InternetGatewayId=igw, VpcId=cls.west_vpc)
+        table = ec2w.create_route_table(VpcId=cls.west_vpc)["RouteTable"]["RouteTableId"]
+        ec2w.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+        ec2w.associate_route_table(RouteTableId=table, SubnetId=cls.west_subnet)
+        cls.deploy_sh("--sensor-id", "west-2", "--sensor-region", WEST, "--no-output", "--vpc-id", cls.west_vpc,
+                      "--subnet-id", cls.west_subnet)
         cls.instances_before = cls.instances()
         # a newer Debian image appears; the next deploy must keep the pinned one
         ec2 = cls.client("ec2")
@@ -223,6 +236,10 @@ class Fleet(unittest.TestCase):
         signal = [s for s in doc["Statement"] if s["Action"] == "cloudformation:SignalResource"][0]
         self.assertEqual(signal["Resource"], self.stack("fl-sensor-west-2", WEST)["StackId"])
 
+    def test_west_2_in_the_public_subnet_it_was_given(self):
+        params = self.stack_params("fl-sensor-west-2", WEST)
+        self.assertEqual((params["VpcId"], params["SubnetId"]), (self.west_vpc, self.west_subnet))
+
     def test_parameter_values_with_commas_survive(self):
         self.assertEqual(self.stack_params("fl-sensor-west-1", WEST)["KeyName"], "ops,admin")
         instance = self.outputs("fl-sensor-west-1", WEST)["InstanceId"]
@@ -275,6 +292,17 @@ class Fleet(unittest.TestCase):
         r = self.deploy_sh("--sensor-id", "zone-e", "--subnet-id", "subnet-0000000000", check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("subnet subnet-0000000000 does not exist in us-east-1", r.stderr)
+        # a subnet with no route to an internet gateway (west-2's, public, passed the same check)
+        private_vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+        private = ec2.create_subnet(VpcId=private_vpc, CidrBlock="10.40.1.0/24",
+                                    AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+        r = self.deploy_sh("--sensor-id", "zone-e", "--subnet-id", private, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("subnet %s has no route to an internet gateway" % private, r.stderr)
+        r = self.deploy_sh("--sensor-id", "zone-e", "--vpc-id", private_vpc, "--subnet-id", self.west_subnet,
+                           check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("subnet %s does not exist in us-east-1" % self.west_subnet, r.stderr)
         names = {s["StackName"] for s in self.client("cloudformation").describe_stacks()["Stacks"]}
         self.assertFalse([n for n in names if "zone-e" in n], names)
 
