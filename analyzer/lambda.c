@@ -129,35 +129,83 @@ static int post_error(CURL *curl, const char *url, const char *type, const char 
     return rc;
 }
 
-/* Analyses one pcap. With a records bucket its records are collected in memory first, then written to stdout (the
- * log group) and handed to the S3 writer; records_failed counts objects of them that could not be written. */
+/* With a records bucket, the run's output goes through this tee: every byte to stdout (the log group) as before,
+ * and every complete line to the S3 writer's groups. Records are not held twice (a batch of 100,000 flows makes
+ * tens of MB of them). */
+struct records_tee {
+    FILE *out;
+    struct records_s3 *records;
+    char *line;
+    size_t len, cap;
+    bool failed;
+    char err[256];
+};
+
+static void tee_line(struct records_tee *t)
+{
+    if (!t->failed && records_s3_add(t->records, t->line, t->len, t->err, sizeof t->err) != 0)
+        t->failed = true;
+    t->len = 0;
+}
+
+static ssize_t tee_write(void *cookie, const char *buf, size_t size)
+{
+    struct records_tee *t = cookie;
+    if (fwrite(buf, 1, size, t->out) != size)
+        return -1;
+    for (size_t i = 0; i < size; i++) {
+        if (t->len == t->cap) {
+            size_t cap = t->cap ? t->cap * 2 : 4096;
+            char *line = realloc(t->line, cap);
+            if (!line) {
+                snprintf(t->err, sizeof t->err, "out of memory");
+                t->failed = true;
+                t->len = 0;
+                continue;
+            }
+            t->line = line;
+            t->cap = cap;
+        }
+        t->line[t->len++] = buf[i];
+        if (buf[i] == '\n')
+            tee_line(t);
+    }
+    return (ssize_t)size;
+}
+
+/* Analyses one pcap; with a records bucket its records also go to S3 (records_failed counts pcaps whose records
+ * could not all be written there). */
 static int analyse_object(struct run *run, const char *name, int key_start, const uint8_t *data, size_t len,
                           struct records_s3 *records, struct s3_input *s3, int *records_failed)
 {
     if (!records)
         return analysis_run_pcap(run, name, key_start, data, len);
-    char *buf = NULL, err[512];
-    size_t buf_len = 0;
-    FILE *out = open_memstream(&buf, &buf_len);
+    struct records_tee tee = { .out = run->out, .records = records };
+    cookie_io_functions_t io = { .write = tee_write };
+    FILE *out = fopencookie(&tee, "w", io);
     if (!out) {
-        fprintf(stderr, "lurker-analyzer: %s: no memory for its records\n", name);
+        lambda_log("ERROR", "lurker-analyzer: %s: records not written to S3: no memory", name);
         (*records_failed)++;
         return analysis_run_pcap(run, name, key_start, data, len);
     }
-    FILE *saved = run->out;
     run->out = out;
     int rc = analysis_run_pcap(run, name, key_start, data, len);
-    run->out = saved;
-    fclose(out);
-    fwrite(buf, 1, buf_len, saved);
-    fflush(saved);
-    struct s3_client *client = buf_len ? s3_input_client(s3, err, sizeof err) : NULL;
-    if (buf_len && (!client || records_s3_add(records, buf, buf_len, err, sizeof err) != 0 ||
-                    records_s3_flush(records, client, name + key_start, err, sizeof err) != 0)) {
+    run->out = tee.out;
+    fclose(out); /* flushes the last bytes through tee_write */
+    fflush(tee.out);
+    if (tee.len) /* a last line without its newline */
+        tee_line(&tee);
+    free(tee.line);
+    char err[512];
+    struct s3_client *client = records->n ? s3_input_client(s3, err, sizeof err) : NULL;
+    if (tee.failed)
+        snprintf(err, sizeof err, "%s", tee.err);
+    if (tee.failed || (records->n && (!client || records_s3_flush(records, client, name + key_start, err,
+                                                                   sizeof err) != 0))) {
         lambda_log("ERROR", "lurker-analyzer: %s: records not written to S3: %s", name, err);
+        records_s3_flush_discard(records);
         (*records_failed)++;
     }
-    free(buf);
     return rc;
 }
 

@@ -189,6 +189,11 @@ int records_s3_flush(struct records_s3 *w, struct s3_client *client, const char 
     return failed;
 }
 
+void records_s3_flush_discard(struct records_s3 *w)
+{
+    drop_groups(w);
+}
+
 void records_s3_free(struct records_s3 *w)
 {
     drop_groups(w);

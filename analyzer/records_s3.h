@@ -41,6 +41,9 @@ int records_s3_add(struct records_s3 *w, const char *buf, size_t len, char *err,
 int records_s3_flush(struct records_s3 *w, struct s3_client *client, const char *pcap_name, char *err,
                      size_t errlen);
 
+/* Empties the groups without writing them (after a failure). */
+void records_s3_flush_discard(struct records_s3 *w);
+
 /* The object key of a group (for tests and messages). Returns 0, or -1 when it does not fit. */
 int records_s3_key(const struct records_s3 *w, const struct records_group *g, const char *pcap_name, char *key,
                    size_t keylen);

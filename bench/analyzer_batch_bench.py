@@ -4,7 +4,10 @@ by the real lurker-analyzer in Lambda mode: the object on moto's S3 server, one 
 Runtime API stand-in on loopback, the bootstrap's wall time from the event to its response and its peak RSS, and
 the CloudWatch Logs volume it writes (its stdout). Compare with infra/output.yml's MemorySize and Timeout.
 
-    python3 bench/analyzer_batch_bench.py [--flows 100000]
+    python3 bench/analyzer_batch_bench.py [--flows 100000] [--records]
+
+--records: the analyzer also writes the records to a records bucket as JSON Lines (LURKER_RECORDS_BUCKET, as
+output.yml sets it), the objects' count and size are reported.
 """
 import argparse
 import json
@@ -54,6 +57,7 @@ def batch_pcap(flows):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--flows", type=int, default=100000)
+    ap.add_argument("--records", action="store_true", help="also write the records to S3 (LURKER_RECORDS_BUCKET)")
     args = ap.parse_args()
     body = batch_pcap(args.flows)
     key = "pcap/2025/12/06/22/1765060800_batch_bench_1-1.pcap"
@@ -69,6 +73,9 @@ def main():
         env = moto.env()
         env.update(AWS_LAMBDA_RUNTIME_API="127.0.0.1:%d" % api.port, AWS_ENDPOINT_URL_S3=moto.endpoint,
                    LAMBDA_TASK_ROOT=tmp)
+        if args.records:
+            moto.client("s3").create_bucket(Bucket=BUCKET + "-records")
+            env.update(LURKER_RECORDS_BUCKET=BUCKET + "-records")
         out_path = os.path.join(tmp, "stdout")
         with open(out_path, "wb") as out:
             p = subprocess.Popen([bootstrap], stdout=out, stderr=subprocess.DEVNULL, env=env)
@@ -81,6 +88,11 @@ def main():
             p.terminate()
             p.wait(timeout=10)
         api.close()
+        if args.records:
+            s3 = moto.client("s3")
+            sizes = [s3.head_object(Bucket=BUCKET + "-records", Key=k)["ContentLength"]
+                     for k in moto.list_keys(BUCKET + "-records")]
+            print("RECORDS objects=%d bytes=%.1fMB" % (len(sizes), sum(sizes) / 1e6))
         records = sum(1 for _ in open(out_path, "rb"))
         log_bytes = os.path.getsize(out_path)
     print("BATCH flows=%d object=%.1fMiB result=%s records=%d wall=%.2fs peak_rss=%.0fMiB logs=%.1fMB (%.0f B/record)"
