@@ -109,6 +109,9 @@ struct flow *flow_table_insert(struct flow_table *t, const struct flow_key *key,
     f->first_mono_us = f->last_mono_us = now_mono_us;
     struct flow **b = bucket_of(t, key);
     f->hash_next = *b;
+    if (*b)
+        (*b)->hash_pprev = &f->hash_next;
+    f->hash_pprev = b;
     *b = f;
     order_append(t, f);
     t->count++;
@@ -126,13 +129,14 @@ void flow_table_touch(struct flow_table *t, struct flow *f, uint64_t now_mono_us
 
 void flow_table_remove(struct flow_table *t, struct flow *f)
 {
-    for (struct flow **p = bucket_of(t, &f->key); *p; p = &(*p)->hash_next) {
-        if (*p == f) {
-            *p = f->hash_next;
-            break;
-        }
+    /* O(1): no rehash of the key, no walk of the chain (the profile's second user-space entry under a flood) */
+    if (f->hash_pprev) {
+        *f->hash_pprev = f->hash_next;
+        if (f->hash_next)
+            f->hash_next->hash_pprev = f->hash_pprev;
     }
     f->hash_next = NULL;
+    f->hash_pprev = NULL;
     order_unlink(t, f);
     t->count--;
     t->memory -= f->records_cap;

@@ -6,7 +6,9 @@
  * growable buffer, so writing a finished flow is a single writev. The table counts the bytes those buffers hold
  * (their capacity, i.e. what is really allocated) so a memory limit can be enforced by the caller.
  *
- * Overhead per flow: struct flow (160 bytes) + allocator headers + one hash bucket pointer. */
+ * Removal is O(1) too: each flow knows the pointer that points at it in its chain (hash_pprev).
+ *
+ * Overhead per flow: struct flow (168 bytes) + allocator headers + one hash bucket pointer. */
 #ifndef LURKER_CAPTURER_FLOW_TABLE_H
 #define LURKER_CAPTURER_FLOW_TABLE_H
 
@@ -35,6 +37,7 @@ enum flow_internal_flags {
 
 struct flow {
     struct flow *hash_next;
+    struct flow **hash_pprev;   /* the pointer that points at this flow in its chain: removal without a walk */
     struct flow *older, *newer; /* last-packet order */
     struct flow_key key;
     uint64_t first_us, last_us;           /* packet timestamps, unix microseconds */

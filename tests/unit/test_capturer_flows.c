@@ -107,7 +107,8 @@ Test(capturer_flow_table, append_keeps_pcap_records_and_memory)
 
 Test(capturer_flow_table, overhead_per_flow_is_small)
 {
-    cr_assert_leq(sizeof(struct flow), 160, "struct flow is %zu bytes", sizeof(struct flow));
+    /* 168: the back pointer of O(1) removal (issue 14) costs 8 bytes; the goal is < 256 bytes of overhead in all */
+    cr_assert_leq(sizeof(struct flow), 168, "struct flow is %zu bytes", sizeof(struct flow));
 }
 
 /* ---- tracker ---- */
