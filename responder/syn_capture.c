@@ -17,55 +17,47 @@ static bool append(char *out, size_t outlen, size_t *len, const char *s)
     return true;
 }
 
-/* " or (vlan and DST and SYNS)": the tc engine leaves every VLAN-tagged frame to user space */
-static int append_vlan_syns(char *out, size_t outlen, size_t *len, const char *dst, const char *syns)
-{
-    char part[8192];
-    snprintf(part, sizeof part, " or (vlan and %s and %s)", dst, syns);
-    return append(out, outlen, len, part) ? 0 : -1;
-}
-
 int syn_capture_filter(const struct lurker_config *cfg, enum syn_scope scope, char *out, size_t outlen)
 {
     char dst[4096];
     if (prefixes_bpf(cfg->addresses, cfg->naddresses, "dst ", dst, sizeof dst) < 0)
         return -1;
     size_t len = 0;
-    char part[8192];
+    char syn_part[8192], ack_part[8192] = "";
     if (outlen)
         out[0] = '\0';
     /* SYN set, ACK clear */
     static const char syns[] =
         "((ip and tcp and tcp[13] & 0x12 == 0x02) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02))";
     if (scope == SYNS_ALL)
-        snprintf(part, sizeof part, "(%s and %s)", dst, syns);
-    else /* libpcap's `vlan` shifts the offsets of everything after it, so that alternative comes last */
-        snprintf(part, sizeof part,
-                 "(%s and %s and (ether[0] & 1 != 0 or (ip and (ip[0] & 0x0f != 5 or ip[6:2] & 0x3fff != 0))))", dst,
-                 syns);
-    if (!append(out, outlen, &len, part))
-        return -1;
-    if (cfg->responder.nbanners == 0)
-        return scope == SYNS_ALL ? 0 : append_vlan_syns(out, outlen, &len, dst, syns);
-    /* ACK set, SYN and RST clear, to a banner port: the handshake's last step and the client's data */
-    char ports4[2048] = "", ports6[2048] = "";
-    size_t l4 = 0, l6 = 0;
-    for (size_t i = 0; i < cfg->responder.nbanners; i++) {
-        char p[64];
-        snprintf(p, sizeof p, "%stcp[2:2] == %u", i ? " or " : "", cfg->responder.banners[i].port);
-        if (!append(ports4, sizeof ports4, &l4, p))
-            return -1;
-        snprintf(p, sizeof p, "%sip6[42:2] == %u", i ? " or " : "", cfg->responder.banners[i].port);
-        if (!append(ports6, sizeof ports6, &l6, p))
-            return -1;
+        snprintf(syn_part, sizeof syn_part, "(%s and %s)", dst, syns);
+    else /* Linux hands the tap a VLAN tag as metadata, which `vlan` tests; it must come last: libpcap's `vlan`
+          * changes the offsets of everything after it */
+        snprintf(syn_part, sizeof syn_part,
+                 "(%s and %s and (ether[0] & 1 != 0 or (ip and (ip[0] & 0x0f != 5 or ip[6:2] & 0x3fff != 0)) or "
+                 "vlan))", dst, syns);
+    if (cfg->responder.nbanners > 0) {
+        /* ACK set, SYN and RST clear, to a banner port: the handshake's last step and the client's data */
+        char ports4[2048] = "", ports6[2048] = "";
+        size_t l4 = 0, l6 = 0;
+        for (size_t i = 0; i < cfg->responder.nbanners; i++) {
+            char p[64];
+            snprintf(p, sizeof p, "%stcp[2:2] == %u", i ? " or " : "", cfg->responder.banners[i].port);
+            if (!append(ports4, sizeof ports4, &l4, p))
+                return -1;
+            snprintf(p, sizeof p, "%sip6[42:2] == %u", i ? " or " : "", cfg->responder.banners[i].port);
+            if (!append(ports6, sizeof ports6, &l6, p))
+                return -1;
+        }
+        snprintf(ack_part, sizeof ack_part,
+                 "(%s and ((ip and tcp and tcp[13] & 0x16 == 0x10 and (%s)) or "
+                 "(ip6 and ip6[6] == 6 and ip6[53] & 0x16 == 0x10 and (%s))))",
+                 dst, ports4, ports6);
     }
-    snprintf(part, sizeof part,
-             " or (%s and ((ip and tcp and tcp[13] & 0x16 == 0x10 and (%s)) or "
-             "(ip6 and ip6[6] == 6 and ip6[53] & 0x16 == 0x10 and (%s))))",
-             dst, ports4, ports6);
-    if (!append(out, outlen, &len, part))
-        return -1;
-    return scope == SYNS_ALL ? 0 : append_vlan_syns(out, outlen, &len, dst, syns);
+    const char *first = scope == SYNS_ALL ? syn_part : ack_part, *second = scope == SYNS_ALL ? ack_part : syn_part;
+    bool ok = append(out, outlen, &len, first) && (!first[0] || !second[0] || append(out, outlen, &len, " or ")) &&
+              append(out, outlen, &len, second);
+    return ok ? 0 : -1;
 }
 
 pcap_t *syn_capture_open(const struct lurker_config *cfg, enum syn_scope scope, char *err, size_t errlen)

@@ -7,7 +7,8 @@ is the persona's clock, the IPv6 flow label is the keyed hash, the Windows IP ID
 other field must be identical between the engines.
 
 The tc engine's own life cycle: kill -9 of the worker leaves no filter and no program behind; a second instance on
-the same interface (another shm_name, another address) keeps answering while the first is killed; `auto` falls back
+the same interface (another shm_name, another address) keeps answering while the first is killed; an 802.1Q-tagged
+SYN, which the program leaves alone, is answered once, by the raw path; `auto` falls back
 to the raw engine with a log line where the program cannot attach (a tun device has no Ethernet header), and `tc`
 refuses to start there."""
 import json
@@ -142,6 +143,22 @@ class EngineComparisonTest(unittest.TestCase):
                 self.assertEqual(tc[variant], raw[variant], "%s %s" % (persona, variant))
 
 
+# one 802.1Q-tagged SYN to the sensor's MAC; prints the flags of the TCP answers seen within 2 s
+VLAN_SYN = """
+import sys, time
+from scapy.all import AsyncSniffer, Dot1Q, Ether, IP, TCP, conf, getmacbyip, sendp
+conf.verb = 0
+iface, dst, mac = sys.argv[1], sys.argv[2], sys.argv[3]
+sniffer = AsyncSniffer(iface=iface, filter="tcp and src host %s and src port 8085" % dst)
+sniffer.start()
+time.sleep(0.3)
+sendp(Ether(dst=mac) / Dot1Q(vlan=7) / IP(dst=dst) / TCP(sport=43210, dport=8085, flags="S", seq=1000,
+      options=[("MSS", 1460)]), iface=iface)
+time.sleep(2)
+print(" ".join(str(p[TCP].flags) for p in sniffer.stop()))
+"""
+
+
 def tc_filters(topo, ifname):
     return topo.ns(topo.sensor, "tc", "filter", "show", "dev", ifname, "ingress").stdout
 
@@ -187,6 +204,15 @@ class EngineLifecycleTest(unittest.TestCase):
             self.assertTrue(probe(t, second, 8082, "mss_ts")["answered"])
             c = other.counters()
             self.assertEqual(c["synack_sent"], 2, c)
+
+    def test_a_vlan_tagged_syn_is_left_to_the_raw_path(self):
+        t = self.topo
+        mac = t.ns(t.sensor, "cat", "/sys/class/net/%s/address" % t.s_if).stdout.strip()
+        with Responder(t, engine="tc") as r:
+            seen = t.ns(t.attacker, DEBIAN_PY, "-c", VLAN_SYN, t.a_if, SENSOR_V4, mac, timeout=60).stdout.split()
+            c = r.counters()
+        self.assertEqual(seen, ["SA"])  # one answer: user space's, through the raw socket
+        self.assertEqual((c["syn_seen"], c["synack_sent"]), (1, 1), c)
 
     def test_auto_falls_back_and_tc_refuses_where_the_program_cannot_attach(self):
         t = self.topo

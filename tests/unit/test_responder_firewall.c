@@ -82,18 +82,15 @@ Test(responder_firewall, bpf_filter_compiles_with_banner_ports)
     pcap_close(dead);
 }
 
-/* One Ethernet frame carrying a TCP SYN to 203.0.113.10: IPv4 header of ihl words (options NOPs), optional 802.1Q
- * tag, optional MF flag, destination MAC broadcast or unicast. */
-static size_t syn_frame(uint8_t *f, int ihl, bool vlan, bool more_fragments, bool broadcast)
+/* One Ethernet frame carrying a TCP SYN to 203.0.113.10: IPv4 header of ihl words (options NOPs), optional MF flag,
+ * destination MAC broadcast or unicast. */
+static size_t syn_frame(uint8_t *f, int ihl, bool more_fragments, bool broadcast)
 {
     size_t o = 0;
     memset(f, 0, 128);
     memset(f, broadcast ? 0xff : 0x02, 6);
     f[6] = 0x02;
     o = 12;
-    if (vlan) {
-        f[o++] = 0x81, f[o++] = 0x00, f[o++] = 0x00, f[o++] = 0x07;
-    }
     f[o++] = 0x08, f[o++] = 0x00;
     uint8_t *ip = f + o;
     ip[0] = (uint8_t)(0x40 | ihl);
@@ -111,7 +108,8 @@ static size_t syn_frame(uint8_t *f, int ihl, bool vlan, bool more_fragments, boo
 }
 
 /* With the tc engine the packet tap still sees every SYN (before tc): user space must take exactly those the program
- * leaves to it, and no plain SYN, which the program has answered already. */
+ * leaves to it, and no plain SYN, which the program has answered already. (A VLAN tag reaches a Linux tap as metadata,
+ * which an offline filter cannot carry: test_responder_engines.py sends a tagged SYN through the kernel.) */
 Test(responder_firewall, tc_scope_filter_takes_only_what_the_program_leaves)
 {
     static struct lurker_config cfg;
@@ -123,18 +121,17 @@ Test(responder_firewall, tc_scope_filter_takes_only_what_the_program_leaves)
     cr_assert_eq(pcap_compile(dead, &prog, f, 1, PCAP_NETMASK_UNKNOWN), 0, "%s: %s", f, pcap_geterr(dead));
     struct {
         int ihl;
-        bool vlan, mf, broadcast, taken;
+        bool mf, broadcast, taken;
     } cases[] = {
-        {5, false, false, false, false}, /* plain: the program answers it */
-        {6, false, false, false, true},  /* IP options */
-        {5, false, true, false, true},   /* first fragment */
-        {5, true, false, false, true},   /* 802.1Q tag in the frame */
-        {5, false, false, true, true},   /* broadcast MAC: not PACKET_HOST */
+        {5, false, false, false}, /* plain: the program answers it */
+        {6, false, false, true},  /* IP options */
+        {5, true, false, true},   /* first fragment */
+        {5, false, true, true},   /* broadcast MAC: not PACKET_HOST */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t frame[128];
         struct pcap_pkthdr h = {.caplen = 0};
-        h.caplen = h.len = (bpf_u_int32)syn_frame(frame, cases[i].ihl, cases[i].vlan, cases[i].mf, cases[i].broadcast);
+        h.caplen = h.len = (bpf_u_int32)syn_frame(frame, cases[i].ihl, cases[i].mf, cases[i].broadcast);
         cr_assert_eq(pcap_offline_filter(&prog, &h, frame) != 0, cases[i].taken, "case %zu", i);
     }
     pcap_freecode(&prog);
