@@ -343,7 +343,7 @@ int follow_main(const struct follow_options *opt, struct run *run)
     memcpy(f.root, opt->dir, len);
     f.root[len] = '\0';
     if (geteuid() == 0)
-        fprintf(stderr, "lurker-analyzer: warning: following as root; run it as the sensor's user "
+        fprintf(stderr, "lurker-analyzer: warning: running as root; run it as the sensor's user "
                         "(infra/supervisord-follow.conf: user=)\n");
     char err[512];
     if (follow_confine(f.root, opt->log_path, err, sizeof err) != 0) {
