@@ -8,7 +8,7 @@
 # `make test` runs tests/run (unit binaries + tests/integration/test_*.py); SAN=1 adds ASan+UBSan.
 
 COMPONENTS := responder capturer shipper analyzer ctl
-PKGS       := libpcap libcurl openssl yaml-0.1 jansson libseccomp libbpf
+PKGS       := libpcap libcurl openssl yaml-0.1 jansson libseccomp
 SAN        ?= 0
 PREFIX     ?= /usr/local
 SYSCONFDIR ?= $(PREFIX)/etc/lurker
@@ -18,6 +18,8 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon -MMD -MP
 CFLAGS   += $(shell pkg-config --cflags $(PKGS))
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lpthread -lm -lrt
+# libbpf only where the tc engine lives: the analyzer (and its Lambda package, any architecture) never needs it
+LDLIBS_responder := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf)
 ifeq ($(FUZZ),1)
 CC       := clang
 CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -Wno-unused-command-line-argument
@@ -63,7 +65,7 @@ $(BUILD)/lib$(1).a: $(call lib_objs,$(1))
 	rm -f $$@ && ar rcs $$@ $$^ $$(if $$^,,--)
 $(BIN)/lurker-$(1): $(BUILD)/$(1)/main.o $(BUILD)/lib$(1).a $(COMMON_LIB)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(LDLIBS_$(1))
 endef
 $(foreach c,$(COMPONENTS),$(eval $(call component_rules,$(c))))
 
@@ -89,11 +91,11 @@ $(BUILD)/lib%.a:
 
 $(BUILD)/tests/%: tests/unit/%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS) -lcriterion
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS) $(LDLIBS_responder) -lcriterion
 
 $(BUILD)/helpers/%: tests/helpers/%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS) $(LDLIBS_responder)
 
 unit: $(UNIT_BINS) $(HELPER_BINS)
 
@@ -110,7 +112,7 @@ fuzz-bins: $(FUZZ_BINS)
 define fuzz_rules
 $(filter build-fuzz/fuzz/fuzz_$(1)%,$(FUZZ_BINS)): build-fuzz/fuzz/%: tests/fuzz/%.c build-fuzz/lib$(1).a build-fuzz/libcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -fsanitize=fuzzer -o $$@ $$< build-fuzz/lib$(1).a build-fuzz/libcommon.a $$(LDLIBS)
+	$$(CC) $$(CFLAGS) -fsanitize=fuzzer -o $$@ $$< build-fuzz/lib$(1).a build-fuzz/libcommon.a $$(LDLIBS) $$(LDLIBS_$(1))
 endef
 $(foreach c,$(COMPONENTS),$(eval $(call fuzz_rules,$(c))))
 $(filter build-fuzz/fuzz/fuzz_config%,$(FUZZ_BINS)): build-fuzz/fuzz/%: tests/fuzz/%.c build-fuzz/libcommon.a
