@@ -81,6 +81,7 @@ static const struct config_key config_keys[] = {
     NUM("responder", "source_buckets", KT_UINT, responder.source_buckets, 1024, 16777216),
     ENUM("responder", "firewall", responder.firewall, firewalls),
     ENUM("responder", "engine", responder.engine, engines),
+    {"responder", "ack_data", KT_BOOL, OFF(responder.ack_data), sizeof(bool), 0, 0, NULL, SR_ANY},
     {"responder", "banners", KT_BANNERS, 0, 0, 0, 0, NULL, SR_ANY},
     SECTION("capturer"),
     NUM("capturer", "snaplen", KT_UINT, capturer.snaplen, 64, 262144),
@@ -174,6 +175,7 @@ void config_defaults(struct lurker_config *cfg)
     cfg->responder.source_buckets = 65536;
     cfg->responder.firewall = FIREWALL_OUTPUT;
     cfg->responder.engine = ENGINE_RAW;
+    cfg->responder.ack_data = true;
 
     cfg->capturer.snaplen = 65535;
     cfg->capturer.buffer_size = 64 * MIB;

@@ -53,6 +53,7 @@ struct responder_config {
     uint32_t source_buckets;   /* size of the per-source bucket table */
     enum firewall_mode firewall;
     enum responder_engine engine; /* who answers SYNs: user space (raw sockets) or a tc BPF program */
+    bool ack_data;             /* acknowledge clients' data and FINs (ack_path.h) */
     size_t nbanners;
     struct banner banners[CONFIG_MAX_BANNERS];
 };

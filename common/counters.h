@@ -16,9 +16,9 @@
     X(RESPONDER, send_errors, "SYN+ACKs the raw socket refused")                                                  \
     X(RESPONDER, syn_malformed, "packets the responder could not parse")                                              \
     X(RESPONDER, banners_sent, "banners sent on elicitation ports")                                               \
-    X(RESPONDER, acks_sent, "ACKs sent for client data on elicitation ports")                                     \
+    X(RESPONDER, acks_sent, "ACKs sent for client data (duplicate ACKs included)")                                \
     X(RESPONDER, pcap_drops, "packets the kernel dropped before the responder read them")                         \
-    X(RESPONDER, cookie_invalid, "ACKs on banner ports whose SYN cookie did not match (spoofed or stale)")        \
+    X(RESPONDER, cookie_invalid, "segments after the handshake whose SYN cookie did not match (spoofed, stale): not answered") \
     X(CAPTURER, packets, "packets captured")                                                                      \
     X(CAPTURER, bytes, "bytes captured")                                                                          \
     X(CAPTURER, kernel_drops, "packets the kernel dropped before the capturer read them (pcap_stats)")            \
@@ -52,11 +52,18 @@
     X(SHIPPER, parked, "pcaps parked in spool/failed after a permanent error")                                   \
     X(SHIPPER, backlog, "pcaps waiting in the spool (gauge)")                                                     \
     X(SHIPPER, oldest_age, "seconds the oldest unshipped pcap has waited (gauge)")                                \
-    X(SHIPPER, rescans, "spool scans for files the queue did not announce")                                      \
+    X(SHIPPER, rescans, "spool scans for files the queue did not announce")                                        \
     X(RESPONDER, tc_passed, "SYNs the tc engine left to the raw path (VLAN tag, IP options, fragment)")            \
-    X(CAPTURER, batches_written, "batch pcaps published (flows without client data, capturer.batch_interval)")   \
-    X(CAPTURER, flows_batched, "flows written into batches (also counted in flows_written)")                     \
-    X(CAPTURER, flows_batch_open, "flows in the batch not yet published (gauge)")
+    X(CAPTURER, batches_written, "batch pcaps published (flows without client data, capturer.batch_interval)")     \
+    X(CAPTURER, flows_batched, "flows written into batches (also counted in flows_written)")                       \
+    X(CAPTURER, flows_batch_open, "flows in the batch not yet published (gauge)")                                  \
+    X(RESPONDER, fins_sent, "FIN+ACKs sent: the client's FIN acknowledged, the responder closing too")             \
+    X(RESPONDER, data_out_of_order, "client segments past a hole (lost or reordered before them): duplicate ACK")  \
+    X(RESPONDER, data_duplicate, "client segments that arrived before (retransmissions): cumulative ACK")          \
+    X(RESPONDER, ack_rate_limited, "ACKs, FINs and banners not sent: global or per-source token bucket empty")     \
+    X(RESPONDER, ack_flows_evicted, "flows the ACK sequence table forgot to make room (its set's least recently used)") \
+    X(RESPONDER, ack_flows_resynced, "flows whose expected sequence restarted (the 4-tuple came back as a new connection)") \
+    X(RESPONDER, cookie_invalid_ephemeral, "cookie_invalid to the host's ephemeral ports: on one interface, its own connections")
 
 enum lurker_process { PROC_RESPONDER, PROC_CAPTURER, PROC_SHIPPER, PROC_COUNT };
 

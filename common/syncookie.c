@@ -35,6 +35,20 @@ uint32_t syncookie_isn(const uint8_t key[SYNCOOKIE_KEY_BYTES], const struct ip_a
 bool syncookie_ack_valid(const uint8_t key[SYNCOOKIE_KEY_BYTES], const struct ip_addr *src, const struct ip_addr *dst,
                          uint16_t sport, uint16_t dport, uint32_t ack, uint32_t now_coarse)
 {
-    return ack - 1 == syncookie_isn(key, src, dst, sport, dport, now_coarse) ||
-           ack - 1 == syncookie_isn(key, src, dst, sport, dport, now_coarse - 1);
+    uint32_t isn;
+    return syncookie_ack_isn(key, src, dst, sport, dport, ack, 0, now_coarse, &isn);
+}
+
+bool syncookie_ack_isn(const uint8_t key[SYNCOOKIE_KEY_BYTES], const struct ip_addr *src, const struct ip_addr *dst,
+                       uint16_t sport, uint16_t dport, uint32_t ack, uint32_t extra, uint32_t now_coarse,
+                       uint32_t *isn)
+{
+    for (uint32_t slot = 0; slot < 2; slot++) {
+        uint32_t candidate = syncookie_isn(key, src, dst, sport, dport, now_coarse - slot);
+        if (ack - 1 - candidate <= extra) {
+            *isn = candidate;
+            return true;
+        }
+    }
+    return false;
 }

@@ -32,4 +32,11 @@ uint32_t syncookie_isn(const uint8_t key[SYNCOOKIE_KEY_BYTES], const struct ip_a
 bool syncookie_ack_valid(const uint8_t key[SYNCOOKIE_KEY_BYTES], const struct ip_addr *src, const struct ip_addr *dst,
                          uint16_t sport, uint16_t dport, uint32_t ack, uint32_t now_coarse);
 
+/* The same check after the handshake, when the client may also have acknowledged up to `extra` bytes we sent past
+ * the SYN+ACK (a banner, a FIN): true when ACK - 1 - ISN is 0..extra for the ISN of now_coarse or of the slot before;
+ * then *isn is that ISN. */
+bool syncookie_ack_isn(const uint8_t key[SYNCOOKIE_KEY_BYTES], const struct ip_addr *src, const struct ip_addr *dst,
+                       uint16_t sport, uint16_t dport, uint32_t ack, uint32_t extra, uint32_t now_coarse,
+                       uint32_t *isn);
+
 #endif

@@ -111,19 +111,13 @@ shipper:
     # ---- traffic --------------------------------------------------------------------------------------------
     def attacker(self, argv, timeout=30, input=None):
         """Runs a client in the attacker namespace. Clients that wait for a server answer that never comes (ssh
-        after its key exchange, curl after its request) are stopped at `timeout`: that is how a honeypot ends."""
+        after its key exchange, curl after its request) are stopped at `timeout`: that is how a honeypot ends.
+        lurker acknowledges their data and answers their FIN, so nothing is retransmitted after they are gone."""
         try:
             return subprocess.run(self.topo.in_ns(self.topo.attacker, argv), capture_output=True, text=True,
                                   timeout=timeout, input=input)
         except subprocess.TimeoutExpired as e:
             return subprocess.CompletedProcess(e.cmd, -9, e.stdout or "", e.stderr or "")
-        finally:
-            # lurker never ACKs data, so the attacker's kernel would go on retransmitting for minutes after the
-            # client is gone, and a short flow_timeout would cut that into several pcaps. Abort the sockets (RST),
-            # as a scanner's short timeout does.
-            for target in (lt.SENSOR_V4, lt.SENSOR_V6):
-                subprocess.run(self.topo.in_ns(self.topo.attacker, ["ss", "-K", "dst", target]),
-                               capture_output=True)
 
     def play(self):
         target = lt.SENSOR_V4

@@ -8,6 +8,22 @@
 
 #define NS_PER_MS 1000000ULL
 
+/* A 16-byte hash key for one table, from the per-start key and the table's name (unrelated across tables and starts;
+ * the limiter's derivation is unchanged from when it was the only one). */
+static void derive_key(const uint8_t key[SYNCOOKIE_KEY_BYTES], const char *name, uint8_t out[16])
+{
+    char label[32];
+    size_t n = strlen(name);
+    if (n > sizeof label - 2)
+        n = sizeof label - 2;
+    memcpy(label, name, n);
+    uint64_t k = siphash24(key, label, n);
+    memcpy(out, &k, 8);
+    label[n] = '2';
+    k = siphash24(key, label, n + 1);
+    memcpy(out + 8, &k, 8);
+}
+
 int responder_init(struct responder *r, const struct lurker_config *cfg, const struct persona_host *host,
                    const uint8_t key[SYNCOOKIE_KEY_BYTES], struct raw_sender *sender, uint64_t now_ns)
 {
@@ -22,11 +38,11 @@ int responder_init(struct responder *r, const struct lurker_config *cfg, const s
     r->ip_id = (uint16_t)(h >> 32);
     for (size_t i = 0; i < cfg->responder.nbanners && i < 255; i++)
         r->banner_of_port[cfg->responder.banners[i].port] = (uint8_t)(i + 1);
-    uint8_t limiter_key[16];
-    uint64_t k = siphash24(key, "limiter", 7);
-    memcpy(limiter_key, &k, 8);
-    k = siphash24(key, "limiter2", 8);
-    memcpy(limiter_key + 8, &k, 8);
+    uint8_t limiter_key[16], flows_key[16];
+    derive_key(key, "limiter", limiter_key);
+    derive_key(key, "ackflows", flows_key);
+    if (ack_path_init(&r->acks, flows_key) < 0)
+        return -1;
     return rate_limiter_init(&r->limiter, cfg->responder.global_rate, cfg->responder.global_burst,
                              cfg->responder.source_rate, cfg->responder.source_burst, cfg->responder.source_buckets,
                              limiter_key, now_ns);
@@ -35,6 +51,7 @@ int responder_init(struct responder *r, const struct lurker_config *cfg, const s
 void responder_free(struct responder *r)
 {
     rate_limiter_free(&r->limiter);
+    ack_path_free(&r->acks);
 }
 
 static bool monitored(const struct responder *r, const struct ip_addr *a)
@@ -45,7 +62,7 @@ static bool monitored(const struct responder *r, const struct ip_addr *a)
     return false;
 }
 
-static uint32_t ts_clock(const struct responder *r, uint64_t now_ns)
+uint32_t responder_ts_clock(const struct responder *r, uint64_t now_ns)
 {
     return (uint32_t)(r->ts_origin_ms + now_ns / NS_PER_MS);
 }
@@ -57,9 +74,8 @@ static uint32_t flow_label(const struct responder *r, const struct tcp_segment *
     return syncookie_isn(r->key, &s->src, &s->dst, s->sport, s->dport, 0xffffffffu) & 0xfffff;
 }
 
-/* Builds a reply to segment s into the sender's batch. */
-static void send_reply(struct responder *r, const struct tcp_segment *s, const struct tcp_shape *shape, uint32_t seq,
-                       uint32_t ack, uint8_t flags, const uint8_t *payload, size_t payload_len, enum packet_kind kind)
+void responder_send(struct responder *r, const struct tcp_segment *s, const struct tcp_shape *shape, uint32_t seq,
+                    uint32_t ack, uint8_t flags, const uint8_t *payload, size_t payload_len, enum packet_kind kind)
 {
     uint8_t *slot = raw_sender_slot(r->sender, &s->src);
     if (!slot)
@@ -92,39 +108,10 @@ static void answer_syn(struct responder *r, const struct tcp_segment *s, uint64_
         break;
     }
     struct tcp_shape shape;
-    persona_synack(r->cfg->responder.persona, &r->host, s->src.family == AF_INET6, &s->offer, ts_clock(r, now_ns),
-                   &shape);
+    persona_synack(r->cfg->responder.persona, &r->host, s->src.family == AF_INET6, &s->offer,
+                   responder_ts_clock(r, now_ns), &shape);
     uint32_t isn = syncookie_isn(r->key, &s->src, &s->dst, s->sport, s->dport, coarse);
-    send_reply(r, s, &shape, isn, s->seq + 1, TCP_FLAG_SYN | TCP_FLAG_ACK, NULL, 0, PACKET_SYNACK);
-}
-
-/* An ACK on a banner port. Its acknowledgement number says what the client has received: ISN+1 (the handshake only)
- * or ISN+1+banner (the banner too). Anything else is not a connection we answered. */
-static void answer_ack(struct responder *r, const struct tcp_segment *s, uint64_t now_ns, uint32_t coarse)
-{
-    uint8_t idx = r->banner_of_port[s->dport];
-    if (idx == 0 || (s->flags & (TCP_FLAG_SYN | TCP_FLAG_RST)) || !port_set_has(&r->cfg->responder.ports, s->dport))
-        return;
-    const struct banner *b = &r->cfg->responder.banners[idx - 1];
-    uint32_t blen = (uint32_t)b->len;
-    bool before_banner = syncookie_ack_valid(r->key, &s->src, &s->dst, s->sport, s->dport, s->ack, coarse);
-    bool after_banner =
-        !before_banner && syncookie_ack_valid(r->key, &s->src, &s->dst, s->sport, s->dport, s->ack - blen, coarse);
-    if (!before_banner && !after_banner) {
-        r->counts.cookie_invalid++;
-        return;
-    }
-    uint32_t consumed = (uint32_t)s->payload_wire_len + ((s->flags & TCP_FLAG_FIN) ? 1u : 0u);
-    struct tcp_shape shape;
-    persona_established(r->cfg->responder.persona, &r->host, s->src.family == AF_INET6, &s->offer,
-                        ts_clock(r, now_ns), &shape);
-    if (before_banner) {
-        /* the client has not got the banner yet: send it (again, if it was lost), acknowledging whatever came */
-        send_reply(r, s, &shape, s->ack, s->seq + consumed, TCP_FLAG_PSH | TCP_FLAG_ACK, (const uint8_t *)b->text,
-                   b->len, PACKET_BANNER);
-    } else if (consumed) {
-        send_reply(r, s, &shape, s->ack, s->seq + consumed, TCP_FLAG_ACK, NULL, 0, PACKET_ACK);
-    }
+    responder_send(r, s, &shape, isn, s->seq + 1, TCP_FLAG_SYN | TCP_FLAG_ACK, NULL, 0, PACKET_SYNACK);
 }
 
 void responder_handle(struct responder *r, const uint8_t *frame, size_t caplen, int linktype, uint64_t now_ns,
@@ -142,6 +129,6 @@ void responder_handle(struct responder *r, const uint8_t *frame, size_t caplen, 
     }
     if ((s.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN)
         answer_syn(r, &s, now_ns, coarse);
-    else if (s.flags & TCP_FLAG_ACK)
-        answer_ack(r, &s, now_ns, coarse);
+    else if ((s.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_ACK)
+        ack_path_handle(r, &s, now_ns, coarse);
 }

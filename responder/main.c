@@ -234,7 +234,15 @@ static void publish_counters(struct shm_segment *seg, const struct responder *r,
     counter_set(seg, CNT_tc_passed, t.passed);
     counter_set(seg, CNT_banners_sent, r->sender->sent[PACKET_BANNER]);
     counter_set(seg, CNT_acks_sent, r->sender->sent[PACKET_ACK]);
-    counter_set(seg, CNT_cookie_invalid, c->cookie_invalid);
+    const struct ack_path_counts *a = &r->acks.counts;
+    counter_set(seg, CNT_fins_sent, r->sender->sent[PACKET_FIN]);
+    counter_set(seg, CNT_cookie_invalid, a->cookie_invalid);
+    counter_set(seg, CNT_cookie_invalid_ephemeral, a->cookie_invalid_ephemeral);
+    counter_set(seg, CNT_data_out_of_order, a->out_of_order);
+    counter_set(seg, CNT_data_duplicate, a->duplicate);
+    counter_set(seg, CNT_ack_rate_limited, a->rate_limited);
+    counter_set(seg, CNT_ack_flows_evicted, a->evictions);
+    counter_set(seg, CNT_ack_flows_resynced, a->resyncs);
     struct pcap_stat ps;
     if (pcap_stats(capture, &ps) == 0)
         counter_set(seg, CNT_pcap_drops, (uint64_t)ps.ps_drop + ps.ps_ifdrop);
@@ -290,6 +298,7 @@ int main(int argc, char **argv)
 
     cli_start(argc, argv, "responder", &opts, &cfg);
     host_profile_read(cfg.interface, &host);
+    struct port_range ephemeral = ephemeral_ports_read(); /* before the sandbox: a /proc read */
     choose_engine(&cfg, &handles);
     open_handles(&cfg, &handles);
     install_firewall(&handles);
@@ -306,10 +315,11 @@ int main(int argc, char **argv)
         log_error("event=start_failed reason=\"out of memory\"");
         return 1;
     }
+    responder.acks.ephemeral = ephemeral;
     engine_tc_start(&handles.tc, &cfg, &host, key, responder.ts_origin_ms, responder.ip_id);
-    log_info("event=start iface=%s engine=%s persona=%s addresses=%zu mss=%u wscale=%u user=\"%s\"", cfg.interface,
-             handles.use_tc ? "tc" : "raw", persona_name(cfg.responder.persona), cfg.naddresses, host.mss_v4,
-             host.linux_wscale, cfg.user);
+    log_info("event=start iface=%s engine=%s persona=%s addresses=%zu mss=%u wscale=%u ack_data=%s user=\"%s\"",
+             cfg.interface, handles.use_tc ? "tc" : "raw", persona_name(cfg.responder.persona), cfg.naddresses,
+             host.mss_v4, host.linux_wscale, cfg.responder.ack_data ? "on" : "off", cfg.user);
     answer_until_stopped(&handles, &seg, &responder);
     engine_tc_stop(&handles.tc);
     log_totals(&responder, &seg);

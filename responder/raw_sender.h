@@ -15,7 +15,7 @@
 #define SENDER_BATCH 64
 
 /* What a queued packet is, so the counters say what was actually sent, not merely queued. */
-enum packet_kind { PACKET_SYNACK, PACKET_BANNER, PACKET_ACK, PACKET_KINDS };
+enum packet_kind { PACKET_SYNACK, PACKET_BANNER, PACKET_ACK, PACKET_FIN, PACKET_KINDS };
 
 struct sender_queue {
     int fd;

@@ -36,8 +36,14 @@ int syn_capture_filter(const struct lurker_config *cfg, enum syn_scope scope, ch
         snprintf(syn_part, sizeof syn_part,
                  "(%s and %s and (ether[0] & 1 != 0 or (ip and (ip[0] & 0x0f != 5 or ip[6:2] & 0x3fff != 0)) or "
                  "vlan))", dst, syns);
-    if (cfg->responder.nbanners > 0) {
-        /* ACK set, SYN and RST clear, to a banner port: the handshake's last step and the client's data */
+    if (cfg->responder.ack_data) {
+        /* ACK set, SYN clear: every later segment of a client (the ACK path needs the handshake's ACK too: it tells
+         * where the client's data starts; FIN, RST+ACK). A scanner's bare RST (no ACK) stays out. */
+        snprintf(ack_part, sizeof ack_part,
+                 "(%s and ((ip and tcp and tcp[13] & 0x12 == 0x10) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x10)))",
+                 dst);
+    } else if (cfg->responder.nbanners > 0) {
+        /* without ack_data, only banner ports: ACK set, SYN clear (the handshake's last step, data, FIN, RST+ACK) */
         char ports4[2048] = "", ports6[2048] = "";
         size_t l4 = 0, l6 = 0;
         for (size_t i = 0; i < cfg->responder.nbanners; i++) {
@@ -50,8 +56,8 @@ int syn_capture_filter(const struct lurker_config *cfg, enum syn_scope scope, ch
                 return -1;
         }
         snprintf(ack_part, sizeof ack_part,
-                 "(%s and ((ip and tcp and tcp[13] & 0x16 == 0x10 and (%s)) or "
-                 "(ip6 and ip6[6] == 6 and ip6[53] & 0x16 == 0x10 and (%s))))",
+                 "(%s and ((ip and tcp and tcp[13] & 0x12 == 0x10 and (%s)) or "
+                 "(ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x10 and (%s))))",
                  dst, ports4, ports6);
     }
     const char *first = scope == SYNS_ALL ? syn_part : ack_part, *second = scope == SYNS_ALL ? ack_part : syn_part;

@@ -1,6 +1,7 @@
 /* The responder's receive side: a libpcap handle in immediate mode (a SYN+ACK within a millisecond, not at the
  * next buffer timeout) with a kernel BPF filter that passes only what the responder answers: SYNs without ACK to the
- * monitored prefixes, and, on banner ports, the clients' ACKs and data. */
+ * monitored prefixes, and the clients' later segments (ACK set, SYN clear: handshake ACK, data, FIN, RST+ACK) for
+ * the ACK path; with responder.ack_data off, those only on banner ports. */
 #ifndef LURKER_RESPONDER_SYN_CAPTURE_H
 #define LURKER_RESPONDER_SYN_CAPTURE_H
 

@@ -40,6 +40,9 @@ class DemoTest(unittest.TestCase):
         self.assertEqual(yarn[0]["http"]["path"], "/ws/v1/cluster/apps")
         self.assertIn("am-container-spec", yarn[0]["readable"])
         self.assertTrue(yarn[0]["handshake"])
+        # one conversation, one flow: the request was acknowledged, so it was sent once and recorded once
+        self.assertEqual([(x["retransmissions"], x["readable"].count("POST /ws/v1/cluster/apps")) for x in yarn],
+                         [(0, 1)])
         redis = [x for x in find("tcp", 6379) if x.get("service") == "redis"]
         self.assertEqual(redis[0]["redis"]["command"], "INFO")
         tls = [x for x in find("tcp", 443) if x.get("service") == "tls"]

@@ -32,6 +32,7 @@ static struct bad_case bad_cases[] = {
     {BASE "capturer:\n  journal_max: 10KiB\n",
      "lurker.yaml:4:16: 'journal_max' is 10KiB; it must be between 1048576 and 1099511627776"},
     {BASE "capturer:\n  journal: yes please\n", "lurker.yaml:4:12: 'journal' must be true or false"},
+    {BASE "responder:\n  ack_data: sometimes\n", "lurker.yaml:4:13: 'ack_data' must be true or false"},
     {BASE "capturer:\n  max_flows: -5\n", "lurker.yaml:4:14: 'max_flows' must be a whole number, not '-5'"},
     {BASE "capturer:\n  flow_timeout: 120s\n  max_flow_age: 60s\n",
      "lurker.yaml:5:17: 'max_flow_age' (60s) is shorter than 'flow_timeout' (120s)"},
@@ -123,6 +124,7 @@ Test(config, defaults_match_the_shipped_file)
     cr_assert_eq(config_load(path, &shipped, err, sizeof err), 0, "%s", err);
     config_defaults(&defaults);
     cr_assert_str_eq(shipped.interface, "eth0");
+    cr_assert(defaults.responder.ack_data);
     cr_assert_eq(shipped.naddresses, 1);
     memset(shipped.interface, 0, sizeof shipped.interface);
     memset(shipped.source, 0, sizeof shipped.source);
@@ -152,6 +154,7 @@ Test(config, full_file_round_trip)
                        "  source_burst: 60\n"
                        "  source_buckets: 4096\n"
                        "  firewall: ingress\n"
+                       "  ack_data: false\n"
                        "  banners:\n"
                        "    - port: 2222\n"
                        "      text: \"SSH-2.0-OpenSSH_9.2p1\\r\\n\"\n"
@@ -217,6 +220,7 @@ Test(config, full_file_round_trip)
     cr_assert_eq(cfg.responder.source_burst, 60);
     cr_assert_eq(cfg.responder.source_buckets, 4096);
     cr_assert_eq(cfg.responder.firewall, FIREWALL_INGRESS);
+    cr_assert(!cfg.responder.ack_data);
     cr_assert_eq(cfg.responder.nbanners, 2);
     cr_assert_eq(cfg.responder.banners[0].port, 2222);
     cr_assert_eq(cfg.responder.banners[0].len, strlen("SSH-2.0-OpenSSH_9.2p1\r\n"));

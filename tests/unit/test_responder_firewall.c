@@ -71,7 +71,7 @@ Test(responder_firewall, bpf_filter_compiles_with_banner_ports)
 {
     static struct lurker_config cfg;
     config(&cfg, "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::10\"]\nuser: \"\"\nkeep_identity: true\nresponder:\n"
-                 "  banners:\n    - port: 2222\n      text: \"SSH-2.0-x\\r\\n\"\n    - port: 21\n      text: \"220 hi\\r\\n\"\n");
+                 "  ack_data: false\n  banners:\n    - port: 2222\n      text: \"SSH-2.0-x\\r\\n\"\n    - port: 21\n      text: \"220 hi\\r\\n\"\n");
     char f[16384];
     cr_assert_eq(syn_capture_filter(&cfg, SYNS_ALL, f, sizeof f), 0);
     cr_assert_not_null(strstr(f, "tcp[2:2] == 2222 or tcp[2:2] == 21"), "%s", f);
@@ -134,6 +134,77 @@ Test(responder_firewall, tc_scope_filter_takes_only_what_the_program_leaves)
         h.caplen = h.len = (bpf_u_int32)syn_frame(frame, cases[i].ihl, cases[i].mf, cases[i].broadcast);
         cr_assert_eq(pcap_offline_filter(&prog, &h, frame) != 0, cases[i].taken, "case %zu", i);
     }
+    pcap_freecode(&prog);
+    pcap_close(dead);
+}
+
+/* One Ethernet + IPv4/IPv6 + TCP frame with the given flags and payload length, as the kernel filter sees it. */
+static size_t frame(uint8_t *f, bool v6, uint8_t flags, size_t payload)
+{
+    memset(f, 0, 200);
+    size_t ip_len = v6 ? 40 : 20, tcp_off = 14 + ip_len;
+    f[12] = v6 ? 0x86 : 0x08;
+    f[13] = v6 ? 0xdd : 0x00;
+    uint8_t *ip = f + 14;
+    if (v6) {
+        ip[0] = 0x60;
+        ip[4] = 0;
+        ip[5] = (uint8_t)(20 + payload);
+        ip[6] = 6;
+        ip[7] = 64;
+        ip[8] = 0x20, ip[9] = 0x01, ip[10] = 0x0d, ip[11] = 0xb8, ip[23] = 2;                  /* 2001:db8::2 */
+        ip[24] = 0x20, ip[25] = 0x01, ip[26] = 0x0d, ip[27] = 0xb8, ip[39] = 0x10;             /* 2001:db8::10 */
+    } else {
+        ip[0] = 0x45;
+        ip[3] = (uint8_t)(20 + 20 + payload);
+        ip[8] = 64;
+        ip[9] = 6;
+        ip[12] = 198, ip[13] = 51, ip[14] = 100, ip[15] = 2;
+        ip[16] = 203, ip[17] = 0, ip[18] = 113, ip[19] = 10;
+    }
+    uint8_t *tcp = f + tcp_off;
+    tcp[0] = 0x9c, tcp[1] = 0x40; /* 40000 */
+    tcp[2] = 0x1f, tcp[3] = 0x90; /* 8080 */
+    tcp[12] = 5 << 4;
+    tcp[13] = flags;
+    return tcp_off + 20 + payload;
+}
+
+static bool passes(const struct bpf_program *prog, bool v6, uint8_t flags, size_t payload)
+{
+    uint8_t f[200];
+    struct pcap_pkthdr h = {.caplen = (bpf_u_int32)frame(f, v6, flags, payload)};
+    h.len = h.caplen;
+    return pcap_offline_filter(prog, &h, f) != 0;
+}
+
+Test(responder_firewall, bpf_filter_passes_syns_and_the_clients_later_segments)
+{
+    static struct lurker_config cfg;
+    config(&cfg, "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::10\"]\nuser: \"\"\nkeep_identity: true\n");
+    char f[16384];
+    cr_assert_eq(syn_capture_filter(&cfg, SYNS_ALL, f, sizeof f), 0);
+    pcap_t *dead = pcap_open_dead(DLT_EN10MB, 256);
+    struct bpf_program prog;
+    cr_assert_eq(pcap_compile(dead, &prog, f, 1, PCAP_NETMASK_UNKNOWN), 0, "%s", pcap_geterr(dead));
+    for (int v6 = 0; v6 < 2; v6++) {
+        cr_assert(passes(&prog, v6, 0x02, 0), "SYN (v6=%d)", v6);
+        cr_assert(passes(&prog, v6, 0x10, 0), "the handshake's ACK");
+        cr_assert(passes(&prog, v6, 0x18, 100), "data");
+        cr_assert(passes(&prog, v6, 0x11, 0), "FIN");
+        cr_assert(passes(&prog, v6, 0x14, 0), "RST+ACK");
+        cr_assert_not(passes(&prog, v6, 0x12, 0), "SYN+ACK");
+        cr_assert_not(passes(&prog, v6, 0x04, 0), "a scanner's bare RST");
+        cr_assert_not(passes(&prog, v6, 0x01, 0), "a FIN scan (no ACK)");
+    }
+    pcap_freecode(&prog);
+    /* ack_data off: SYNs only (no banner ports here) */
+    config(&cfg, "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::10\"]\nuser: \"\"\nkeep_identity: true\nresponder:\n  ack_data: false\n");
+    cr_assert_eq(syn_capture_filter(&cfg, SYNS_ALL, f, sizeof f), 0);
+    cr_assert_eq(pcap_compile(dead, &prog, f, 1, PCAP_NETMASK_UNKNOWN), 0, "%s", pcap_geterr(dead));
+    cr_assert(passes(&prog, false, 0x02, 0));
+    cr_assert_not(passes(&prog, false, 0x18, 100));
+    cr_assert_not(passes(&prog, true, 0x10, 0));
     pcap_freecode(&prog);
     pcap_close(dead);
 }

@@ -119,6 +119,26 @@ Test(responder_syncookie, ack_valid_for_current_and_previous_slot_only)
     cr_assert_not(syncookie_ack_valid(other, &s, &d, sp, dp, isn + 1, 500));
 }
 
+Test(responder_syncookie, ack_isn_allows_what_we_sent_after_the_synack)
+{
+    uint8_t key[16] = {9, 8, 7};
+    struct ip_addr s, d;
+    uint16_t sp, dp;
+    tuple(777, &s, &d, &sp, &dp);
+    uint32_t isn = syncookie_isn(key, &s, &d, sp, dp, 500), got = 0;
+    for (uint32_t acked = 0; acked <= 23; acked++) { /* a 22-byte banner and a FIN */
+        got = 0;
+        cr_assert(syncookie_ack_isn(key, &s, &d, sp, dp, isn + 1 + acked, 23, 501, &got), "acked %u", acked);
+        cr_assert_eq(got, isn);
+    }
+    cr_assert_not(syncookie_ack_isn(key, &s, &d, sp, dp, isn + 1 + 24, 23, 501, &got));
+    cr_assert_not(syncookie_ack_isn(key, &s, &d, sp, dp, isn, 23, 501, &got)); /* before ISN + 1 */
+    cr_assert_not(syncookie_ack_isn(key, &s, &d, sp, dp, isn + 1, 23, 502, &got)); /* two slots later */
+    uint32_t now = syncookie_isn(key, &s, &d, sp, dp, 501);
+    cr_assert(syncookie_ack_isn(key, &s, &d, sp, dp, now + 1, 0, 501, &got));
+    cr_assert_eq(got, now);
+}
+
 Test(responder_syncookie, ipv6_tuples_and_the_coarse_clock)
 {
     uint8_t key[16] = {1, 2, 3};
