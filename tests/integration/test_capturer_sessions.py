@@ -1,5 +1,5 @@
 """lurker-capturer with real clients in namespaces: curl and nc sessions each become one pcap with the handshake
-and the payload (and, with the responder, its retransmissions); DNS over UDP and IPv6 are recorded; a flow is
+and the payload (and, with the responder, its ACK of the payload, so no retransmission); DNS over UDP and IPv6 are recorded; a flow is
 written between flow_timeout and flow_timeout + 1 s after its last packet."""
 import os
 import sys
@@ -19,8 +19,8 @@ def flows_to_port(pcaps, proto, port):
 class CapturerSessions(CapturerCase, unittest.TestCase):
 
     def start_server_side(self):
-        """The responder when it is built (then clients retransmit, nothing ACKs their data); else kernel
-        listeners, which answer the handshake themselves."""
+        """The responder when it is built (it ACKs the clients' data); else kernel listeners, which answer the
+        handshake themselves."""
         self.with_responder = os.access(RESPONDER, os.X_OK)
         if self.with_responder:
             log = open(os.path.join(self.dir, "responder.log"), "a")
@@ -58,7 +58,8 @@ class CapturerSessions(CapturerCase, unittest.TestCase):
             data = [bytes.fromhex(r[4].replace(":", "")) for r in inbound if r[3] not in ("", "0")]
             self.assertTrue(any(payload in d for d in data), "payload %r in %r" % (payload, data))
             if self.with_responder:
-                self.assertTrue(any(r[5] for r in inbound if r[3] not in ("", "0")), "retransmission of the payload")
+                self.assertFalse(any(r[5] for r in inbound if r[3] not in ("", "0")), "retransmission of the payload")
+                self.assertTrue(any(r[2] == "1" and r[3] == "0" for r in outbound[1:]), "the responder's ACK")
             self.assertNotIn(":", names[0])
         c = self.counters()
         self.assertEqual(c["kernel_drops"], 0)
