@@ -45,6 +45,7 @@ struct capturer {
     uint64_t flows_recovered;
     bool shutting_down;                /* every finished flow is written, whatever the writer's backlog */
     uint64_t now_us;                   /* monotonic, refreshed every loop turn */
+    uint64_t processed_through_us;     /* capture time (unix us) of the latest packet read from the ring */
     uint64_t next_tick_us, next_publish_us;
     unsigned long long kernel_drops;
     uint8_t cookie_key[SHM_KEY_BYTES]; /* the responder's, copied from shared memory every second */
@@ -210,6 +211,8 @@ static void on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *by
     struct capturer *c = (struct capturer *)arg;
     uint64_t ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
     tracker_packet(&c->tracker, ts_us, bytes, h->caplen, h->len, c->now_us);
+    if (ts_us > c->processed_through_us)
+        c->processed_through_us = ts_us;
 }
 
 /* Reads what the ring holds. Returns -1 when the handle failed (interface gone). */
@@ -225,6 +228,15 @@ static int read_packets(struct capturer *c)
             break;
     }
     return 0;
+}
+
+/* What the responder may acknowledge (its ACK ends the client's retransmissions): the ring hands packets over in
+ * arrival order, so once the journal's buffer is written out, every packet captured up to the latest one processed
+ * is in the journal and a kill -9 loses none of it. */
+static void publish_recorded_through(struct capturer *c)
+{
+    if (c->journal.buf_len == 0)
+        counter_set(&c->shm, CNT_recorded_through_us, c->processed_through_us);
 }
 
 static void publish(struct capturer *c, enum lurker_counter cnt, uint64_t value)
@@ -322,6 +334,7 @@ static int run(struct capturer *c)
         if (read_packets(c) != 0)
             return 1;
         run_timers(c);
+        publish_recorded_through(c);
     }
     return 0;
 }
@@ -349,10 +362,11 @@ int main(int argc, char **argv)
     static struct capturer c;
     struct cli_options opts;
     cli_start(argc, argv, "capturer", &opts, &c.cfg);
+    open_capture(&c); /* before registering: the responder acknowledges clients' data once a capturer is registered */
     attach_shared_memory(&c);
+    counter_set(&c.shm, CNT_recorded_through_us, 0); /* a dead predecessor's value says nothing about this run */
     background_scheduling(c.cfg.capturer.sched_idle, "capturer"); /* before the writer thread: it inherits it */
     install_signal_handlers();
-    open_capture(&c);
     prepare_spool_directory(&c.cfg);
     drop_privileges(&c.cfg);
     open_spool_and_flows(&c);

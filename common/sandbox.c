@@ -53,6 +53,10 @@ static const int base_syscalls[] = {
     SCMP_SYS(getpeername), SCMP_SYS(shutdown),
 };
 
+/* The responder watches the capturer's exit through a pidfd (responder/recorder_watch.h): a killed capturer is
+ * seen at once, before its parent reaps it (kill(pid, 0) still succeeds on a zombie). */
+static const int responder_syscalls[] = {SCMP_SYS(pidfd_open)};
+
 /* The shipper speaks HTTP(S): new TCP/UDP sockets (DNS), connect, and threads for curl's resolver. */
 static const int shipper_syscalls[] = {
     SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(socketpair), SCMP_SYS(mincore),
@@ -256,6 +260,8 @@ static int add_profile(scmp_filter_ctx ctx, enum sandbox_profile profile, bool s
         return allow_list(ctx, analyzer_syscalls, sizeof analyzer_syscalls / sizeof analyzer_syscalls[0], err,
                           errlen);
     case SANDBOX_RESPONDER:
+        return allow_list(ctx, responder_syscalls, sizeof responder_syscalls / sizeof responder_syscalls[0], err,
+                          errlen);
     case SANDBOX_CAPTURER:
         return 0;
     }

@@ -1,5 +1,6 @@
 #include "ack_path.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -9,12 +10,17 @@ int ack_path_init(struct ack_path *a, const uint8_t hash_key[16])
 {
     memset(a, 0, sizeof *a);
     a->ephemeral = EPHEMERAL_PORTS_DEFAULT; /* until the caller sets the host's own */
+    a->waiting = calloc(ACK_PATH_WAITING, sizeof *a->waiting);
+    if (!a->waiting)
+        return -1;
     return seq_table_init(&a->flows, ACK_PATH_FLOWS, hash_key);
 }
 
 void ack_path_free(struct ack_path *a)
 {
     seq_table_free(&a->flows);
+    free(a->waiting);
+    a->waiting = NULL;
 }
 
 static void flow_of(const struct tcp_segment *s, struct seq_flow *f)
@@ -76,7 +82,54 @@ static struct seq_entry *flow_entry(struct responder *r, const struct tcp_segmen
     return e;
 }
 
-void ack_path_handle(struct responder *r, const struct tcp_segment *s, uint64_t now_ns, uint32_t coarse)
+static void send_answer(struct responder *r, const struct waiting_answer *w, uint64_t now_ns)
+{
+    const struct responder_config *rc = &r->cfg->responder;
+    struct tcp_shape shape;
+    persona_established(rc->persona, &r->host, w->seg.src.family == AF_INET6, &w->seg.offer,
+                        responder_ts_clock(r, now_ns), &shape);
+    const struct banner *b = w->banner ? &rc->banners[w->banner - 1] : NULL;
+    responder_send(r, &w->seg, &shape, w->seq, w->ack, w->flags, b ? (const uint8_t *)b->text : NULL,
+                   b ? b->len : 0, (enum packet_kind)w->kind);
+}
+
+static enum recording recorded(const struct ack_path *a, uint64_t ts_us)
+{
+    return a->recording ? a->recording(a->recording_arg, ts_us) : RECORDING_DONE;
+}
+
+/* The capturer will not record the segment: as if it never arrived. Its flow's entry goes too (the next byte
+ * expected moved past it), so what the client sends again starts the flow afresh and is acknowledged then. */
+static void forget_unrecorded(struct ack_path *a, const struct tcp_segment *s)
+{
+    struct seq_flow key;
+    flow_of(s, &key);
+    struct seq_entry *e = seq_table_find(&a->flows, &key);
+    if (e)
+        seq_table_forget(&a->flows, e);
+    a->counts.held_not_recording++;
+}
+
+uint32_t ack_path_release(struct responder *r, uint64_t now_ns)
+{
+    struct ack_path *a = &r->acks;
+    while (a->waiting_count) {
+        struct waiting_answer *w = &a->waiting[a->waiting_head];
+        enum recording state = recorded(a, w->ts_us);
+        if (state == RECORDING_WAIT && now_ns - w->queued_ns < ACK_PATH_WAIT_MAX_NS)
+            break; /* in arrival order: the ones behind it are not recorded either */
+        if (state == RECORDING_DONE)
+            send_answer(r, w, now_ns);
+        else
+            forget_unrecorded(a, &w->seg);
+        a->waiting_head = (a->waiting_head + 1) % ACK_PATH_WAITING;
+        a->waiting_count--;
+    }
+    return a->waiting_count;
+}
+
+void ack_path_handle(struct responder *r, const struct tcp_segment *s, uint64_t ts_us, uint64_t now_ns,
+                     uint32_t coarse)
 {
     struct ack_path *a = &r->acks;
     const struct responder_config *rc = &r->cfg->responder;
@@ -96,6 +149,14 @@ void ack_path_handle(struct responder *r, const struct tcp_segment *s, uint64_t 
     }
 
     uint32_t len = (uint32_t)s->payload_wire_len + ((s->flags & TCP_FLAG_FIN) ? 1u : 0u);
+    bool banner_due = b && acked == 0;
+    if (!len && !banner_due)
+        return; /* a bare ACK: nothing to acknowledge (a real stack does not ACK an ACK) */
+    enum recording state = recorded(a, ts_us);
+    if (state == RECORDING_DOWN || (state == RECORDING_WAIT && a->waiting_count == ACK_PATH_WAITING)) {
+        a->counts.held_not_recording++; /* as if it never arrived: the client sends it again */
+        return;
+    }
     switch (seq_accept(&e->next, s->seq, len, ACK_PATH_WINDOW)) {
     case SEQ_IN_ORDER:
         break;
@@ -111,20 +172,27 @@ void ack_path_handle(struct responder *r, const struct tcp_segment *s, uint64_t 
         break;
     }
     bool fin = (s->flags & TCP_FLAG_FIN) && e->next == s->seq + len; /* the FIN and everything before it arrived */
-    bool banner_due = b && acked == 0;
-    if (banner_due || len) {
-        if (rate_limiter_check(&r->limiter, &s->src, now_ns) != RATE_PASS) {
-            a->counts.rate_limited++;
+    if (rate_limiter_check(&r->limiter, &s->src, now_ns) != RATE_PASS) {
+        a->counts.rate_limited++;
+    } else {
+        struct waiting_answer w = {.seg = *s, .ack = e->next, .ts_us = ts_us, .queued_ns = now_ns};
+        w.seg.payload = NULL;
+        w.seg.payload_len = 0;
+        w.flags = TCP_FLAG_ACK | (fin ? TCP_FLAG_FIN : 0);
+        if (banner_due) { /* (again, if it was lost) */
+            w.seq = e->isn + 1;
+            w.flags |= TCP_FLAG_PSH;
+            w.banner = idx;
+            w.kind = PACKET_BANNER;
         } else {
-            struct tcp_shape shape;
-            persona_established(rc->persona, &r->host, s->src.family == AF_INET6, &s->offer,
-                                responder_ts_clock(r, now_ns), &shape);
-            uint8_t flags = TCP_FLAG_ACK | (fin ? TCP_FLAG_FIN : 0);
-            if (banner_due) /* (again, if it was lost) */
-                responder_send(r, s, &shape, e->isn + 1, e->next, flags | TCP_FLAG_PSH, (const uint8_t *)b->text,
-                               b->len, PACKET_BANNER);
-            else
-                responder_send(r, s, &shape, s->ack, e->next, flags, NULL, 0, fin ? PACKET_FIN : PACKET_ACK);
+            w.seq = s->ack;
+            w.kind = fin ? PACKET_FIN : PACKET_ACK;
+        }
+        if (state == RECORDING_DONE && a->waiting_count == 0) {
+            send_answer(r, &w, now_ns);
+        } else {
+            a->waiting[(a->waiting_head + a->waiting_count) % ACK_PATH_WAITING] = w;
+            a->waiting_count++;
         }
     }
     if (fin)

@@ -114,8 +114,8 @@ static void answer_syn(struct responder *r, const struct tcp_segment *s, uint64_
     responder_send(r, s, &shape, isn, s->seq + 1, TCP_FLAG_SYN | TCP_FLAG_ACK, NULL, 0, PACKET_SYNACK);
 }
 
-void responder_handle(struct responder *r, const uint8_t *frame, size_t caplen, int linktype, uint64_t now_ns,
-                      uint32_t coarse)
+void responder_handle(struct responder *r, const uint8_t *frame, size_t caplen, int linktype, uint64_t ts_us,
+                      uint64_t now_ns, uint32_t coarse)
 {
     struct tcp_segment s;
     enum segment_result res = tcp_segment_parse(frame, caplen, linktype, &s);
@@ -130,5 +130,5 @@ void responder_handle(struct responder *r, const uint8_t *frame, size_t caplen, 
     if ((s.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN)
         answer_syn(r, &s, now_ns, coarse);
     else if ((s.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_ACK)
-        ack_path_handle(r, &s, now_ns, coarse);
+        ack_path_handle(r, &s, ts_us, now_ns, coarse);
 }

@@ -37,14 +37,15 @@ int responder_init(struct responder *r, const struct lurker_config *cfg, const s
                    const uint8_t key[SYNCOOKIE_KEY_BYTES], struct raw_sender *sender, uint64_t now_ns);
 void responder_free(struct responder *r);
 
-/* Handles one captured frame. now_ns is CLOCK_MONOTONIC, coarse the SYN-cookie clock (syncookie_coarse_now()). */
 /* Shared by the SYN path and the ACK path. */
 uint32_t responder_ts_clock(const struct responder *r, uint64_t now_ns);
 /* Builds a reply to segment s (from the monitored address back to the client) into the sender's batch. */
 void responder_send(struct responder *r, const struct tcp_segment *s, const struct tcp_shape *shape, uint32_t seq,
                     uint32_t ack, uint8_t flags, const uint8_t *payload, size_t payload_len, enum packet_kind kind);
 
-void responder_handle(struct responder *r, const uint8_t *frame, size_t caplen, int linktype, uint64_t now_ns,
-                      uint32_t coarse);
+/* Handles one captured frame, captured at ts_us (unix us, the capture timestamp). now_ns is CLOCK_MONOTONIC, coarse
+ * the SYN-cookie clock (syncookie_coarse_now()). */
+void responder_handle(struct responder *r, const uint8_t *frame, size_t caplen, int linktype, uint64_t ts_us,
+                      uint64_t now_ns, uint32_t coarse);
 
 #endif

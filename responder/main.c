@@ -25,6 +25,7 @@
 #include "privdrop.h"
 #include "sandbox.h"
 #include "raw_sender.h"
+#include "recorder_watch.h"
 #include "shm.h"
 #include "supervisor.h"
 #include "syn_capture.h"
@@ -32,6 +33,7 @@
 
 #define POLL_MS 200
 #define DISPATCH_MAX 256
+#define WAITING_POLL_MS 2
 
 struct handles {
     const struct lurker_config *cfg;
@@ -213,7 +215,8 @@ struct dispatch_ctx {
 static void on_packet(u_char *user, const struct pcap_pkthdr *hdr, const u_char *bytes)
 {
     struct dispatch_ctx *ctx = (struct dispatch_ctx *)user;
-    responder_handle(ctx->r, bytes, hdr->caplen, ctx->linktype, ctx->now_ns, ctx->coarse);
+    uint64_t ts_us = (uint64_t)hdr->ts.tv_sec * 1000000u + (uint64_t)hdr->ts.tv_usec;
+    responder_handle(ctx->r, bytes, hdr->caplen, ctx->linktype, ts_us, ctx->now_ns, ctx->coarse);
 }
 
 /* Copies the worker's totals, and the tc program's, into the shared counters (they are only written here, so a
@@ -243,6 +246,7 @@ static void publish_counters(struct shm_segment *seg, const struct responder *r,
     counter_set(seg, CNT_ack_rate_limited, a->rate_limited);
     counter_set(seg, CNT_ack_flows_evicted, a->evictions);
     counter_set(seg, CNT_ack_flows_resynced, a->resyncs);
+    counter_set(seg, CNT_ack_held_no_capturer, a->held_not_recording);
     struct pcap_stat ps;
     if (pcap_stats(capture, &ps) == 0)
         counter_set(seg, CNT_pcap_drops, (uint64_t)ps.ps_drop + ps.ps_ifdrop);
@@ -253,8 +257,10 @@ static void answer_until_stopped(struct handles *h, struct shm_segment *seg, str
     struct dispatch_ctx ctx = {.r = r, .linktype = pcap_datalink(h->capture)};
     struct pollfd pfd = {.fd = pcap_get_selectable_fd(h->capture), .events = POLLIN};
     uint64_t last_beat = 0;
+    uint32_t waiting = 0;
     while (!stop_requested) {
-        int ready = poll(&pfd, 1, POLL_MS);
+        /* ACKs waiting for the capturer to record their segments: look again soon */
+        int ready = poll(&pfd, 1, waiting ? WAITING_POLL_MS : POLL_MS);
         if (ready < 0 && errno != EINTR) {
             log_error("event=poll_failed reason=\"%s\"", strerror(errno));
             break;
@@ -267,6 +273,8 @@ static void answer_until_stopped(struct handles *h, struct shm_segment *seg, str
             if (n <= 0)
                 break;
         }
+        waiting = ack_path_release(r, monotonic_ns());
+        raw_sender_flush(&h->sender);
         uint64_t now = monotonic_ns();
         if (now - last_beat >= 250000000ULL) {
             shm_heartbeat(seg, PROC_RESPONDER);
@@ -293,6 +301,7 @@ int main(int argc, char **argv)
     struct cli_options opts;
     static struct responder responder;
     struct shm_segment seg;
+    struct recorder_watch recorder;
     struct persona_host host;
     uint8_t key[SYNCOOKIE_KEY_BYTES];
 
@@ -316,6 +325,9 @@ int main(int argc, char **argv)
         return 1;
     }
     responder.acks.ephemeral = ephemeral;
+    recorder_watch_init(&recorder, &seg);
+    responder.acks.recording = recorder_watch_state;
+    responder.acks.recording_arg = &recorder;
     engine_tc_start(&handles.tc, &cfg, &host, key, responder.ts_origin_ms, responder.ip_id);
     log_info("event=start iface=%s engine=%s persona=%s addresses=%zu mss=%u wscale=%u ack_data=%s user=\"%s\"",
              cfg.interface, handles.use_tc ? "tc" : "raw", persona_name(cfg.responder.persona), cfg.naddresses,
@@ -326,6 +338,7 @@ int main(int argc, char **argv)
     shm_unregister(&seg, PROC_RESPONDER);
     shm_detach(&seg);
     responder_free(&responder);
+    recorder_watch_close(&recorder);
     raw_sender_close(&handles.sender);
     pcap_close(handles.capture);
     return 0;

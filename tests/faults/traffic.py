@@ -4,8 +4,9 @@
     traffic.py --target 203.0.113.10 --flows N --spoofed M --duration S --out sent.json [--malformed K]
 
 - N handshaking flows: a real kernel TCP connect to a distinct port of the target, a payload naming the flow
-  ("LURKER-FLOW <run> <i>\n"), then the connection is left to retransmit (lurker never ACKs data) for `--hold`
-  seconds and reset. Retransmissions are what lets a flow survive a capturer killed mid-flow.
+  ("LURKER-FLOW <run> <i>\n"), then the connection is held for `--hold` seconds and reset. lurker acknowledges the
+  payload only while its capturer runs, so a payload sent while the capturer is dead is retransmitted until it is
+  back: that is what lets a flow survive a capturer killed mid-flow.
 - M spoofed SYNs from 198.51.100.100-249 (never this host's address) through a raw socket, one per (source, port).
 - K malformed packets (with --malformed): bad header lengths, bad data offsets, fragments, zero and huge windows,
   option soup, IPv6 extension-header chains, truncated headers.

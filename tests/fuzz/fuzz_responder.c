@@ -51,6 +51,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int linktype = linktypes[data[0] & 3];
     struct responder *r = &responders[(data[0] >> 2) % 3];
     now += 1000000; /* 1 ms per input: buckets refill, cookies age */
-    responder_handle(r, data + 1, size - 1, linktype, now, (uint32_t)(now / 64000000000ULL));
+    responder_handle(r, data + 1, size - 1, linktype, now / 1000u, now, (uint32_t)(now / 64000000000ULL));
     return 0;
 }

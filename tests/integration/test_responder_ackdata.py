@@ -187,6 +187,36 @@ class CraftedSegments(unittest.TestCase):
             self.assertEqual(c["cookie_invalid"], 1)
             self.assertEqual(c["acks_sent"], 0)
 
+    def test_nothing_is_acknowledged_while_the_capturer_is_down(self):
+        t = self.topo
+        procs = Processes()
+        self.addCleanup(procs.stop_all)
+        with Responder(t) as r:
+            def start_capturer():
+                log_path = os.path.join(os.path.dirname(r.config), "capturer-%d.log" % len(procs.procs))
+                log = open(log_path, "a")
+                self.addCleanup(log.close)
+                p = procs.start(t.in_ns(t.sensor, [os.path.join(BIN, "lurker-capturer"), "-c", r.config]),
+                                stderr=log)
+
+                def started():
+                    with open(log_path) as f:
+                        return "event=start" in f.read() or p.poll() is not None
+                wait_for(started, 10, what="capturer start")
+                return p
+            cap = start_capturer()
+            recorded = crafted(t, SENSOR_V4, 8080, "one")
+            self.assertEqual(self.acks(recorded), [(0, (100, "A"))], recorded)  # acknowledged once recorded
+            os.kill(cap.pid, signal.SIGKILL)  # not reaped yet: a zombie, as under a busy supervisor
+            held = crafted(t, SENSOR_V4, 8080, "one")
+            self.assertIsNotNone(held.get("isn"), held)  # the SYN is still answered
+            self.assertIsNone(held["segments"][0]["answer"], held)  # the data is not: the client sends it again
+            self.assertGreaterEqual(r.counters()["ack_held_no_capturer"], 1)
+            cap.wait(5)
+            start_capturer()
+            again = crafted(t, SENSOR_V4, 8080, "one")
+            self.assertEqual(self.acks(again), [(0, (100, "A"))], again)
+
     def test_ack_data_off_acknowledges_nothing(self):
         with Responder(self.topo, responder_yaml="  ack_data: false\n") as r:
             res = crafted(self.topo, SENSOR_V4, 8080, "one")
