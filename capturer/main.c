@@ -236,7 +236,7 @@ static int read_packets(struct capturer *c)
 static void publish_recorded_through(struct capturer *c)
 {
     if (c->journal.buf_len == 0)
-        counter_set(&c->shm, CNT_recorded_through_us, c->processed_through_us);
+        counter_set(&c->shm, CNT_recorded_through, c->processed_through_us);
 }
 
 static void publish(struct capturer *c, enum lurker_counter cnt, uint64_t value)
@@ -364,7 +364,7 @@ int main(int argc, char **argv)
     cli_start(argc, argv, "capturer", &opts, &c.cfg);
     open_capture(&c); /* before registering: the responder acknowledges clients' data once a capturer is registered */
     attach_shared_memory(&c);
-    counter_set(&c.shm, CNT_recorded_through_us, 0); /* a dead predecessor's value says nothing about this run */
+    counter_set(&c.shm, CNT_recorded_through, 0); /* a dead predecessor's value says nothing about this run */
     background_scheduling(c.cfg.capturer.sched_idle, "capturer"); /* before the writer thread: it inherits it */
     install_signal_handlers();
     prepare_spool_directory(&c.cfg);

@@ -65,7 +65,7 @@
     X(RESPONDER, ack_flows_resynced, "flows whose expected sequence restarted (the 4-tuple came back as a new connection)") \
     X(RESPONDER, cookie_invalid_ephemeral, "cookie_invalid to the host's ephemeral ports: on one interface, its own connections") \
     X(RESPONDER, ack_held_no_capturer, "client segments not acknowledged: the capturer was not running or not recording") \
-    X(CAPTURER, recorded_through_us, "capture time (unix us) up to which every packet is processed and journaled (gauge)")
+    X(CAPTURER, recorded_through, "capture time (unix microseconds) up to which every packet is processed and journaled (gauge)")
 
 enum lurker_process { PROC_RESPONDER, PROC_CAPTURER, PROC_SHIPPER, PROC_COUNT };
 

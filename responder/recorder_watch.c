@@ -55,6 +55,6 @@ enum recording recorder_watch_state(void *watch, uint64_t ts_us)
     if (!w->pid_registered || exited(w))
         return RECORDING_DOWN;
     /* the capturer's own timestamp of the same packet may be a few microseconds earlier than ours */
-    return counter_get(w->seg, CNT_recorded_through_us) + TIMESTAMP_SLACK_US >= ts_us ? RECORDING_DONE
+    return counter_get(w->seg, CNT_recorded_through) + TIMESTAMP_SLACK_US >= ts_us ? RECORDING_DONE
                                                                                       : RECORDING_WAIT;
 }

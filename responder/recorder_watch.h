@@ -9,7 +9,7 @@
  * responder running alone) holds nothing back. The capturer registers only once its capture handle is open.
  *
  * Alive is not enough: a capturer killed a few milliseconds after a packet arrived has not journaled it yet. The
- * capturer publishes recorded_through_us (counters.h): every packet captured up to that time is processed and in
+ * capturer publishes recorded_through (counters.h): every packet captured up to that time is processed and in
  * its crash journal. An ACK for a segment captured later waits (ack_path's queue) until the capturer gets there: up
  * to its block timeout (CAPTURE_TIMEOUT_MS) and a journal write later, under a client's minimum RTO (200 ms). */
 #ifndef LURKER_RESPONDER_RECORDER_WATCH_H
