@@ -5,7 +5,8 @@ its payload once, in one flow, without a single retransmission (the analyzer's c
 goes through whole, the flow's client bytes equal to what curl sent byte for byte (analyzer record and tshark's
 follow). With scapy crafting the client, segment by segment: a segment past a hole gets a duplicate ACK of what is
 contiguous and no ACK ever covers the hole, whether the segment was dropped or reordered; a data segment whose
-acknowledgement number is no cookie of ours gets nothing and is counted; with ack_data off nothing is acknowledged."""
+acknowledgement number is no cookie of ours gets nothing and is counted; nothing is acknowledged while the capturer
+is down; with ack_data off nothing is acknowledged. The crafted cases run with both engines (raw, tc)."""
 import json
 import os
 import signal
@@ -146,6 +147,8 @@ class OneConversationOneFlow(unittest.TestCase):
 
 
 class CraftedSegments(unittest.TestCase):
+    engine = "raw"  # responder.engine: who answers the SYNs; the ACK path is the same user-space one
+
     def setUp(self):
         self.topo = Topology()
         self.topo.up()
@@ -157,7 +160,7 @@ class CraftedSegments(unittest.TestCase):
 
     def test_a_dropped_segment_is_never_acknowledged_past_v4_and_v6(self):
         wait_ipv6_ready(self.topo)
-        with Responder(self.topo, addresses=(SENSOR_V4, SENSOR_V6)) as r:
+        with Responder(self.topo, addresses=(SENSOR_V4, SENSOR_V6), engine=self.engine) as r:
             for dst in (SENSOR_V4, SENSOR_V6):
                 res = crafted(self.topo, dst, 8080, "gap")
                 self.assertIsNone(res["handshake_ack"]["answer"])  # an ACK is not acknowledged
@@ -172,7 +175,7 @@ class CraftedSegments(unittest.TestCase):
             self.assertEqual(c["fins_sent"], 2)
 
     def test_a_reordered_segment_is_never_acknowledged_past(self):
-        with Responder(self.topo) as r:
+        with Responder(self.topo, engine=self.engine) as r:
             res = crafted(self.topo, SENSOR_V4, 8080, "reorder")
             # B first: the first data segment is missing, so the duplicate ACK acknowledges nothing of B
             self.assertEqual(self.acks(res), [(100, (0, "A")), (0, (100, "A")), (100, (200, "A")),
@@ -180,7 +183,7 @@ class CraftedSegments(unittest.TestCase):
             self.assertEqual(r.counters()["data_out_of_order"], 1)
 
     def test_a_forged_segment_with_a_wrong_cookie_is_not_answered(self):
-        with Responder(self.topo) as r:
+        with Responder(self.topo, engine=self.engine) as r:
             res = crafted(self.topo, SENSOR_V4, 8080, "forged")
             self.assertIsNone(res["segments"][0]["answer"], res)
             c = r.counters()
@@ -191,7 +194,7 @@ class CraftedSegments(unittest.TestCase):
         t = self.topo
         procs = Processes()
         self.addCleanup(procs.stop_all)
-        with Responder(t) as r:
+        with Responder(t, engine=self.engine) as r:
             def start_capturer():
                 log_path = os.path.join(os.path.dirname(r.config), "capturer-%d.log" % len(procs.procs))
                 log = open(log_path, "a")
@@ -218,12 +221,17 @@ class CraftedSegments(unittest.TestCase):
             self.assertEqual(self.acks(again), [(0, (100, "A"))], again)
 
     def test_ack_data_off_acknowledges_nothing(self):
-        with Responder(self.topo, responder_yaml="  ack_data: false\n") as r:
+        with Responder(self.topo, responder_yaml="  ack_data: false\n", engine=self.engine) as r:
             res = crafted(self.topo, SENSOR_V4, 8080, "one")
             self.assertIsNotNone(res.get("isn"), res)  # the SYN is still answered
             self.assertIsNone(res["segments"][0]["answer"], res)
             c = r.counters()
             self.assertEqual((c["synack_sent"], c["acks_sent"]), (1, 0))
+
+
+class CraftedSegmentsTc(CraftedSegments):
+    """The same with engine: tc (the BPF program answers the SYNs in the kernel, the ACK path stays in user space)."""
+    engine = "tc"
 
 
 if __name__ == "__main__":
