@@ -21,6 +21,7 @@ once with the current one for a before/after. Each step of 1 also prints journal
 import os
 import re
 import signal
+import struct
 import sys
 import time
 
@@ -49,7 +50,7 @@ def counters(shm):
 
 
 class Run:
-    def __init__(self, topo, tmp, extra):
+    def __init__(self, topo, tmp, extra, env=None):
         self.topo, self.procs = topo, Processes()
         self.shm = unique_shm_name()
         self.spool = os.path.join(tmp, "spool-" + self.shm.strip("/"))
@@ -58,7 +59,8 @@ class Run:
         cfg = write_config(os.path.join(tmp, "bench.yaml"), self.shm, self.spool, topo.s_if, addresses=(SENSOR_V4,),
                            extra=extra)
         self.log = os.path.join(tmp, "capturer.log")
-        self.cap = self.procs.start(topo.in_ns(topo.sensor, [CAPTURER, "-c", cfg]), stderr=open(self.log, "a"))
+        self.cap = self.procs.start(topo.in_ns(topo.sensor, [CAPTURER, "-c", cfg]), stderr=open(self.log, "a"),
+                                    env=env)
         wait_for(lambda: os.path.exists(self.log) and "event=start" in open(self.log).read(), 10,
                  what="capturer start")
         time.sleep(0.3)
@@ -169,6 +171,38 @@ def memory_per_flow(topo, tmp):
     return per_flow
 
 
+def allocations(topo, tmp):
+    """malloc/calloc/realloc/free calls of the capture loop (the first thread) and of the writer thread while
+    100,000 single-SYN flows go through a warm capturer (LD_PRELOAD bench/malloc_count.c). max_flows 10,000: every
+    new flow finishes the oldest, which the writer stores (in batches) and hands back."""
+    print("== allocations per packet under a single-SYN flood, once warm")
+    so = os.path.join(tmp, "malloc_count.so")
+    if os.system("cc -O2 -shared -fPIC -o '%s' '%s'" % (so, os.path.join(ROOT, "bench", "malloc_count.c"))) != 0:
+        raise RuntimeError("cannot build bench/malloc_count.c")
+    counts = os.path.join(tmp, "malloc-counts")
+    env = dict(os.environ, LD_PRELOAD=so, MALLOC_COUNT_FILE=counts)
+    run = Run(topo, tmp, "capturer:\n  max_flows: 10000\n  flow_timeout: 10m\n  max_flow_age: 10m\n", env=env)
+
+    def snapshot():
+        with open(counts, "rb") as f:
+            return struct.unpack("8Q", f.read(64)), counters(run.shm)
+    flood(topo, 40000, 50000, "198.18.0.0")  # warm: the table fills, flows finish at max_flows and come back
+    time.sleep(1.5)
+    (m0, c0), n = snapshot(), 100000
+    flood(topo, n, 50000, "198.19.0.0")
+    time.sleep(1.5)
+    m1, c1 = snapshot()
+    d = [b - a for a, b in zip(m0, m1)]
+    packets, flows = c1["packets"] - c0["packets"], c1["flows_started"] - c0["flows_started"]
+    loop, writer = sum(d[:4]), sum(d[4:])
+    print("packets +%d, flows started +%d; capture loop: malloc %d calloc %d realloc %d free %d = %.4f per packet; "
+          "writer thread: malloc %d calloc %d realloc %d free %d = %.4f per flow" %
+          (packets, flows, d[0], d[1], d[2], d[3], loop / max(1, packets), d[4], d[5], d[6], d[7],
+           writer / max(1, flows)))
+    run.kill()
+    return loop, writer
+
+
 def writes_per_second(topo, tmp):
     print("== flows written per second (tmp + fsync + rename + queue)")
     n = 5000 if QUICK else 20000
@@ -242,6 +276,7 @@ def main():
     with Topology() as topo, TempDir(prefix="lurker-capturer-bench-") as tmp:
         packet_rate(topo, tmp)
         memory_per_flow(topo, tmp)
+        allocations(topo, tmp)
         writes_per_second(topo, tmp)
         if "--no-journal" not in sys.argv:
             journal_cost(topo, tmp)

@@ -102,9 +102,10 @@ static void order_append(struct flow_table *t, struct flow *f)
 
 struct flow *flow_table_insert(struct flow_table *t, const struct flow_key *key, uint64_t now_mono_us)
 {
-    struct flow *f = calloc(1, sizeof *f);
+    struct flow *f = t->pool ? flow_pool_get(t->pool) : calloc(1, sizeof *f);
     if (f == NULL)
         return NULL;
+    t->memory += f->records_cap; /* a recycled flow's buffer is held from now on */
     f->key = *key;
     f->first_mono_us = f->last_mono_us = now_mono_us;
     struct flow **b = bucket_of(t, key);
@@ -144,8 +145,9 @@ void flow_table_remove(struct flow_table *t, struct flow *f)
 
 void flow_table_release(struct flow *f)
 {
-    free(f->records);
-    free(f);
+    struct flow_chain one = {0};
+    flow_chain_add(&one, f);
+    flow_pool_hand_back(&one);
 }
 
 int flow_append(struct flow_table *t, struct flow *f, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
@@ -153,12 +155,15 @@ int flow_append(struct flow_table *t, struct flow *f, uint64_t ts_us, const uint
 {
     size_t need = f->records_len + PCAPFILE_RECORD_HEADER_LEN + caplen;
     if (need > f->records_cap) {
-        /* first packet: exact fit (most flows are one SYN and its SYN+ACK); then grow by half */
-        size_t cap = f->records_cap == 0 ? need : f->records_cap + f->records_cap / 2;
+        /* first buffer: the size the pool recycles (most flows are a SYN, its SYN+ACK and maybe a RST, and fit);
+         * then grow by half */
+        size_t cap = f->records_cap == 0 ? FLOW_RECORDS_KEEP : f->records_cap + f->records_cap / 2;
         if (cap < need)
             cap = need;
         if (cap > max_records_bytes && need <= max_records_bytes)
             cap = max_records_bytes;
+        if (cap > UINT32_MAX)
+            return -1;
         uint8_t *grown = realloc(f->records, cap);
         if (grown == NULL)
             return -1;

@@ -6,15 +6,20 @@
  * growable buffer, so writing a finished flow is a single writev. The table counts the bytes those buffers hold
  * (their capacity, i.e. what is really allocated) so a memory limit can be enforced by the caller.
  *
+ * Flows and their small buffers come from a pool (flow_pool.h) and go back to it: no allocation per flow or per
+ * packet once warm. A table without a pool (tests, the journal's replay) callocs its flows.
+ *
  * Removal is O(1) too: each flow knows the pointer that points at it in its chain (hash_pprev).
  *
- * Overhead per flow: struct flow (168 bytes) + allocator headers + one hash bucket pointer. */
+ * Overhead per flow: struct flow (168 bytes, in a slab: no allocator header) + one hash bucket pointer. */
 #ifndef LURKER_CAPTURER_FLOW_TABLE_H
 #define LURKER_CAPTURER_FLOW_TABLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "flow_pool.h"
 
 /* Who talks to whom, seen from the sensor: "remote" is the scanner, "local" the monitored address. ICMP flows key on
  * the request type (replies are folded onto their request) with the ports' place holding type and 0. */
@@ -43,7 +48,7 @@ struct flow {
     uint64_t first_us, last_us;           /* packet timestamps, unix microseconds */
     uint64_t first_mono_us, last_mono_us; /* when the capturer saw them (monotonic clock): drives expiry */
     uint8_t *records;                     /* pcap records: header + bytes, back to back */
-    size_t records_len, records_cap;
+    uint32_t records_len, records_cap;    /* < max_flow_bytes + 16 x max_flow_packets < 4 GiB (config.c) */
     uint64_t wire_bytes;                  /* sum of original packet lengths */
     uint32_t packets;
     uint32_t synack_seq;                  /* our SYN+ACK's sequence number, to check the scanner's ACK */
@@ -51,6 +56,7 @@ struct flow {
     uint16_t first_code;                  /* ICMP code of the first packet (for the record); 0 otherwise */
     uint32_t journal_seg;                 /* the journal segment holding its first packet */
     uint64_t journal_serial;              /* its id in the crash journal; 0: not journaled */
+    struct flow_pool *pool;               /* where it goes back to; NULL: calloc'd, freed */
 };
 
 struct flow_table {
@@ -62,6 +68,7 @@ struct flow_table {
     uint8_t hash_key[16];
     void *map_base;    /* large bucket arrays are mmapped (huge pages); NULL when calloc'd */
     size_t map_bytes;
+    struct flow_pool *pool; /* NULL: flows are calloc'd */
 };
 
 /* Buckets: the power of two >= max_flows. hash_key: 16 random bytes. Returns 0 or -1 (no memory). */
@@ -81,9 +88,12 @@ static inline struct flow *flow_table_oldest(const struct flow_table *t)
 /* Takes the flow out of the table (hash, order and memory count); the caller owns it and frees it with
  * flow_table_release once written. */
 void flow_table_remove(struct flow_table *t, struct flow *f);
+/* Any thread: back to its pool (one atomic operation; a thread releasing many collects them in a flow_chain
+ * instead), or freed when it has none. */
 void flow_table_release(struct flow *f);
 
-/* Appends one pcap record (header + the first caplen bytes of data). Grows the buffer geometrically but never past
+/* Appends one pcap record (header + the first caplen bytes of data). The first buffer holds FLOW_RECORDS_KEEP bytes
+ * (or the record, if larger): it is the size the pool recycles. Grows the buffer geometrically but never past
  * max_records_bytes (which includes the record headers). Returns 0, or -1 if out of memory (the flow is unchanged). */
 int flow_append(struct flow_table *t, struct flow *f, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
                 uint32_t wire_len, size_t max_records_bytes);

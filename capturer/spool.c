@@ -142,6 +142,7 @@ void spool_close(struct spool *s)
     spool_flush(s);
     spool_batch_close(s);
     spool_batch_free(s);
+    flow_pool_hand_back(&s->released);
     if (s->dirfd >= 0)
         close(s->dirfd);
     s->dirfd = -1;
@@ -414,6 +415,7 @@ void spool_flush(struct spool *s)
     for (size_t i = 0; i < n; i++) {
         if (s->done)
             s->done(s->done_arg, files[i].flow->journal_serial, files[i].flow->journal_seg, files[i].name);
-        flow_table_release(files[i].flow);
+        flow_chain_add(&s->released, files[i].flow);
     }
+    flow_pool_hand_back(&s->released);
 }

@@ -61,6 +61,7 @@ struct spool {
     void (*batch_published)(void *arg); /* after the rename (or its failure) is over */
     void *commit_arg;
     struct spool_batch batch;       /* flows without client data, when batches are on (spool_batch.h) */
+    struct flow_chain released;     /* flows written or counted, handed back to their pool once per spool_flush */
 };
 
 /* Opens the directory (it must exist and be writable). Removes NAME.pcap[.N].tmp left by a killed run (a batch's

@@ -139,7 +139,7 @@ static void refuse(struct spool *s, struct flow *f, bool quota)
     }
     if (s->done)
         s->done(s->done_arg, f->journal_serial, f->journal_seg, named ? name : NULL);
-    flow_table_release(f);
+    flow_chain_add(&s->released, f);
 }
 
 void spool_batch_add(struct spool *s, struct flow *f, uint64_t now_mono_us)
@@ -170,7 +170,7 @@ void spool_batch_add(struct spool *s, struct flow *f, uint64_t now_mono_us)
         b->last_us = f->last_us;
     b->packets += f->packets;
     b->wire_bytes += f->wire_bytes;
-    flow_table_release(f);
+    flow_chain_add(&s->released, f);
     if (b->nmembers >= b->max_flows || b->size >= b->max_bytes)
         spool_batch_close(s);
 }

@@ -21,6 +21,12 @@ int tracker_init(struct tracker *tr, const struct capturer_config *cc, const str
         flow_table_destroy(&tr->table);
         return -1;
     }
+    /* alive at once: the table's and the aside table's max_flows, the writer's backlog (max_flows, main.c) and
+     * what the writer holds while writing (two SPOOL_BATCH of 256, spool.h), with room to spare: the pool is
+     * never the first bound to bite */
+    flow_pool_init(&tr->pool, 3 * (uint64_t)cc->max_flows + 2 * FLOW_POOL_SLAB);
+    tr->table.pool = &tr->pool;
+    tr->aside.pool = &tr->pool;
     tr->local = local;
     tr->nlocal = nlocal;
     tr->dlt = dlt;
@@ -40,6 +46,7 @@ void tracker_destroy(struct tracker *tr)
 {
     flow_table_destroy(&tr->table);
     flow_table_destroy(&tr->aside);
+    flow_pool_destroy(&tr->pool);
 }
 
 static bool is_local(const struct tracker *tr, uint8_t family, const uint8_t bytes[16])

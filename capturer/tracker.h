@@ -37,6 +37,7 @@ struct tracker_stats {
 typedef void (*flow_sink_fn)(void *arg, struct flow *f);
 
 struct tracker {
+    struct flow_pool pool;   /* every flow of both tables comes from it (tr must not move after tracker_init) */
     struct flow_table table;
     const struct prefix *local;
     size_t nlocal;
