@@ -150,6 +150,14 @@ void flow_table_release(struct flow *f)
     flow_pool_hand_back(&one);
 }
 
+void flow_drop_records(struct flow_table *t, struct flow *f)
+{
+    t->memory -= f->records_cap;
+    free(f->records);
+    f->records = NULL;
+    f->records_cap = 0;
+}
+
 int flow_append(struct flow_table *t, struct flow *f, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
                 uint32_t wire_len, size_t max_records_bytes)
 {

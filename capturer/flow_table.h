@@ -92,6 +92,9 @@ void flow_table_remove(struct flow_table *t, struct flow *f);
  * instead), or freed when it has none. */
 void flow_table_release(struct flow *f);
 
+/* Frees the flow's record buffer (it must hold no packets). */
+void flow_drop_records(struct flow_table *t, struct flow *f);
+
 /* Appends one pcap record (header + the first caplen bytes of data). The first buffer holds FLOW_RECORDS_KEEP bytes
  * (or the record, if larger): it is the size the pool recycles. Grows the buffer geometrically but never past
  * max_records_bytes (which includes the record headers). Returns 0, or -1 if out of memory (the flow is unchanged). */

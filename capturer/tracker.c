@@ -106,8 +106,10 @@ static void set_aside(struct tracker *tr, const struct flow_key *key, uint32_t f
         flow_table_release(old);
     }
     struct flow *f = flow_table_insert(&tr->aside, key, now); /* no memory: the next packet is judged again */
-    if (f)
+    if (f) {
         f->flags = flags;
+        flow_drop_records(&tr->aside, f); /* an entry holds no packets: a recycled buffer would be held uncounted */
+    }
 }
 
 static void finish(struct tracker *tr, struct flow *f, enum finish_reason why)

@@ -260,3 +260,22 @@ Test(capturer_pool, at_the_pools_bound_a_new_flow_is_counted_as_no_memory)
         flow_table_release(held[i]);
     tracker_destroy(&tr);
 }
+
+Test(capturer_pool, a_set_aside_entry_holds_no_recycled_buffer)
+{
+    struct tracker tr;
+    struct holder h = {0};
+    init_tracker(&tr, &h, 16);
+    for (uint32_t n = 0; n < 100; n++) /* recycled flows with their 256-byte buffers */
+        syn(&tr, n);
+    tracker_finish_all(&tr);
+    /* the host's own flow (from the sensor to an outsider's low port) goes to the aside table */
+    struct test_frame f;
+    tf_ipv4(&f, "203.0.113.10", "198.51.100.9", IPPROTO_TCP, 40000, 443, TCPF_SYN, 1000, 0, 0);
+    tracker_packet(&tr, 1700000001000000ull, f.bytes, f.len, f.len, 1000000);
+    cr_assert_eq(tr.stats.flows_ignored_local, 1);
+    cr_assert_eq(tr.aside.count, 1);
+    cr_assert_null(tr.aside.oldest->records);
+    cr_assert_eq(tr.aside.memory, 0);
+    tracker_destroy(&tr);
+}
