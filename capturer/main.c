@@ -158,8 +158,21 @@ static void open_spool_and_flows(struct capturer *c)
     c->tracker.ephemeral = ephemeral_ports_read();
 }
 
-/* Before capture is read and before this process journals anything: every segment in the journal directory is a
- * dead capturer's. Its open flows are written now (the ring buffers what arrives meanwhile). */
+/* The writer thread is not running yet: what recovery finishes is written here, and told to the journal at once. */
+static void to_spool_now(void *arg, struct flow *f)
+{
+    struct capturer *c = arg;
+    spool_add(&c->spool, f);
+}
+
+static void journal_done_now(void *arg, uint64_t serial, uint32_t seg, const char *name)
+{
+    journal_flow_done(arg, serial, seg, name);
+}
+
+/* Before capture is read: every segment in the journal directory but this process's own is a dead capturer's. The
+ * flows it left open go back into the flow table (journaled again by this run), so what arrives after the restart
+ * continues them; those already idle for flow_timeout are written now (the ring buffers what arrives meanwhile). */
 static void recover_and_start_journal(struct capturer *c)
 {
     char err[512];
@@ -167,28 +180,37 @@ static void recover_and_start_journal(struct capturer *c)
     if (journal_open(&c->journal, c->spool.dirfd, c->cfg.capturer.journal, c->cfg.capturer.journal_max, dlt,
                      pcapfile_linktype_from_dlt(dlt), c->cfg.capturer.snaplen, err, sizeof err) != 0)
         fatal("journal", err);
+    uint64_t now = monotonic_us();
+    if (journal_start(&c->journal, now) != 0)
+        log_error("event=journal_unavailable (open flows will not survive a crash until it can be written)");
+    c->tracker.journal = &c->journal;
     struct recover_stats st;
     /* The journal is untrusted input: replayed after confinement, under live capture's own bounds. A live capturer
      * holds up to memory_limit in open flows and as much again in its writer's backlog (writer_start). */
     const struct replay_limits limits = {.memory_limit = 2 * c->cfg.capturer.memory_limit,
                                          .max_flow_packets = c->cfg.capturer.max_flow_packets,
                                          .max_flow_bytes = c->cfg.capturer.max_flow_bytes};
-    if (recover_journal(c->journal.dirfd, &c->spool, c->cfg.addresses, c->cfg.naddresses, &limits, &st) != 0)
+    const struct recover_adopt adopt = {.tr = &c->tracker, .now_mono_us = now, .now_real_us = realtime_ns() / 1000u};
+    c->tracker.sink = to_spool_now;
+    c->spool.done = journal_done_now;
+    c->spool.done_arg = &c->journal;
+    if (recover_journal(c->journal.dirfd, &c->spool, c->cfg.addresses, c->cfg.naddresses, &limits, &adopt, &st) != 0)
         log_error("event=journal_recovery_failed error=\"%s\"", strerror(errno));
     else if (st.segments > 0 || st.bad_segments > 0)
-        log_info("event=journal_recovered flows_recovered=%llu already_in_spool=%llu not_written=%llu "
+        log_info("event=journal_recovered flows_recovered=%llu flows_continued=%llu written_now=%llu "
+                 "already_in_spool=%llu not_written=%llu "
                  "flows_done=%llu runs=%llu segments=%llu bad_segments=%llu bad_tails=%llu records=%llu "
                  "packets_skipped=%llu flows_cut=%llu memory_peak=%llu bytes=%llu",
-                 (unsigned long long)st.flows_recovered, (unsigned long long)st.flows_present,
+                 (unsigned long long)st.flows_recovered, (unsigned long long)c->tracker.table.count,
+                 (unsigned long long)st.flows_written_now, (unsigned long long)st.flows_present,
                  (unsigned long long)st.flows_not_written, (unsigned long long)st.flows_done,
                  (unsigned long long)st.runs, (unsigned long long)st.segments, (unsigned long long)st.bad_segments,
                  (unsigned long long)st.bad_tails, (unsigned long long)st.records,
                  (unsigned long long)st.packets_skipped, (unsigned long long)st.flows_cut,
                  (unsigned long long)st.memory_peak, (unsigned long long)st.bytes);
+    c->tracker.sink = to_writer;
+    c->spool.done = NULL;
     c->flows_recovered = st.flows_recovered;
-    if (journal_start(&c->journal, monotonic_us()) != 0)
-        log_error("event=journal_unavailable (open flows will not survive a crash until it can be written)");
-    c->tracker.journal = &c->journal;
 }
 
 static void confine(struct capturer *c)

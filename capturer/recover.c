@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include "batchname.h"
+#include "journal.h"
 #include "journal_format.h"
 #include "log.h"
 #include "replay.h"
+#include "tracker.h"
 
 struct segment_file {
     char name[64];
@@ -45,7 +47,8 @@ static int by_run_age(const void *a, const void *b)
 }
 
 /* Reads the directory: segments with a good header in *out (caller frees), the others deleted and counted. */
-static int list_segments(int dirfd, struct segment_file **out, size_t *count, struct recover_stats *st)
+static int list_segments(int dirfd, uint64_t own_run, struct segment_file **out, size_t *count,
+                         struct recover_stats *st)
 {
     *out = NULL;
     *count = 0;
@@ -76,6 +79,8 @@ static int list_segments(int dirfd, struct segment_file **out, size_t *count, st
         bool good = fstat(sfd, &sb) == 0 && S_ISREG(sb.st_mode) &&
                     pread(sfd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr && jseg_header_parse(hdr, sizeof hdr, &sf.h);
         close(sfd);
+        if (good && own_run != 0 && sf.h.run_id == own_run)
+            continue; /* this process's own, opened before recovery to journal the adopted flows again */
         if (!good) {
             st->bad_segments++;
             log_warn("event=journal_segment_unreadable file=%s (deleted)", e->d_name);
@@ -152,14 +157,47 @@ static void replay_segment(int dirfd, const struct segment_file *sf, struct repl
     close(fd);
 }
 
-/* One run: replay its segments, write what is left, then delete the segments (the pcaps are durable by then). */
+struct leftover {
+    struct spool *s;
+    const struct recover_adopt *adopt;
+    struct recover_stats *st;
+    bool spool_name_fits; /* the run's link type is the live one: an adopted flow is written with it */
+};
+
+/* Written already (the dead process renamed its pcap but died before its FLOW_DONE): continuing it would write a
+ * second pcap of the same name. */
+static bool in_spool(const struct spool *s, const struct flow *f)
+{
+    char name[QUEUE_NAME_MAX];
+    return spool_flow_name(f, name, sizeof name) == 0 && faccessat(s->dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* A flow the dead run left open: back into the live table, or written now. */
+static void open_flow_left(void *arg, struct flow *f)
+{
+    struct leftover *l = arg;
+    if (l->adopt && l->spool_name_fits && !in_spool(l->s, f)) {
+        enum tracker_adopt_result res = tracker_adopt(l->adopt->tr, f, l->adopt->now_mono_us, l->adopt->now_real_us);
+        if (res == TRACKER_ADOPTED || res == TRACKER_ADOPTED_AGAIN || res == TRACKER_ADOPT_HELD) {
+            l->st->flows_adopted += res == TRACKER_ADOPTED;
+            flow_table_release(f);
+            return;
+        }
+    }
+    spool_add(l->s, f);
+}
+
+/* One run: replay its segments, adopt or write what is left, write this run's journal, then delete the segments
+ * (every flow of theirs is durable in a pcap or in this run's journal by then). */
 static void recover_run(int dirfd, const struct segment_file *segs, size_t n, struct spool *s,
                         const struct prefix *local, size_t nlocal, const struct replay_limits *limits,
-                        struct recover_stats *st)
+                        const struct recover_adopt *adopt, struct recover_stats *st)
 {
     struct replay r;
     if (replay_init(&r, local, nlocal, segs[0].h.dlt, limits, to_spool, s) != 0)
         return; /* out of memory: the segments stay for the next start */
+    struct leftover left = {.s = s, .adopt = adopt, .st = st,
+                            .spool_name_fits = segs[0].h.linktype == s->linktype && segs[0].h.snaplen == s->snaplen};
     r.done_counts = done_counts;
     r.done_arg = s;
     uint32_t linktype = s->linktype, snaplen = s->snaplen;
@@ -167,9 +205,13 @@ static void recover_run(int dirfd, const struct segment_file *segs, size_t n, st
     s->snaplen = segs[0].h.snaplen;
     for (size_t i = 0; i < n; i++)
         replay_segment(dirfd, &segs[i], &r, st);
+    r.sink = open_flow_left;
+    r.sink_arg = &left;
     replay_finish(&r);
     spool_flush(s);
     spool_batch_close(s); /* the run's batched flows are durable before its segments go */
+    if (adopt && adopt->tr->journal)
+        journal_flush(adopt->tr->journal, adopt->now_mono_us); /* and the adopted ones journaled again */
     s->linktype = linktype;
     s->snaplen = snaplen;
     st->runs++;
@@ -186,28 +228,40 @@ static void recover_run(int dirfd, const struct segment_file *segs, size_t n, st
         unlinkat(dirfd, segs[i].name, 0);
 }
 
+static uint64_t finished_flows(const struct tracker *tr)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < sizeof tr->stats.finished / sizeof tr->stats.finished[0]; i++)
+        n += tr->stats.finished[i];
+    return n;
+}
+
 int recover_journal(int dirfd, struct spool *s, const struct prefix *local, size_t nlocal,
-                    const struct replay_limits *limits, struct recover_stats *st)
+                    const struct replay_limits *limits, const struct recover_adopt *adopt, struct recover_stats *st)
 {
     memset(st, 0, sizeof *st);
     struct segment_file *segs;
     size_t n;
-    if (list_segments(dirfd, &segs, &n, st) != 0)
+    uint64_t own_run = adopt && adopt->tr->journal && adopt->tr->journal->enabled ? adopt->tr->journal->tmpl.run_id : 0;
+    if (list_segments(dirfd, own_run, &segs, &n, st) != 0)
         return -1;
     struct spool_stats before = s->stats;
+    uint64_t finished_before = adopt ? finished_flows(adopt->tr) : 0;
     s->recovering = true;
     for (size_t i = 0; i < n;) {
         size_t k = i;
         while (k < n && segs[k].h.run_id == segs[i].h.run_id)
             k++;
-        recover_run(dirfd, segs + i, k - i, s, local, nlocal, limits, st);
+        recover_run(dirfd, segs + i, k - i, s, local, nlocal, limits, adopt, st);
         i = k;
     }
     s->recovering = false;
     free(segs);
     if (n > 0)
         fsync(dirfd);
-    st->flows_recovered = s->stats.written - before.written;
+    st->flows_written_now = s->stats.written - before.written;
+    /* adopted flows a bound finished at once are among those written now */
+    st->flows_recovered = st->flows_written_now + st->flows_adopted - (adopt ? finished_flows(adopt->tr) - finished_before : 0);
     st->flows_present = s->stats.already_present - before.already_present;
     st->flows_not_written = (s->stats.dropped_quota - before.dropped_quota) +
                             (s->stats.dropped_write_error - before.dropped_write_error);

@@ -20,9 +20,20 @@
 
 #define RECOVER_MAX_SEGMENTS 65536u
 
+struct tracker;
+
+/* Where open flows go back to: the live tracker, its journal started (this run's own segments are not replayed).
+ * now_real_us: the wall clock, against the packets' timestamps (how long each flow has been idle). */
+struct recover_adopt {
+    struct tracker *tr;
+    uint64_t now_mono_us, now_real_us;
+};
+
 struct recover_stats {
     uint64_t runs, segments, bad_segments, bad_tails, records;
-    uint64_t flows_recovered;   /* written to the spool */
+    uint64_t flows_recovered;   /* left open by a dead run: adopted, or written now (flows_written_now) */
+    uint64_t flows_adopted;     /* back in the live flow table (tracker_adopt) */
+    uint64_t flows_written_now; /* written to the spool at start */
     uint64_t flows_present;     /* already in the spool, same bytes */
     uint64_t flows_not_written; /* handed to the spool but dropped there (quota, write error: counted there) */
     uint64_t flows_done;        /* retired by FLOW_DONE: not written again */
@@ -33,9 +44,10 @@ struct recover_stats {
 };
 
 /* journal_dirfd: spool/.journal. The spool must not be in use by another thread. LIMITS are live capture's own
- * (replay.h): flows held at once and per flow. Returns 0 (whatever the journal held), or -1 when the directory
- * cannot be read. */
+ * (replay.h): flows held at once and per flow. adopt: NULL writes every open flow now. Returns 0 (whatever the
+ * journal held), or -1 when the directory cannot be read. */
 int recover_journal(int journal_dirfd, struct spool *s, const struct prefix *local, size_t nlocal,
-                    const struct replay_limits *limits, struct recover_stats *st);
+                    const struct replay_limits *limits, const struct recover_adopt *adopt,
+                    struct recover_stats *st);
 
 #endif

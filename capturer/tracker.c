@@ -301,3 +301,76 @@ void tracker_finish_all(struct tracker *tr)
     while (tr->table.oldest)
         finish(tr, tr->table.oldest, FINISH_SHUTDOWN);
 }
+
+/* The packets of src (pcap records) into f, as capture would have appended them, journaled. */
+static int adopt_records(struct tracker *tr, struct flow *f, const struct flow *src)
+{
+    size_t max_records = (size_t)tr->max_bytes + (size_t)tr->max_packets * PCAPFILE_RECORD_HEADER_LEN;
+    for (size_t off = 0; off + PCAPFILE_RECORD_HEADER_LEN <= src->records_len;) {
+        const uint8_t *h = src->records + off;
+        uint32_t sec, usec, caplen, wire;
+        memcpy(&sec, h, 4); /* written by pcapfile_record_header in host order */
+        memcpy(&usec, h + 4, 4);
+        memcpy(&caplen, h + 8, 4);
+        memcpy(&wire, h + 12, 4);
+        if (caplen > src->records_len - off - PCAPFILE_RECORD_HEADER_LEN)
+            break;
+        uint64_t ts = (uint64_t)sec * 1000000u + usec;
+        if (flow_append(&tr->table, f, ts, h + PCAPFILE_RECORD_HEADER_LEN, caplen, wire, max_records) != 0)
+            return -1;
+        if (tr->journal)
+            journal_packet(tr->journal, f, ts, h + PCAPFILE_RECORD_HEADER_LEN, caplen, wire);
+        off += PCAPFILE_RECORD_HEADER_LEN + caplen;
+    }
+    return 0;
+}
+
+static void forget_adopted(struct tracker *tr, struct flow *f)
+{
+    flow_table_remove(&tr->table, f);
+    if (tr->journal)
+        journal_flow_done(tr->journal, f->journal_serial, f->journal_seg, NULL); /* in no pcap: never replayed */
+    flow_table_release(f);
+}
+
+enum tracker_adopt_result tracker_adopt(struct tracker *tr, const struct flow *src, uint64_t now,
+                                        uint64_t now_real_us)
+{
+    uint64_t idle = now_real_us > src->last_us ? now_real_us - src->last_us : 0;
+    uint64_t age = now_real_us > src->first_us ? now_real_us - src->first_us : 0;
+    if (idle >= tr->timeout_us)
+        return TRACKER_ADOPT_IDLE;
+    enum tracker_adopt_result adopted = TRACKER_ADOPTED;
+    struct flow *held = flow_table_lookup(&tr->table, &src->key);
+    if (held && held->first_us == src->first_us) {
+        /* the same flow from two dead runs: the later one journaled it again, whole unless its journal filled */
+        if (held->packets >= src->packets)
+            return TRACKER_ADOPT_HELD;
+        forget_adopted(tr, held);
+        adopted = TRACKER_ADOPTED_AGAIN;
+    } else if (held) {
+        finish(tr, held, FINISH_IDLE); /* runs are adopted oldest first: a later flow of its tuple means it ended */
+    }
+    if (tr->table.count >= tr->max_flows && tr->table.oldest)
+        finish(tr, tr->table.oldest, FINISH_MAX_FLOWS);
+    struct flow *f = flow_table_insert(&tr->table, &src->key, now);
+    if (f == NULL)
+        return TRACKER_ADOPT_NOMEM;
+    f->first_code = src->first_code;
+    f->synack_seq = src->synack_seq;
+    f->flags = src->flags & (FLOW_HANDSHAKE | FLOW_SEEN_SYNACK | FLOW_CLIENT_DATA);
+    if (adopt_records(tr, f, src) != 0 || f->packets == 0) {
+        forget_adopted(tr, f);
+        return TRACKER_ADOPT_NOMEM;
+    }
+    f->first_mono_us = now - (age < now ? age : now);
+    f->last_mono_us = now - (idle < now ? idle : now);
+    while (tr->table.memory > tr->memory_limit && tr->table.oldest && tr->table.oldest != f)
+        finish(tr, tr->table.oldest, FINISH_MEMORY);
+    uint64_t captured = f->records_len - (uint64_t)f->packets * PCAPFILE_RECORD_HEADER_LEN;
+    if (f->packets >= tr->max_packets)
+        finish(tr, f, FINISH_CUT_PACKETS);
+    else if (captured >= tr->max_bytes)
+        finish(tr, f, FINISH_CUT_BYTES);
+    return adopted;
+}

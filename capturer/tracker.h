@@ -75,6 +75,21 @@ uint64_t tracker_next_expiry(const struct tracker *tr);
 /* Shutdown: finishes every open flow. */
 void tracker_finish_all(struct tracker *tr);
 
+/* A flow a killed capturer left open (recover.h), taken back as if this process had captured it: its packets are
+ * copied into a new flow of the table (and journaled again by this run, so a second kill loses nothing), its idle
+ * and age clocks carried over from the wall clock, under the same bounds as capture (max_flows, memory_limit,
+ * max_flow_packets/max_flow_bytes finish flows through the sink, counted). Its next packet continues it; its idle
+ * timeout finishes it as one flow. src stays the caller's. Not counted in flows_started: the dead run counted it. */
+enum tracker_adopt_result {
+    TRACKER_ADOPTED,
+    TRACKER_ADOPTED_AGAIN, /* adopted in place of an earlier run's shorter copy of the same flow */
+    TRACKER_ADOPT_HELD,    /* the table already holds this flow (a later run journaled it again), as much of it */
+    TRACKER_ADOPT_IDLE,    /* its idle timeout passed while no capturer ran: the caller writes it now */
+    TRACKER_ADOPT_NOMEM,   /* the caller writes it now */
+};
+enum tracker_adopt_result tracker_adopt(struct tracker *tr, const struct flow *src, uint64_t now_mono_us,
+                                        uint64_t now_real_us);
+
 /* Builds the flow key of a decoded packet; *inbound tells whether it came from the remote side. Exposed for tests
  * and for the journal's replay, which must rebuild flows exactly as capture built them. */
 struct decoded_packet;

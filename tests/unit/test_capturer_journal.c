@@ -162,7 +162,7 @@ static void start(struct run *r, uint64_t journal_max, struct recover_stats *st)
     const struct replay_limits limits = {.memory_limit = cc.memory_limit,
                                          .max_flow_packets = cc.max_flow_packets,
                                          .max_flow_bytes = cc.max_flow_bytes};
-    cr_assert_eq(recover_journal(r->journal.dirfd, &r->spool, sensor, 1, &limits, st ? st : &ignored), 0);
+    cr_assert_eq(recover_journal(r->journal.dirfd, &r->spool, sensor, 1, &limits, NULL, st ? st : &ignored), 0);
     cr_assert_eq(journal_start(&r->journal, 1), 0);
     r->spool.done = done_now;
     r->spool.done_arg = &r->journal;
@@ -170,6 +170,30 @@ static void start(struct run *r, uint64_t journal_max, struct recover_stats *st)
                               &r->spool),
                  0);
     r->tr.journal = &r->journal;
+}
+
+/* A capturer's start as lurker-capturer does it: its own segment first, then recovery, which puts the dead run's open
+ * flows back into the flow table (journaled again) at wall-clock time now_us. Monotonic time is the packets' here. */
+static void start_adopting(struct run *r, uint64_t now_us, struct recover_stats *st)
+{
+    char err[256];
+    cr_assert_eq(spool_open(&r->spool, dir, 1ull << 30, PCAPFILE_LINKTYPE_ETHERNET, 65535, q, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(journal_open(&r->journal, r->spool.dirfd, true, 64 << 20, DLT_EN10MB, PCAPFILE_LINKTYPE_ETHERNET,
+                              65535, err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(journal_start(&r->journal, now_us), 0);
+    cr_assert_eq(tracker_init(&r->tr, &cc, sensor, 1, DLT_EN10MB, (const uint8_t *)"0123456789abcdef", to_spool,
+                              &r->spool),
+                 0);
+    r->tr.journal = &r->journal;
+    r->spool.done = done_now;
+    r->spool.done_arg = &r->journal;
+    const struct replay_limits limits = {.memory_limit = cc.memory_limit,
+                                         .max_flow_packets = cc.max_flow_packets,
+                                         .max_flow_bytes = cc.max_flow_bytes};
+    const struct recover_adopt adopt = {.tr = &r->tr, .now_mono_us = now_us, .now_real_us = now_us};
+    cr_assert_eq(recover_journal(r->journal.dirfd, &r->spool, sensor, 1, &limits, &adopt, st), 0);
 }
 
 /* What kill -9 leaves: the journal's files as last written (the main loop's periodic write included), nothing
@@ -561,4 +585,83 @@ Test(capturer_journal, replay_cuts_flows_where_capture_would)
     h = replay_hostile(&bytes);
     cr_assert_eq(h.most_bytes, 64 * 1024);
     cr_assert_gt(h.flows, 100);
+}
+
+#define OLD_NAME "1699999900000000_udp_198.51.100.2_5353_203.0.113.10_53.pcap"
+
+/* A flow open at kill -9 goes back into the flow table at the next start; what the attacker sends after the restart
+ * continues it, a second kill -9 loses none of it (journaled again), and its idle timeout writes it as one pcap with
+ * every packet. A flow already idle for flow_timeout when the capturer comes back is written at once. */
+Test(capturer_journal, a_recovered_open_flow_and_its_continuation_are_one_pcap)
+{
+    cc.max_flow_packets = 100;
+    struct run a;
+    start(&a, 64 << 20, NULL);
+    struct test_frame f;
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_UDP, 5353, 53, 0, 0, 0, 30);
+    feed(&a, &f, 1699999900000000ull); /* idle 100 s at the restart: over flow_timeout (60 s) */
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_SYN, 1000, 0, 0);
+    feed(&a, &f, 1700000000000001ull);
+    tf_ipv4(&f, "203.0.113.10", "198.51.100.2", IPPROTO_TCP, 80, 40000, TCPF_SYN | TCPF_ACK, 5000, 1001, 0);
+    feed(&a, &f, 1700000000000002ull);
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1001, 5001, 78);
+    feed(&a, &f, 1700000000000003ull);
+    cr_assert_eq(files_in("", ".pcap"), 0);
+    kill9(&a);
+    char seg_a[512], saved[300];
+    only_segment(seg_a, sizeof seg_a);
+    snprintf(saved, sizeof saved, "%s/saved", dir);
+    copy_file(seg_a, saved);
+
+    struct run b;
+    struct recover_stats st;
+    uint64_t restart = 1700000002000000ull; /* two seconds later */
+    start_adopting(&b, restart, &st);
+    cr_assert_eq(st.flows_recovered, 2, "%llu", (unsigned long long)st.flows_recovered);
+    cr_assert_eq(st.flows_adopted, 1);
+    cr_assert_eq(st.flows_written_now, 1);
+    cr_assert(exists(OLD_NAME), "idle for flow_timeout while no capturer ran: written at once");
+    cr_assert_not(exists(A_NAME), "the open flow is open again, not written");
+    cr_assert_eq(b.tr.table.count, 1);
+    cr_assert_eq(b.tr.stats.flows_started, 0, "the dead run counted it");
+    cr_assert_eq(files_in(".journal", ".jrnl"), 1, "the dead run's segment is gone: this run journaled the flow");
+    /* the continuation after the restart: more data, then the FIN */
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1079, 5001, 20);
+    feed(&b, &f, restart + 1);
+    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_FIN | TCPF_ACK, 1099, 5001, 0);
+    feed(&b, &f, restart + 2);
+    cr_assert_eq(b.tr.table.count, 1, "continued, not a second flow");
+    cr_assert_eq(b.tr.stats.flows_started, 0);
+    kill9(&b);
+    /* killed again, and as if b had died between journaling the flow and deleting a's segment: both runs hold it */
+    copy_file(saved, seg_a);
+    cr_assert_eq(files_in(".journal", ".jrnl"), 2);
+
+    struct run c;
+    start_adopting(&c, restart + 3000000, &st);
+    cr_assert_eq(st.runs, 2);
+    cr_assert_eq(st.flows_recovered, 1, "one flow, whatever number of runs held it: %llu",
+                 (unsigned long long)st.flows_recovered);
+    cr_assert_eq(c.tr.table.count, 1);
+    cr_assert_eq(c.tr.table.oldest->packets, 5);
+    cr_assert_not(exists(A_NAME));
+    tracker_expire(&c.tr, restart + 3000000 + 60000000);
+    spool_flush(&c.spool);
+    cr_assert(exists(A_NAME), "finished by its idle timeout");
+    cr_assert_eq(tcpdump_packets(A_NAME), 5, "the SYN, SYN+ACK and data before the kills, the data and FIN after");
+    cr_assert_eq(files_in("", ".pcap"), 2, "the old flow and A: nothing split, nothing twice");
+    struct queue_record rec;
+    int seen = 0;
+    while (queue_peek(q, &rec) == QUEUE_OK) {
+        queue_commit(q, rec.seq);
+        if (strcmp(rec.name, A_NAME) == 0) {
+            cr_assert_eq(rec.flags & (FLOW_HANDSHAKE | FLOW_EARLY | FLOW_TRUNCATED), FLOW_HANDSHAKE,
+                         "a whole flow, finished by its idle timeout: %u", rec.flags);
+            cr_assert_eq(rec.packets, 5);
+            seen++;
+        }
+    }
+    cr_assert_eq(seen, 1);
+    clean_stop(&c);
+    cr_assert_eq(files_in(".journal", ".jrnl"), 0, "every flow written: the journal empties");
 }
