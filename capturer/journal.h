@@ -1,6 +1,7 @@
 /* The crash journal: every packet a journaled flow keeps is also appended to spool/.journal/, so a capturer killed
  * with flows open (kill -9, the OOM killer, a crash) loses none of them: the next start replays the journal
- * (recover.h) and writes every flow that has no FLOW_DONE record.
+ * (recover.h) and takes back every flow that has no FLOW_DONE record, into its flow table (continued after the
+ * restart, journaled again) or, when already idle for flow_timeout, written at once.
  *
  * Cost per packet: a bounds check and a memcpy into a 1 MiB buffer. The buffer is written with one write() when
  * full, and by the main loop when it holds data and JOURNAL_FLUSH_US has passed since the last write. No fsync: the

@@ -355,13 +355,17 @@ enum tracker_adopt_result tracker_adopt(struct tracker *tr, const struct flow *s
         finish(tr, tr->table.oldest, FINISH_MAX_FLOWS);
     struct flow *f = flow_table_insert(&tr->table, &src->key, now);
     if (f == NULL)
-        return TRACKER_ADOPT_NOMEM;
+        return TRACKER_ADOPT_REFUSED;
     f->first_code = src->first_code;
     f->synack_seq = src->synack_seq;
     f->flags = src->flags & (FLOW_HANDSHAKE | FLOW_SEEN_SYNACK | FLOW_CLIENT_DATA);
-    if (adopt_records(tr, f, src) != 0 || f->packets == 0) {
+    /* journaled whole, or not taken: the dead run's segments are deleted after this, and a second kill must find
+     * every packet of it in this run's */
+    int appended = adopt_records(tr, f, src);
+    bool unjournaled = tr->journal && tr->journal->enabled && !(f->flags & FLOW_JOURNALED);
+    if (appended != 0 || f->packets == 0 || unjournaled) {
         forget_adopted(tr, f);
-        return TRACKER_ADOPT_NOMEM;
+        return TRACKER_ADOPT_REFUSED;
     }
     f->first_mono_us = now - (age < now ? age : now);
     f->last_mono_us = now - (idle < now ? idle : now);

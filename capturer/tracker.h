@@ -85,7 +85,7 @@ enum tracker_adopt_result {
     TRACKER_ADOPTED_AGAIN, /* adopted in place of an earlier run's shorter copy of the same flow */
     TRACKER_ADOPT_HELD,    /* the table already holds this flow (a later run journaled it again), as much of it */
     TRACKER_ADOPT_IDLE,    /* its idle timeout passed while no capturer ran: the caller writes it now */
-    TRACKER_ADOPT_NOMEM,   /* the caller writes it now */
+    TRACKER_ADOPT_REFUSED, /* no memory, or this run could not journal all of it: the caller writes it now */
 };
 enum tracker_adopt_result tracker_adopt(struct tracker *tr, const struct flow *src, uint64_t now_mono_us,
                                         uint64_t now_real_us);
