@@ -242,7 +242,8 @@ int recover_journal(int dirfd, struct spool *s, const struct prefix *local, size
     memset(st, 0, sizeof *st);
     struct segment_file *segs;
     size_t n;
-    uint64_t own_run = adopt && adopt->tr->journal && adopt->tr->journal->enabled ? adopt->tr->journal->tmpl.run_id : 0;
+    const struct journal *own = adopt ? adopt->tr->journal : NULL;
+    uint64_t own_run = own && own->enabled ? own->tmpl.run_id : 0;
     if (list_segments(dirfd, own_run, &segs, &n, st) != 0)
         return -1;
     struct spool_stats before = s->stats;
@@ -261,7 +262,8 @@ int recover_journal(int dirfd, struct spool *s, const struct prefix *local, size
         fsync(dirfd);
     st->flows_written_now = s->stats.written - before.written;
     /* adopted flows a bound finished at once are among those written now */
-    st->flows_recovered = st->flows_written_now + st->flows_adopted - (adopt ? finished_flows(adopt->tr) - finished_before : 0);
+    uint64_t adopted_and_written = adopt ? finished_flows(adopt->tr) - finished_before : 0;
+    st->flows_recovered = st->flows_written_now + st->flows_adopted - adopted_and_written;
     st->flows_present = s->stats.already_present - before.already_present;
     st->flows_not_written = (s->stats.dropped_quota - before.dropped_quota) +
                             (s->stats.dropped_write_error - before.dropped_write_error);
