@@ -30,7 +30,7 @@ int tracker_init(struct tracker *tr, const struct capturer_config *cc, const str
     tr->local = local;
     tr->nlocal = nlocal;
     tr->dlt = dlt;
-    tr->timeout_us = (uint64_t)cc->flow_timeout * 1000000u;
+    tr->timeout_us = (uint64_t)cc->flow_timeout * 1000000u + FLOW_EXPIRY_SLACK_US;
     tr->max_age_us = (uint64_t)cc->max_flow_age * 1000000u;
     tr->max_flows = cc->max_flows;
     tr->max_packets = cc->max_flow_packets;

@@ -9,10 +9,16 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "capture.h" /* CAPTURE_TIMEOUT_MS only */
 #include "config.h"
 #include "decode.h"
 #include "ephemeral_ports.h"
 #include "flow_table.h"
+
+/* Packets reach the tracker up to CAPTURE_TIMEOUT_MS after they arrived (block capture). A flow is finished only
+ * after flow_timeout plus this slack without packets, so its next packet, on time but still in an unreturned ring
+ * block, is not turned into a flow of its own (a client's FIN exactly at flow_timeout). */
+#define FLOW_EXPIRY_SLACK_US (2u * CAPTURE_TIMEOUT_MS * 1000u)
 
 enum finish_reason {
     FINISH_IDLE,

@@ -242,14 +242,14 @@ Test(capturer_tracker, idle_flows_expire_exactly_at_timeout_oldest_first)
     syn_from(1, 0);
     syn_from(2, 5000000);
     syn_from(1, 10000000); /* flow 1 active again: now newer than flow 2 */
-    tracker_expire(&tr, 64999999);
-    cr_assert_eq(sink.n, 0, "flow 2 is idle 59.99s");
-    cr_assert_eq(tracker_next_expiry(&tr), 65000000);
-    tracker_expire(&tr, 65000000);
+    tracker_expire(&tr, 64999999 + FLOW_EXPIRY_SLACK_US);
+    cr_assert_eq(sink.n, 0, "flow 2 is idle 59.99s (and the slack)");
+    cr_assert_eq(tracker_next_expiry(&tr), 65000000 + FLOW_EXPIRY_SLACK_US);
+    tracker_expire(&tr, 65000000 + FLOW_EXPIRY_SLACK_US);
     cr_assert_eq(sink.n, 1);
     cr_assert_eq(sink.flows[0]->key.remote_port, 2);
     cr_assert_not(sink.flows[0]->flags & FLOW_EARLY);
-    tracker_expire(&tr, 70000000);
+    tracker_expire(&tr, 70000000 + FLOW_EXPIRY_SLACK_US);
     cr_assert_eq(sink.n, 2);
     cr_assert_eq(sink.flows[1]->key.remote_port, 1);
     cr_assert_eq(sink.flows[1]->packets, 2);
@@ -565,7 +565,7 @@ Test(capturer_origin, ignored_entries_expire_and_are_bounded_by_max_flows)
         tcp4("203.0.113.10", "198.51.100.7", (uint16_t)(40000 + i), 443, TCPF_SYN, 1, 0, 0, i);
     cr_assert_eq(tr.aside.count, cc.max_flows);
     cr_assert_eq(tr.stats.flows_ignored_local, 100);
-    tracker_expire(&tr, 99 + 60000000u);
+    tracker_expire(&tr, 99 + 60000000u + FLOW_EXPIRY_SLACK_US);
     cr_assert_eq(tr.aside.count, 0);
     cr_assert_eq(tracker_next_expiry(&tr), UINT64_MAX);
     stop();
