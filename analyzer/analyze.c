@@ -104,10 +104,7 @@ static bool endpoint_is_local(const struct analyze_options *opt, const struct fl
         ip_addr_from_v4(&a, f->addr[endpoint]);
     else
         ip_addr_from_v6(&a, f->addr[endpoint]);
-    for (size_t i = 0; i < opt->nlocal; i++)
-        if (prefix_contains(&opt->local[i], &a))
-            return true;
-    return false;
+    return prefixes_contain(opt->local, opt->nlocal, &a);
 }
 
 /* With the sensor's prefixes known, the client is the endpoint that is not the sensor's, whatever the handshake

@@ -27,16 +27,6 @@ static bool neighbour_discovery(const struct decoded_packet *p)
     return p->proto == IPPROTO_ICMPV6 && p->sport >= 133 && p->sport <= 137;
 }
 
-static bool addr_is_local(const struct tracker *tr, uint8_t family, const uint8_t bytes[16])
-{
-    struct ip_addr a = {.family = family};
-    memcpy(a.bytes, bytes, 16);
-    for (size_t i = 0; i < tr->nlocal; i++)
-        if (prefix_contains(&tr->local[i], &a))
-            return true;
-    return false;
-}
-
 static uint16_t be16_at(const uint8_t *p)
 {
     return (uint16_t)(p[0] << 8 | p[1]);
@@ -55,7 +45,7 @@ static enum origin_verdict icmp_error_origin(const struct tracker *tr, const uin
     struct decoded_packet q;
     if (decode_packet(DLT_RAW, quoted, quoted_len, &q) == DECODE_NOT_IP || q.family != p->family)
         return ORIGIN_OUTSIDER;
-    if (!addr_is_local(tr, q.family, q.src))
+    if (!tracker_is_local(tr, q.family, q.src))
         return ORIGIN_OUTSIDER; /* about a packet that came from outside */
     /* about the host's packet: the quoted transport header may be cut to its first 8 bytes, the ports are there */
     if ((q.proto == IPPROTO_TCP || q.proto == IPPROTO_UDP) && q.l4len >= 4) {

@@ -49,14 +49,11 @@ void tracker_destroy(struct tracker *tr)
     flow_pool_destroy(&tr->pool);
 }
 
-static bool is_local(const struct tracker *tr, uint8_t family, const uint8_t bytes[16])
+bool tracker_is_local(const struct tracker *tr, uint8_t family, const uint8_t bytes[16])
 {
     struct ip_addr a = {.family = family};
     memcpy(a.bytes, bytes, 16);
-    for (size_t i = 0; i < tr->nlocal; i++)
-        if (prefix_contains(&tr->local[i], &a))
-            return true;
-    return false;
+    return prefixes_contain(tr->local, tr->nlocal, &a);
 }
 
 /* Echo, timestamp, information and address-mask replies share their request's flow. */
@@ -85,7 +82,7 @@ void tracker_flow_key(const struct tracker *tr, const struct decoded_packet *p, 
     key->proto = p->proto;
     key->family = p->family;
     /* from a monitored address (and not to one): our own reply; anything else counts as the remote side's */
-    *inbound = !(is_local(tr, p->family, p->src) && !is_local(tr, p->family, p->dst));
+    *inbound = !(tracker_is_local(tr, p->family, p->src) && !tracker_is_local(tr, p->family, p->dst));
     const uint8_t *remote = *inbound ? p->src : p->dst, *local = *inbound ? p->dst : p->src;
     memcpy(key->remote, remote, 16);
     memcpy(key->local, local, 16);

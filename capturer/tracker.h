@@ -70,6 +70,9 @@ int tracker_init(struct tracker *tr, const struct capturer_config *cc, const str
                  int dlt, const uint8_t hash_key[16], flow_sink_fn sink, void *sink_arg);
 void tracker_destroy(struct tracker *tr);
 
+/* True if the address (family 4 or 6, 16 bytes as decoded) is one of the monitored prefixes: the sensor's side. */
+bool tracker_is_local(const struct tracker *tr, uint8_t family, const uint8_t bytes[16]);
+
 /* One captured packet: its pcap timestamp (unix microseconds), bytes, captured and original length, and the
  * monotonic time it was processed. */
 void tracker_packet(struct tracker *tr, uint64_t ts_us, const uint8_t *data, uint32_t caplen, uint32_t wire_len,

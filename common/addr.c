@@ -108,6 +108,14 @@ bool prefix_contains(const struct prefix *p, const struct ip_addr *a)
     return (p->addr.bytes[full] & mask) == (a->bytes[full] & mask);
 }
 
+bool prefixes_contain(const struct prefix *p, size_t n, const struct ip_addr *a)
+{
+    for (size_t i = 0; i < n; i++)
+        if (prefix_contains(&p[i], a))
+            return true;
+    return false;
+}
+
 void ip_addr_format(const struct ip_addr *a, char *out, size_t outlen)
 {
     const void *src = a->family == AF_INET ? (const void *)ip_addr_v4(a) : (const void *)a->bytes;

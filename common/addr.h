@@ -26,6 +26,8 @@ bool ip_addr_equal(const struct ip_addr *a, const struct ip_addr *b);
  * Returns 0, or -1 with a reason in *why (a static string). */
 int prefix_parse(const char *text, struct prefix *p, const char **why);
 bool prefix_contains(const struct prefix *p, const struct ip_addr *a);
+/* True if any of the n prefixes contains a. */
+bool prefixes_contain(const struct prefix *p, size_t n, const struct ip_addr *a);
 
 /* Text form. ip_addr_format gives the usual form ("2001:db8::1"); ip_addr_format_safe gives one safe in file names
  * and S3 keys (IPv6 with '-' instead of ':', e.g. "2001-db8--1"). Both need INET6_ADDRSTRLEN (46) bytes. */

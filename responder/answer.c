@@ -56,10 +56,7 @@ void responder_free(struct responder *r)
 
 static bool monitored(const struct responder *r, const struct ip_addr *a)
 {
-    for (size_t i = 0; i < r->cfg->naddresses; i++)
-        if (prefix_contains(&r->cfg->addresses[i], a))
-            return true;
-    return false;
+    return prefixes_contain(r->cfg->addresses, r->cfg->naddresses, a);
 }
 
 uint32_t responder_ts_clock(const struct responder *r, uint64_t now_ns)
