@@ -6,6 +6,32 @@
 
 #include "s3.h"
 
+/* The value of a numeric character reference's digits in [p, end) ("65" or "x41"); 0 if they are not one. Reads
+ * nothing past end: the text comes from the network and is not NUL-terminated. */
+static unsigned long char_reference(const char *p, const char *end)
+{
+    unsigned base = 10;
+    if (p < end && *p == 'x') {
+        base = 16;
+        p++;
+    }
+    if (p == end)
+        return 0;
+    unsigned long v = 0;
+    for (; p < end; p++) {
+        int digit = *p >= '0' && *p <= '9' ? *p - '0'
+                    : base == 16 && *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+                    : base == 16 && *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
+                                                           : -1;
+        if (digit < 0)
+            return 0;
+        v = v * base + (unsigned)digit;
+        if (v > 0x10ffff)
+            return 0;
+    }
+    return v;
+}
+
 /* Decodes the five XML entities and numeric character references (ASCII range; others are kept as '?'). */
 static size_t xml_unescape(const char *in, size_t n, char *out, size_t outlen)
 {
@@ -29,9 +55,8 @@ static size_t xml_unescape(const char *in, size_t n, char *out, size_t outlen)
                 else if (elen == 6 && memcmp(e, "&apos;", 6) == 0)
                     d = '\'';
                 else if (elen > 3 && e[1] == '#') {
-                    unsigned long v = 0;
-                    int ok = sscanf(e + 2, e[2] == 'x' ? "x%lx" : "%lu", &v) == 1;
-                    d = ok && v > 0 && v < 128 ? (char)v : '?';
+                    unsigned long v = char_reference(e + 2, semi);
+                    d = v > 0 && v < 128 ? (char)v : '?';
                 }
                 if (d) {
                     out[o++] = d;
