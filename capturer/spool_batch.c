@@ -142,11 +142,16 @@ static void refuse(struct spool *s, struct flow *f, bool quota)
     flow_chain_add(&s->released, f);
 }
 
+uint64_t spool_batch_quota(const struct spool *s)
+{
+    return s->quota / 4 * 3;
+}
+
 void spool_batch_add(struct spool *s, struct flow *f, uint64_t now_mono_us)
 {
     struct spool_batch *b = &s->batch;
     uint64_t header = b->fd < 0 ? PCAPFILE_GLOBAL_HEADER_LEN : 0;
-    if (s->bytes + header + f->records_len > s->quota) {
+    if (s->bytes + header + f->records_len > spool_batch_quota(s)) {
         refuse(s, f, true);
         /* the spool is full: the shipper can only free it once the open batch is published */
         if (b->nmembers > 0)

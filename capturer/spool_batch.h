@@ -27,6 +27,10 @@
  * the batch is published (in the spool or already shipped) and its members are done. The batch .tmp files of a dead
  * run are removed only after recovery. Each member thus ends up in exactly one published batch.
  *
+ * The quota ranks flows by what they are worth: batch members may fill the spool only up to
+ * three quarters of spool.quota (spool_batch_quota), so a flood's flows never take the room the flows with client data need (those
+ * may use all of it); past the share, members are refused and counted in dropped_quota like any quota drop.
+ *
  * Guarantees, as for a flow of its own: every member is written once (in exactly one published batch); a bound that
  * refuses a flow counts it (the spool quota in dropped_quota, a write error in dropped_write_error: a failed batch
  * counts every member it held); flows_written counts members, so the capturer's counters reconcile as before.
@@ -77,6 +81,8 @@ struct spool_batch {
 
 /* interval_us 0 turns batching off. max_flows >= 1, max_bytes >= 1 MiB (config.c bounds them). */
 void spool_batch_configure(struct spool *s, uint64_t interval_us, uint32_t max_flows, uint64_t max_bytes);
+/* How much of the spool batch members may use: three quarters of the quota, the rest kept for flows with data. */
+uint64_t spool_batch_quota(const struct spool *s);
 /* Whether f goes into a batch rather than a file of its own. */
 bool spool_batch_takes(const struct spool *s, const struct flow *f);
 /* Appends f's records to the open batch (opening one if needed); releases f. Closes the batch at a cap. */

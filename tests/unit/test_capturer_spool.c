@@ -328,9 +328,37 @@ Test(capturer_spool, a_full_spool_counts_the_flow_and_publishes_the_open_batch)
     cr_assert_eq(spool.batch.stats.batches_written, 1);
     cr_assert_eq(count_files(".pcap.tmp"), 0, "the batch was published when the spool filled");
     cr_assert_eq(count_files(".pcap"), 1);
-    cr_assert_leq(spool.bytes, 1u << 20);
+    cr_assert_leq(spool.bytes, spool_batch_quota(&spool), "batch members stop at their share of the quota");
     stop();
     cr_assert_eq(count_files(".pcap"), 1, "no empty batch is published at stop");
+}
+
+/* A flood fills the batches' share of the spool; a flow with client data still finds room in the rest. */
+Test(capturer_spool, a_flood_of_empty_flows_leaves_room_for_flows_with_data)
+{
+    start(1 << 20);
+    spool_batch_configure(&spool, 60000000u, 100000, 64u << 20);
+    struct test_frame f;
+    for (uint32_t i = 0; i < 20000; i++) {
+        tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, (uint16_t)(1 + i / 60000), (uint16_t)(1 + i),
+                TCPF_SYN, 1000, 0, 0);
+        feed(&f, 1700000000000000ull + i);
+    }
+    tracker_finish_all(&tr);
+    spool_flush(&spool);
+    cr_assert_gt(spool.stats.dropped_quota, 0, "the flood went over the batches' share");
+    uint64_t dropped = spool.stats.dropped_quota;
+    for (uint16_t i = 0; i < 20; i++) {
+        tf_ipv4(&f, "198.51.100.9", "203.0.113.10", IPPROTO_TCP, (uint16_t)(50000 + i), 80, TCPF_ACK | 0x08 /* PSH */,
+                1000, 0, 300);
+        feed(&f, 1700000000100000ull + i);
+    }
+    tracker_finish_all(&tr);
+    spool_flush(&spool);
+    cr_assert_eq(spool.stats.dropped_quota, dropped, "no flow with data was refused");
+    cr_assert_eq(count_files("_80.pcap"), 20);
+    cr_assert_leq(spool.bytes, 1u << 20);
+    stop();
 }
 
 /* Many tiny flows: the quota bounds what the disk holds (blocks and inodes), not just the bytes in the files. The
