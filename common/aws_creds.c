@@ -146,16 +146,24 @@ int aws_creds_parse_shared_file(const char *text, size_t len, const char *profil
     return 0;
 }
 
+int aws_creds_shared_file_path(char *path, size_t cap)
+{
+    const char *env = getenv("AWS_SHARED_CREDENTIALS_FILE");
+    const char *home = getenv("HOME");
+    int n;
+    if (env && *env)
+        n = snprintf(path, cap, "%s", env);
+    else if (home && *home)
+        n = snprintf(path, cap, "%s/.aws/credentials", home);
+    else
+        return -1;
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
 static int from_shared_file(const char *profile, struct aws_credentials *out)
 {
     char path[512];
-    const char *env = getenv("AWS_SHARED_CREDENTIALS_FILE");
-    const char *home = getenv("HOME");
-    if (env && *env)
-        snprintf(path, sizeof path, "%s", env);
-    else if (home && *home)
-        snprintf(path, sizeof path, "%s/.aws/credentials", home);
-    else
+    if (aws_creds_shared_file_path(path, sizeof path) != 0)
         return -1;
     FILE *f = fopen(path, "r");
     if (!f)

@@ -25,6 +25,10 @@ struct aws_credentials {
 
 struct aws_creds_provider;
 
+/* The shared credentials file step 2 reads (AWS_SHARED_CREDENTIALS_FILE, else $HOME/.aws/credentials) into PATH;
+ * -1 when neither is set or the name does not fit. */
+int aws_creds_shared_file_path(char *path, size_t cap);
+
 /* profile: "" or NULL to take AWS_PROFILE, else "default". */
 struct aws_creds_provider *aws_creds_new(const char *profile);
 void aws_creds_free(struct aws_creds_provider *p);

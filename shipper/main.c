@@ -10,11 +10,11 @@
 #include "background.h"
 #include "cli.h"
 #include "config.h"
+#include "confine.h"
 #include "fsutil.h"
 #include "log.h"
 #include "metrics.h"
 #include "privdrop.h"
-#include "sandbox.h"
 #include "shipper.h"
 #include "shm.h"
 
@@ -55,8 +55,8 @@ static void join_shared_memory(const struct lurker_config *cfg, struct shm_segme
 }
 
 /* The shipper needs no privilege; when started as root it becomes the configured user. Then it may write only in
- * the spool, the archive and the Prometheus file's directory (Landlock), with HTTP(S) sockets, files and threads
- * and nothing else (seccomp; common/sandbox.h). */
+ * the spool, the archive and the Prometheus file's directory, and read only those and what S3 needs (Landlock;
+ * shipper/confine.h), with HTTP(S) sockets, files and threads and nothing else (seccomp; common/sandbox.h). */
 static void drop_privileges(const struct lurker_config *cfg)
 {
     char err[512];
@@ -83,13 +83,8 @@ static void drop_privileges(const struct lurker_config *cfg)
             fatal("directory", err);
     if (geteuid() == 0 && privdrop(cfg->user, err, sizeof err) < 0)
         fatal("privdrop", err);
-    int rc = sandbox_restrict_writes(writable, n, err, sizeof err);
-    if (rc == 0)
-        log_warn("event=landlock_unavailable reason=\"%s\"", err);
-    if (rc < 0)
-        fatal("landlock", err);
-    if (sandbox_apply(SANDBOX_SHIPPER, err, sizeof err) < 0)
-        fatal("seccomp", err);
+    if (shipper_confine(writable, n, err, sizeof err) < 0)
+        fatal("confine", err);
 }
 
 static struct metrics_publisher *start_metrics(const struct lurker_config *cfg, struct shm_segment *seg)

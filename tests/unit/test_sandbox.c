@@ -22,6 +22,7 @@
 #include "../../analyzer/confine.h"
 #include "../../capturer/confine.h"
 #include "../../responder/confine.h"
+#include "../../shipper/confine.h"
 #include "sandbox.h"
 
 /* Runs probe() in a child under the profile's PRODUCTION filter (also in sanitizer builds, whose own processes
@@ -379,6 +380,128 @@ Test(sandbox, responder_worker_cannot_read_any_file)
     make_secret_and_spool();
     int code = in_child(responder_reads_nothing);
     remove_secret_and_spool();
+    cr_assert_eq(code, 0, "probe step %d failed", code);
+}
+
+/* The shipper reads its spool and its credentials file (AWS_SHARED_CREDENTIALS_FILE, here the secret), not another
+ * file of the user's beside it, nor /etc/passwd. */
+static int shipper_reads_only_its_paths(void)
+{
+    char other[96], err[256];
+    snprintf(other, sizeof other, "%s-other", secret);
+    int fd = open(other, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    if (fd < 0 || close(fd) != 0)
+        return 9;
+    setenv("AWS_SHARED_CREDENTIALS_FILE", secret, 1);
+    const char *writable[1] = {spool};
+    int rc = shipper_confine(writable, 1, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", err);
+        unlink(other);
+        return 10;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "%s/flow.pcap", spool);
+    fd = open(path, O_CREAT | O_RDWR, 0600);
+    if (fd < 0 || write(fd, "x", 1) != 1 || close(fd) != 0)
+        return 11;
+    char buf[16];
+    fd = open(secret, O_RDONLY);
+    if (fd < 0 || read(fd, buf, sizeof buf) != 10 || close(fd) != 0)
+        return 12;
+    errno = 0;
+    fd = open(other, O_RDONLY);
+    if (fd >= 0 || errno != EACCES)
+        return 13;
+    if (open("/etc/passwd", O_RDONLY) >= 0 || errno != EACCES)
+        return 14;
+    return 0;
+}
+
+Test(sandbox, shipper_reads_its_credentials_and_nothing_else_of_the_user)
+{
+    make_secret_and_spool();
+    int code = in_child(shipper_reads_only_its_paths);
+    char other[96];
+    snprintf(other, sizeof other, "%s-other", secret);
+    unlink(other);
+    remove_secret_and_spool();
+    cr_assert_eq(code, 0, "probe step %d failed", code);
+}
+
+/* Without AWS_SHARED_CREDENTIALS_FILE it is ~/.aws/credentials: ~/.aws is readable (a credentials file replaced by
+ * rename stays readable), the rest of the home directory is not. */
+static char home[64];
+static int rotate_pipe[2], rotated_pipe[2];
+
+static int shipper_reads_home_aws_only(void)
+{
+    char aws[96], renamed[128], tmp[128], other[96], err[256];
+    snprintf(aws, sizeof aws, "%s/.aws", home);
+    snprintf(renamed, sizeof renamed, "%s/credentials", aws);
+    snprintf(tmp, sizeof tmp, "%s/credentials.new", aws);
+    snprintf(other, sizeof other, "%s/notes", home);
+    unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+    setenv("HOME", home, 1);
+    const char *writable[1] = {spool};
+    if (shipper_confine(writable, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 10;
+    }
+    /* the rotation a credentials tool does, by the (unconfined) parent once this process is confined */
+    char go = 'x';
+    if (write(rotate_pipe[1], &go, 1) != 1 || read(rotated_pipe[0], &go, 1) != 1)
+        return 11;
+    int fd = open(renamed, O_RDONLY);
+    if (fd < 0)
+        return 12;
+    close(fd);
+    errno = 0;
+    if (open(other, O_RDONLY) >= 0 || errno != EACCES)
+        return 13;
+    return 0;
+}
+
+Test(sandbox, shipper_reads_home_aws_and_not_the_rest_of_home)
+{
+    snprintf(home, sizeof home, "/tmp/lurker-ll-home-%d", (int)getpid());
+    snprintf(spool, sizeof spool, "/tmp/lurker-ll-spool-%d", (int)getpid());
+    char aws[96], path[3][128];
+    snprintf(aws, sizeof aws, "%s/.aws", home);
+    snprintf(path[0], sizeof path[0], "%s/credentials", aws);
+    snprintf(path[1], sizeof path[1], "%s/credentials.new", aws);
+    snprintf(path[2], sizeof path[2], "%s/notes", home);
+    cr_assert_eq(mkdir(home, 0700), 0);
+    cr_assert_eq(mkdir(aws, 0700), 0);
+    cr_assert_eq(mkdir(spool, 0700), 0);
+    for (int i = 0; i < 3; i++) {
+        int fd = open(path[i], O_CREAT | O_WRONLY | O_TRUNC, 0600);
+        cr_assert_geq(fd, 0);
+        close(fd);
+    }
+    cr_assert_eq(pipe(rotate_pipe), 0);
+    cr_assert_eq(pipe(rotated_pipe), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0)
+        _exit(shipper_reads_home_aws_only());
+    close(rotate_pipe[1]); /* a child that exits early ends the read below */
+    close(rotated_pipe[0]);
+    char go;
+    if (read(rotate_pipe[0], &go, 1) == 1) {
+        cr_expect_eq(rename(path[1], path[0]), 0);
+        cr_expect_eq(write(rotated_pipe[1], &go, 1), 1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 200 + WTERMSIG(status);
+    close(rotate_pipe[0]);
+    close(rotated_pipe[1]);
+    for (int i = 0; i < 3; i++)
+        unlink(path[i]);
+    rmdir(aws);
+    rmdir(home);
+    rmdir(spool);
     cr_assert_eq(code, 0, "probe step %d failed", code);
 }
 
