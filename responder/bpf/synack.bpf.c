@@ -499,6 +499,23 @@ static __always_inline __u32 tcp_length(const struct shape *sh)
     return len & ~3u;
 }
 
+/* The reply (IP header onwards, len bytes) replaces the SYN and any payload it carried, the MACs are swapped and it
+ * leaves through the interface it came in on. Every packet pointer is stale after bpf_skb_change_tail. */
+static __always_inline int emit_reply(struct __sk_buff *skb, const void *reply, __u32 len)
+{
+    if (bpf_skb_change_tail(skb, ETH_HLEN + len, 0) < 0)
+        return LEAVE;
+    if (bpf_skb_store_bytes(skb, ETH_HLEN, reply, len, 0) < 0)
+        return TC_ACT_SHOT;
+    void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+    struct ethhdr *eth = data;
+    if ((void *)(eth + 1) > data_end)
+        return TC_ACT_SHOT;
+    swap_macs(eth);
+    count(SYNACK_STAT_SYNACK_SENT);
+    return bpf_redirect(skb->ifindex, 0);
+}
+
 static __always_inline int send_reply4(struct __sk_buff *skb, struct synack_settings *s, const struct syn *in,
                                        __u32 isn, struct shape *sh)
 {
@@ -524,19 +541,7 @@ static __always_inline int send_reply4(struct __sk_buff *skb, struct synack_sett
     sum = bpf_csum_diff(0, 0, (__be32 *)&r.tcp, tcplen, (__wsum)sum);
     r.tcp.check = fold((__u32)sum);
 
-    __u32 newlen = ETH_HLEN + 20 + tcplen;
-    /* the reply replaces the SYN (and any payload it carried); every packet pointer is stale afterwards */
-    if (bpf_skb_change_tail(skb, newlen, 0) < 0)
-        return LEAVE;
-    if (bpf_skb_store_bytes(skb, ETH_HLEN, &r, 20 + tcplen, 0) < 0)
-        return TC_ACT_SHOT;
-    void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
-    struct ethhdr *eth = data;
-    if ((void *)(eth + 1) > data_end)
-        return TC_ACT_SHOT;
-    swap_macs(eth);
-    count(SYNACK_STAT_SYNACK_SENT);
-    return bpf_redirect(skb->ifindex, 0);
+    return emit_reply(skb, &r, 20 + tcplen);
 }
 
 static __always_inline int send_reply6(struct __sk_buff *skb, const struct syn *in,
@@ -560,18 +565,7 @@ static __always_inline int send_reply6(struct __sk_buff *skb, const struct syn *
     sum = bpf_csum_diff(0, 0, (__be32 *)&r.tcp, tcplen, (__wsum)sum);
     r.tcp.check = fold((__u32)sum);
 
-    __u32 newlen = ETH_HLEN + 40 + tcplen;
-    if (bpf_skb_change_tail(skb, newlen, 0) < 0)
-        return LEAVE;
-    if (bpf_skb_store_bytes(skb, ETH_HLEN, &r, 40 + tcplen, 0) < 0)
-        return TC_ACT_SHOT;
-    void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
-    struct ethhdr *eth = data;
-    if ((void *)(eth + 1) > data_end)
-        return TC_ACT_SHOT;
-    swap_macs(eth);
-    count(SYNACK_STAT_SYNACK_SENT);
-    return bpf_redirect(skb->ifindex, 0);
+    return emit_reply(skb, &r, 40 + tcplen);
 }
 
 enum parsed { PARSED_SYN, PARSED_OTHER, PARSED_UNUSUAL, PARSED_MALFORMED };
