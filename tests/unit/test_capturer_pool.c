@@ -13,19 +13,7 @@
 #include "../../capturer/tracker.h"
 #include "pcap/pcap.h"
 
-static const uint8_t test_key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-
-static struct flow_key key_n(uint32_t n)
-{
-    struct flow_key k;
-    memset(&k, 0, sizeof k);
-    k.family = AF_INET;
-    k.proto = IPPROTO_TCP;
-    memcpy(k.remote + 12, &n, 4);
-    k.remote_port = (uint16_t)n;
-    k.local_port = 80;
-    return k;
-}
+#include "../helpers/capturer_flow_keys.h"
 
 Test(capturer_pool, a_recycled_flow_is_zeroed_and_keeps_its_small_buffer)
 {
