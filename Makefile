@@ -3,7 +3,7 @@
 # Conventions (generic rules, no per-directory makefiles):
 #   DIR/*.c except DIR/main.c  -> build/libDIR.a      (DIR in COMPONENTS)
 #   DIR/main.c                 -> bin/lurker-DIR       (linked with libDIR.a + libcommon.a)
-#   tests/unit/test_*.c        -> build/tests/test_*   (Criterion; linked with every lib)
+#   tests/unit/<component>/test_<module>.c -> build/tests/<component>/test_<module> (Criterion; every lib)
 #   tests/fuzz/fuzz_*.c        -> build/fuzz/fuzz_*    (libFuzzer, clang; `make fuzz`)
 # `make test` runs tests/run (unit binaries + tests/integration/test_*.py); SAN=1 adds ASan+UBSan.
 
@@ -43,7 +43,7 @@ COMMON_LIB := $(BUILD)/libcommon.a
 COMP_LIBS  := $(foreach c,$(COMPONENTS),$(BUILD)/lib$(c).a)
 ALL_LIBS   := $(COMP_LIBS) $(COMMON_LIB)
 BINARIES   := $(foreach c,$(COMPONENTS),$(BIN)/lurker-$(c))
-UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_SRCS  := $(wildcard tests/unit/*/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 HELPER_SRCS:= $(wildcard tests/helpers/*.c)
 HELPER_BINS:= $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(HELPER_SRCS))

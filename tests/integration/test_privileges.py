@@ -1,6 +1,6 @@
 """Least privilege of the running sensor: responder, capturer and shipper under supervisord with `user: nobody`.
 Each process that handles attacker bytes runs as nobody with no capabilities, no_new_privs and a seccomp filter
-(what the filters refuse is tested in tests/unit/test_sandbox.c, Landlock's write confinement too). The responder's
+(what the filters refuse is tested in tests/unit/common/test_sandbox.c, Landlock's write confinement too). The responder's
 root parent is the one exception by design: it holds no socket and only removes the firewall rules at exit."""
 import os
 import shutil

@@ -13,14 +13,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../capturer/decode.h"
-#include "../../capturer/journal.h"
-#include "../../capturer/journal_format.h"
-#include "../../capturer/recover.h"
-#include "../../capturer/replay.h"
-#include "../../capturer/spool.h"
-#include "../../capturer/tracker.h"
-#include "../helpers/capturer_packets.h"
+#include "../../../capturer/decode.h"
+#include "../../../capturer/journal.h"
+#include "../../../capturer/journal_format.h"
+#include "../../../capturer/recover.h"
+#include "../../../capturer/replay.h"
+#include "../../../capturer/spool.h"
+#include "../../../capturer/tracker.h"
+#include "../../helpers/capturer_packets.h"
 #include "pcap/pcap.h"
 #include "pcapfile.h"
 #include "queue.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../analyzer/records_s3.h"
+#include "../../../analyzer/records_s3.h"
 
 static void init_with(struct records_s3 *w, const char *bucket, const char *prefix)
 {

@@ -7,13 +7,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../helpers/capturer_packets.h"
-#include "../../capturer/flow_pool.h"
-#include "../../capturer/flow_table.h"
-#include "../../capturer/tracker.h"
+#include "../../helpers/capturer_packets.h"
+#include "../../../capturer/flow_pool.h"
+#include "../../../capturer/flow_table.h"
+#include "../../../capturer/tracker.h"
 #include "pcap/pcap.h"
 
-#include "../helpers/capturer_flow_keys.h"
+#include "../../helpers/capturer_flow_keys.h"
 
 Test(capturer_pool, a_recycled_flow_is_zeroed_and_keeps_its_small_buffer)
 {

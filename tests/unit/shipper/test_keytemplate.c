@@ -4,10 +4,10 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "../../shipper/backoff.h"
-#include "../../shipper/flowmeta.h"
-#include "../../shipper/jobs.h"
-#include "../../shipper/keytemplate.h"
+#include "../../../shipper/backoff.h"
+#include "../../../shipper/flowmeta.h"
+#include "../../../shipper/jobs.h"
+#include "../../../shipper/keytemplate.h"
 
 #define DEFAULT_TEMPLATE "pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}_{src}_{dst}_{sport}_{dport}.pcap"
 

@@ -2,9 +2,9 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../analyzer/lambda_event.h"
-#include "../../analyzer/recognise.h"
-#include "../../analyzer/text.h"
+#include "../../../analyzer/lambda_event.h"
+#include "../../../analyzer/recognise.h"
+#include "../../../analyzer/text.h"
 
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1
 

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../../responder/packet_build.h"
-#include "../../responder/tcp_segment.h"
+#include "../../../responder/packet_build.h"
+#include "../../../responder/tcp_segment.h"
 
 static size_t build(uint8_t *frame, size_t cap, int family, const uint8_t *payload, size_t plen)
 {

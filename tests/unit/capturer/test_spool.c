@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../capturer/decode.h"
-#include "../../capturer/flow_table.h"
-#include "../../capturer/spool.h"
-#include "../../capturer/tracker.h"
-#include "../helpers/capturer_packets.h"
+#include "../../../capturer/decode.h"
+#include "../../../capturer/flow_table.h"
+#include "../../../capturer/spool.h"
+#include "../../../capturer/tracker.h"
+#include "../../helpers/capturer_packets.h"
 #include "pcap/pcap.h"
 #include "pcapfile.h"
 #include "queue.h"

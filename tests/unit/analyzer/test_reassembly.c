@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../analyzer/reassembly.h"
+#include "../../../analyzer/reassembly.h"
 
 static const char TEXT[] = "0123456789abcdefghijklmnopqrstuvwxyz";
 

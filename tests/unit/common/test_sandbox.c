@@ -19,10 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../analyzer/confine.h"
-#include "../../capturer/confine.h"
-#include "../../responder/confine.h"
-#include "../../shipper/confine.h"
+#include "../../../analyzer/confine.h"
+#include "../../../capturer/confine.h"
+#include "../../../responder/confine.h"
+#include "../../../shipper/confine.h"
 #include "sandbox.h"
 
 /* Runs probe() in a child under the profile's PRODUCTION filter (also in sanitizer builds, whose own processes

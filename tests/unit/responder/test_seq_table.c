@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../responder/seq_table.h"
+#include "../../../responder/seq_table.h"
 
 static const uint8_t KEY[16] = {9, 8, 7, 6, 5};
 #define WINDOW (1u << 20)

@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../analyzer/packet.h"
-#include "../../analyzer/pcap_file.h"
+#include "../../../analyzer/packet.h"
+#include "../../../analyzer/pcap_file.h"
 
 static const uint8_t IPV4_TCP[] = {
     0x45, 0, 0, 44, 0, 1, 0x40, 0, 64, 6, 0, 0, 198, 51, 100, 2, 203, 0, 113, 10, /* IPv4, DF */

@@ -5,15 +5,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../helpers/capturer_packets.h"
-#include "../../capturer/decode.h"
-#include "../../capturer/flow_table.h"
+#include "../../helpers/capturer_packets.h"
+#include "../../../capturer/decode.h"
+#include "../../../capturer/flow_table.h"
 #include "pcap/pcap.h"
 #include "queue.h"
 #include "syncookie.h"
-#include "../../capturer/tracker.h"
+#include "../../../capturer/tracker.h"
 
-#include "../helpers/capturer_flow_keys.h"
+#include "../../helpers/capturer_flow_keys.h"
 
 Test(capturer_flow_table, insert_lookup_remove)
 {

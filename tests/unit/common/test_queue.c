@@ -231,7 +231,7 @@ Test(queue, hostile_records_are_rejected)
     memset(bad.name, 'a', sizeof bad.name); /* no terminator */
     cr_assert(!queue_record_valid(&bad));
     bad = r;
-    snprintf(bad.name, sizeof bad.name, "../../etc/passwd");
+    snprintf(bad.name, sizeof bad.name, "../../../etc/passwd");
     cr_assert(!queue_record_valid(&bad));
     bad = r;
     snprintf(bad.name, sizeof bad.name, ".hidden");

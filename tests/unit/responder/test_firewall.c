@@ -3,8 +3,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../responder/firewall.h"
-#include "../../responder/syn_capture.h"
+#include "../../../responder/firewall.h"
+#include "../../../responder/syn_capture.h"
 
 static const struct port_range eph = {32768, 60999};
 

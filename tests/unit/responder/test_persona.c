@@ -4,8 +4,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../responder/host_profile.h"
-#include "../../responder/persona.h"
+#include "../../../responder/host_profile.h"
+#include "../../../responder/persona.h"
 
 static const struct persona_host HOST = {.mss_v4 = 1460, .mss_v6 = 1440, .linux_wscale = 10};
 

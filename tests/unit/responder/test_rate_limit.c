@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <sys/socket.h>
 
-#include "../../responder/rate_limit.h"
+#include "../../../responder/rate_limit.h"
 
 #define S 1000000000ULL
 
