@@ -4,15 +4,15 @@
 #include <string.h>
 
 #include "flow.h"
-#include "pcap_file.h"
+#include "pcapfile.h"
 #include "reassembly.h"
 #include "recognise.h"
 #include "record.h"
 
-static void read_packets(struct pcap_reader *r, struct pcap_flows *t, struct analyze_stats *stats)
+static void read_packets(struct pcapfile_reader *r, struct pcap_flows *t, struct analyze_stats *stats)
 {
-    struct pcap_packet pkt;
-    while (pcap_reader_next(r, &pkt) == 1) {
+    struct pcapfile_packet pkt;
+    while (pcapfile_reader_next(r, &pkt) == 1) {
         stats->packets++;
         struct packet p;
         enum packet_status st = analyzer_packet_decode(pkt.linktype, pkt.data, pkt.caplen, &p);
@@ -156,8 +156,8 @@ int analyze_pcap(const uint8_t *data, size_t len, const struct analyze_options *
                  record_fn fn, void *arg, struct analyze_stats *stats)
 {
     memset(stats, 0, sizeof *stats);
-    struct pcap_reader r;
-    if (pcap_reader_open(&r, data, len) != 0) {
+    struct pcapfile_reader r;
+    if (pcapfile_reader_open(&r, data, len) != 0) {
         snprintf(stats->error, sizeof stats->error, "%s", r.error);
         return -1;
     }
