@@ -1,136 +1,165 @@
-/* Parsing hostile frames and building replies: every length checked, checksums right, round trip exact. */
+/* What the responder puts on the wire, read back by an independent dissector: each persona's SYN+ACK (IPv4 and IPv6,
+ * for the option sets clients offer) and a segment with a payload are built with persona_synack + packet_build,
+ * written to a pcap with libpcap's own dumper and dissected by tshark with checksum validation on. The expected
+ * values are responder/PERSONAS.md's table (MTU 1500, the host's window scale 7), not the code's output. */
 #include <criterion/criterion.h>
-#include <netinet/in.h>
-#include <pcap/dlt.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "../../../responder/packet_build.h"
-#include "../../../responder/tcp_segment.h"
+#include "../../../responder/persona.h"
 
-static size_t build(uint8_t *frame, size_t cap, int family, const uint8_t *payload, size_t plen)
+#define SYN_ACK 0x12
+#define PSH_ACK 0x18
+#define TS_NOW 0x01020304u
+#define CLIENT_TSVAL 123456u
+
+static const struct persona_host HOST = {.mss_v4 = 1460, .mss_v6 = 1440, .linux_wscale = 7};
+
+struct wire_case {
+    enum persona persona;
+    bool ipv6;
+    bool sack, ts, ws;         /* what the SYN offered (always an MSS) */
+    const char *want;          /* tshark's fields, see TSHARK_FIELDS */
+};
+
+/* ttl|hop limit, df, ip id, flow label, sport, dport, seq, ack, flags, window, option kinds in order, mss, wscale,
+ * tsval, tsecr, tcp length, payload, IPv4 header checksum status, TCP checksum status (1: good). */
+#define TSHARK_FIELDS                                                                                              \
+    "-e ip.ttl -e ipv6.hlim -e ip.flags.df -e ip.id -e ipv6.flow -e tcp.srcport -e tcp.dstport -e tcp.seq_raw "     \
+    "-e tcp.ack_raw -e tcp.flags -e tcp.window_size_value -e tcp.option_kind -e tcp.options.mss_val "              \
+    "-e tcp.options.wscale.shift -e tcp.options.timestamp.tsval -e tcp.options.timestamp.tsecr -e tcp.len "        \
+    "-e tcp.payload -e ip.checksum.status -e tcp.checksum.status"
+
+static const struct wire_case CASES[] = {
+    /* all offered: linux mss,sackOK,ts,nop,ws; freebsd mss,nop,ws,sackOK,ts; windows mss,nop,ws,nop,nop,sackOK */
+    {PERSONA_LINUX, false, true, true, true,
+     "64||1|0x0000||22|40000|3735928559|1001|0x0012|65160|2,4,8,1,3|1460|7|16909060|123456|0||1|1"},
+    {PERSONA_LINUX, true, true, true, true,
+     "|64|||0x054321|22|40000|3735928559|1001|0x0012|64260|2,4,8,1,3|1440|7|16909060|123456|0|||1"},
+    {PERSONA_FREEBSD, false, true, true, true,
+     "64||1|0x0000||22|40000|3735928559|1001|0x0012|65535|2,1,3,4,8|1460|6|16909060|123456|0||1|1"},
+    {PERSONA_WINDOWS, false, true, true, true,
+     "128||1|0x1234||22|40000|3735928559|1001|0x0012|65535|2,1,3,1,1,4|1460|8|||0||1|1"},
+    {PERSONA_WINDOWS, true, true, true, true,
+     "|128|||0x000000|22|40000|3735928559|1001|0x0012|65535|2,1,3,1,1,4|1440|8|||0|||1"},
+    /* MSS only (nmap -sS): MSS alone from all three */
+    {PERSONA_LINUX, false, false, false, false,
+     "64||1|0x0000||22|40000|3735928559|1001|0x0012|64240|2|1460||||0||1|1"},
+    {PERSONA_FREEBSD, true, false, false, false,
+     "|64|||0x000000|22|40000|3735928559|1001|0x0012|65535|2|1440||||0|||1"},
+    /* no timestamps, SACK + WS: linux mss,nop,nop,sackOK,nop,ws; freebsd mss,nop,ws,sackOK,eol,eol */
+    {PERSONA_LINUX, true, true, false, true,
+     "|64|||0x054321|22|40000|3735928559|1001|0x0012|64800|2,1,1,4,1,3|1440|7|||0|||1"},
+    {PERSONA_FREEBSD, false, true, false, true,
+     "64||1|0x0000||22|40000|3735928559|1001|0x0012|65535|2,1,3,4,0,0|1460|6|||0||1|1"},
+    /* timestamps only: linux and freebsd mss,nop,nop,ts; windows mss */
+    {PERSONA_LINUX, false, false, true, false,
+     "64||1|0x0000||22|40000|3735928559|1001|0x0012|65160|2,1,1,8|1460||16909060|123456|0||1|1"},
+    {PERSONA_FREEBSD, true, false, true, false,
+     "|64|||0x000000|22|40000|3735928559|1001|0x0012|65535|2,1,1,8|1440||16909060|123456|0|||1"},
+    {PERSONA_WINDOWS, false, false, true, false,
+     "128||1|0x1234||22|40000|3735928559|1001|0x0012|65535|2|1460||||0||1|1"},
+};
+#define NCASES (sizeof CASES / sizeof CASES[0])
+
+/* after the SYN+ACKs: one segment with an odd-length payload (the checksum's odd trailing byte) per family */
+static const char *const PAYLOAD_WANT[2] = {
+    "64||1|0x0000||22|40000|3735928560|1001|0x0018|1024||||||5|68656c6c6f|1|1",
+    "|64|||0x000000|22|40000|3735928560|1001|0x0018|1024||||||5|68656c6c6f||1",
+};
+
+static void addresses(bool ipv6, struct ip_addr *sensor, struct ip_addr *client)
 {
-    struct ip_addr a, b;
-    if (family == AF_INET) {
-        ip_addr_from_v4(&a, (const uint8_t[]){198, 51, 100, 2});
-        ip_addr_from_v4(&b, (const uint8_t[]){203, 0, 113, 10});
+    if (ipv6) {
+        ip_addr_from_v6(sensor, (const uint8_t[]){0x20, 1, 0xd, 0xb8, 0, 5, [15] = 0x10});
+        ip_addr_from_v6(client, (const uint8_t[]){0x20, 1, 0xd, 0xb8, 0, 0xa, [15] = 2});
     } else {
-        ip_addr_from_v6(&a, (const uint8_t[]){0x20, 1, 0xd, 0xb8, 0, 0xa, [15] = 2});
-        ip_addr_from_v6(&b, (const uint8_t[]){0x20, 1, 0xd, 0xb8, 0, 5, [15] = 0x10});
-    }
-    struct tcp_shape shape = {.ttl = 64, .df = true, .window = 1024,
-                              .options = {2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2},
-                              .options_len = 20};
-    struct tcp_reply r = {.src = &a, .dst = &b, .sport = 40000, .dport = 22, .seq = 0xdeadbeef, .ack = 0,
-                          .flags = TCP_FLAG_SYN, .shape = &shape, .payload = payload, .payload_len = plen};
-    memset(frame, 0, 14);
-    frame[12] = family == AF_INET ? 0x08 : 0x86;
-    frame[13] = family == AF_INET ? 0x00 : 0xdd;
-    return 14 + packet_build(&r, frame + 14, cap - 14);
-}
-
-Test(responder_packet, round_trip_ipv4_and_ipv6)
-{
-    uint8_t frame[256];
-    for (int fam = 0; fam < 2; fam++) {
-        int family = fam ? AF_INET6 : AF_INET;
-        size_t len = build(frame, sizeof frame, family, (const uint8_t *)"hello", 5);
-        struct tcp_segment s;
-        cr_assert_eq(tcp_segment_parse(frame, len, DLT_EN10MB, &s), SEGMENT_OK);
-        cr_assert_eq(s.sport, 40000);
-        cr_assert_eq(s.dport, 22);
-        cr_assert_eq(s.seq, 0xdeadbeef);
-        cr_assert_eq(s.flags, TCP_FLAG_SYN);
-        cr_assert(s.offer.has_mss && s.offer.mss == 1460);
-        cr_assert(s.offer.has_wscale && s.offer.wscale == 7);
-        cr_assert(s.offer.sack_permitted);
-        cr_assert(s.offer.has_timestamp && s.offer.ts_val == 1 && s.offer.ts_ecr == 2);
-        cr_assert_eq(s.payload_len, 5);
-        cr_assert_eq(memcmp(s.payload, "hello", 5), 0);
-        /* a correct checksum sums (with the pseudo-header) to zero */
-        size_t l3 = family == AF_INET ? 20 : 40;
-        const uint8_t *tcp = frame + 14 + l3;
-        cr_assert_eq(tcp_checksum(&s.src, &s.dst, tcp, len - 14 - l3), 0);
-        if (family == AF_INET) { /* and the IPv4 header checksum too */
-            uint32_t sum = 0;
-            for (int i = 0; i < 20; i += 2)
-                sum += (uint32_t)(frame[14 + i] << 8 | frame[15 + i]);
-            while (sum >> 16)
-                sum = (sum & 0xffff) + (sum >> 16);
-            cr_assert_eq(sum, 0xffff);
-        }
+        ip_addr_from_v4(sensor, (const uint8_t[]){203, 0, 113, 10});
+        ip_addr_from_v4(client, (const uint8_t[]){198, 51, 100, 2});
     }
 }
 
-Test(responder_packet, every_truncation_is_rejected_or_bounded)
+static void dump(pcap_dumper_t *d, const struct tcp_reply *r)
 {
-    uint8_t frame[256];
-    for (int fam = 0; fam < 2; fam++) {
-        size_t len = build(frame, sizeof frame, fam ? AF_INET6 : AF_INET, (const uint8_t *)"abcdefgh", 8);
-        for (size_t cut = 0; cut < len; cut++) {
-            struct tcp_segment s;
-            enum segment_result r = tcp_segment_parse(frame, cut, DLT_EN10MB, &s);
-            if (r == SEGMENT_OK) {
-                cr_assert_leq(s.payload + s.payload_len, frame + cut);
-                cr_assert_eq(s.payload_wire_len, 8);
-            }
-        }
+    uint8_t pkt[PACKET_MAX];
+    size_t len = packet_build(r, pkt, sizeof pkt);
+    cr_assert_gt(len, 0);
+    struct pcap_pkthdr h = {.caplen = (bpf_u_int32)len, .len = (bpf_u_int32)len};
+    pcap_dump((u_char *)d, &h, pkt);
+}
+
+static void write_replies(const char *path)
+{
+    pcap_t *dead = pcap_open_dead(DLT_RAW, 65535);
+    pcap_dumper_t *d = pcap_dump_open(dead, path);
+    cr_assert_not_null(d, "%s", pcap_geterr(dead));
+    for (size_t i = 0; i < NCASES; i++) {
+        const struct wire_case *c = &CASES[i];
+        struct tcp_offer offer = {.has_mss = true, .mss = 1460, .sack_permitted = c->sack, .has_timestamp = c->ts,
+                                  .ts_val = CLIENT_TSVAL, .has_wscale = c->ws, .wscale = 7};
+        struct tcp_shape shape;
+        persona_synack(c->persona, &HOST, c->ipv6, &offer, TS_NOW, &shape);
+        struct ip_addr sensor, client;
+        addresses(c->ipv6, &sensor, &client);
+        struct tcp_reply r = {.src = &sensor, .dst = &client, .sport = 22, .dport = 40000, .seq = 0xdeadbeef,
+                              .ack = 1001, .flags = SYN_ACK, .ip_id = 0x1234,
+                              .flow_label = c->persona == PERSONA_LINUX ? 0x54321 : 0, .shape = &shape};
+        dump(d, &r);
     }
+    for (int v6 = 0; v6 < 2; v6++) {
+        struct tcp_shape shape = {.ttl = 64, .df = true, .window = 1024};
+        struct ip_addr sensor, client;
+        addresses(v6, &sensor, &client);
+        struct tcp_reply r = {.src = &sensor, .dst = &client, .sport = 22, .dport = 40000, .seq = 0xdeadbef0,
+                              .ack = 1001, .flags = PSH_ACK, .shape = &shape, .payload = (const uint8_t *)"hello",
+                              .payload_len = 5};
+        dump(d, &r);
+    }
+    pcap_dump_close(d);
+    pcap_close(dead);
 }
 
-Test(responder_packet, lying_lengths_and_options_stay_in_bounds)
+Test(responder_packet_build, tshark_reads_each_persona_reply_as_documented)
 {
-    uint8_t frame[256];
-    size_t len = build(frame, sizeof frame, AF_INET, NULL, 0);
-    struct tcp_segment s;
-    frame[14 + 2] = 0xff; /* total length beyond the frame */
-    frame[14 + 3] = 0xff;
-    cr_assert_eq(tcp_segment_parse(frame, len, DLT_EN10MB, &s), SEGMENT_OK);
-    cr_assert_leq(s.payload + s.payload_len, frame + len);
-    frame[14 + 2] = 0;
-    frame[14 + 3] = 10; /* total length shorter than the header */
-    cr_assert_eq(tcp_segment_parse(frame, len, DLT_EN10MB, &s), SEGMENT_MALFORMED);
-    len = build(frame, sizeof frame, AF_INET, NULL, 0);
-    frame[14 + 20 + 12] = 0xf0; /* data offset 60 beyond the captured bytes */
-    cr_assert_eq(tcp_segment_parse(frame, len, DLT_EN10MB, &s), SEGMENT_MALFORMED);
-    /* option length 0, and an option running past the end */
-    struct tcp_offer o;
-    tcp_options_parse((const uint8_t[]){2, 0, 2, 4}, 4, &o);
-    cr_assert_not(o.has_mss);
-    tcp_options_parse((const uint8_t[]){1, 8, 10, 0}, 4, &o);
-    cr_assert_not(o.has_timestamp);
-    tcp_options_parse((const uint8_t[]){3, 3, 200, 0}, 4, &o);
-    cr_assert_eq(o.wscale, 14);
-    frame[12] = 0x08;
-    frame[13] = 0x06; /* ARP */
-    cr_assert_eq(tcp_segment_parse(frame, len, DLT_EN10MB, &s), SEGMENT_NOT_TCP);
+    char path[] = "/tmp/lurker-packet-build-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    write_replies(path);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "tshark -n -r %s -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE"
+             " -o tcp.relative_sequence_numbers:FALSE -T fields -E separator='|' -E aggregator=, " TSHARK_FIELDS " 2>/dev/null",
+             path);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    char line[512];
+    size_t row = 0;
+    while (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = '\0';
+        const char *want = row < NCASES ? CASES[row].want : row < NCASES + 2 ? PAYLOAD_WANT[row - NCASES] : "";
+        cr_expect_str_eq(line, want, "packet %zu\n got %s\nwant %s", row + 1, line, want);
+        row++;
+    }
+    cr_assert_eq(pclose(p), 0, "tshark failed");
+    unlink(path);
+    cr_assert_eq(row, NCASES + 2, "tshark read %zu packets", row);
 }
 
-Test(responder_packet, vlan_sll_and_raw_link_types)
-{
-    uint8_t frame[256], other[300];
-    size_t len = build(frame, sizeof frame, AF_INET, NULL, 0);
-    struct tcp_segment s;
-    /* 802.1Q tag inserted */
-    memcpy(other, frame, 12);
-    other[12] = 0x81, other[13] = 0x00, other[14] = 0, other[15] = 5;
-    memcpy(other + 16, frame + 12, len - 12);
-    cr_assert_eq(tcp_segment_parse(other, len + 4, DLT_EN10MB, &s), SEGMENT_OK);
-    cr_assert_eq(s.dport, 22);
-    cr_assert_eq(tcp_segment_parse(frame + 14, len - 14, DLT_RAW, &s), SEGMENT_OK);
-    memset(other, 0, 16);
-    other[14] = 0x08, other[15] = 0;
-    memcpy(other + 16, frame + 14, len - 14);
-    cr_assert_eq(tcp_segment_parse(other, len + 2, DLT_LINUX_SLL, &s), SEGMENT_OK);
-    cr_assert_eq(tcp_segment_parse(other, len + 2, 12345, &s), SEGMENT_MALFORMED);
-}
-
-Test(responder_packet, build_refuses_what_does_not_fit)
+Test(responder_packet_build, refuses_what_does_not_fit)
 {
     struct ip_addr a;
     ip_addr_from_v4(&a, (const uint8_t[]){1, 2, 3, 4});
     struct tcp_shape shape = {.ttl = 64, .options_len = 0};
     uint8_t big[2000] = {0}, out[100];
     struct tcp_reply r = {.src = &a, .dst = &a, .shape = &shape, .payload = big, .payload_len = sizeof big};
+    cr_assert_eq(packet_build(&r, out, sizeof out), 0);
+    shape.options_len = 3; /* options come in 32-bit words */
+    r.payload_len = 0;
     cr_assert_eq(packet_build(&r, out, sizeof out), 0);
 }
