@@ -16,52 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "syn_packet.h"
+
 #define MAX_COUNT 1000000ul
 #define MAX_RATE 1000000ul
 #define BATCH 64
-
-static uint16_t checksum(const uint8_t *p, size_t len, uint32_t sum)
-{
-    for (size_t i = 0; i + 1 < len; i += 2)
-        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-    if (len & 1)
-        sum += (uint32_t)(p[len - 1] << 8);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void build_syn(uint8_t pkt[40], uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint32_t seq)
-{
-    memset(pkt, 0, 40);
-    pkt[0] = 0x45;
-    put16(pkt + 2, 40);
-    pkt[8] = 64;
-    pkt[9] = IPPROTO_TCP;
-    memcpy(pkt + 12, &src, 4);
-    memcpy(pkt + 16, &dst, 4);
-    put16(pkt + 10, checksum(pkt, 20, 0));
-    uint8_t *tcp = pkt + 20;
-    put16(tcp, sport);
-    put16(tcp + 2, dport);
-    uint32_t nseq = htonl(seq);
-    memcpy(tcp + 4, &nseq, 4);
-    tcp[12] = 5 << 4;
-    tcp[13] = 0x02; /* SYN */
-    put16(tcp + 14, 1024);
-    uint32_t pseudo = 0;
-    const uint8_t *s = pkt + 12;
-    for (int i = 0; i < 8; i += 2)
-        pseudo += (uint32_t)(s[i] << 8 | s[i + 1]);
-    pseudo += IPPROTO_TCP + 20;
-    put16(tcp + 16, checksum(tcp, 20, pseudo));
-}
 
 static double now_s(void)
 {
@@ -107,15 +66,16 @@ int main(int argc, char **argv)
             nanosleep(&ts, NULL);
         }
         /* one sendmmsg per batch: a syscall per packet would make the sender the bottleneck */
-        uint8_t pkts[BATCH][40];
+        uint8_t pkts[BATCH][SYN_PACKET_MAX];
         struct iovec iov[BATCH];
         struct mmsghdr msgs[BATCH];
         unsigned n = 0;
         for (; n < BATCH && sent + n < count; n++) {
             unsigned long i = sent + n;
-            build_syn(pkts[n], htonl(base_host + (uint32_t)i), dst.s_addr, (uint16_t)sport, (uint16_t)port,
-                      (uint32_t)i * 2654435761u);
-            iov[n] = (struct iovec){pkts[n], sizeof pkts[n]};
+            uint32_t src = htonl(base_host + (uint32_t)i);
+            struct syn_spec syn = {.src = (const uint8_t *)&src, .dst = (const uint8_t *)&dst.s_addr,
+                                   .sport = (uint16_t)sport, .dport = (uint16_t)port, .seq = (uint32_t)i * 2654435761u};
+            iov[n] = (struct iovec){pkts[n], syn_build(pkts[n], &syn)};
             msgs[n] = (struct mmsghdr){.msg_hdr = {.msg_name = &to, .msg_namelen = sizeof to, .msg_iov = &iov[n],
                                                    .msg_iovlen = 1}};
         }

@@ -5,7 +5,8 @@
  * Sends COUNT SYNs (at most 10,000,000) at RATE per second (at most 5,000,000) through a raw IP socket, from SRC or,
  * with -S, from random addresses of PREFIX (an IPv4 /24 or an IPv6 /32..64: every SYN from a random /64 below it),
  * to DST on random ports of the range. Each SYN's sequence number is its index, so each SYN+ACK (ack = index + 1),
- * captured with libpcap on IFACE, is matched to its send time (latency = kernel capture timestamp of the SYN+ACK
+ * captured with libpcap on IFACE (a BPF filter picks the SYN+ACKs; nothing of the responder's code is used here to
+ * build or read packets), is matched to its send time (latency = kernel capture timestamp of the SYN+ACK
  * minus the time just before the send call). Prints one JSON line: sent, answered (distinct SYNs
  * answered), duplicates, p50/p99/max latency in microseconds and the send duration. Runs in the attacker namespace. */
 #include <arpa/inet.h>
@@ -25,8 +26,7 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "../../responder/packet_build.h"
-#include "../../responder/tcp_segment.h"
+#include "syn_packet.h"
 
 #define MAX_COUNT 10000000u
 #define MAX_RATE 5000000u
@@ -112,11 +112,8 @@ static void *sender(void *arg)
         memcpy(&s6->sin6_addr, f->dst.bytes, 16);
         sl = sizeof *s6;
     }
-    /* a plain client SYN: MSS 1460 only, like nmap's, window 1024 */
-    struct tcp_shape shape = {.ttl = 64, .df = false, .ipid_increments = true, .window = 1024,
-                              .options = {2, 4, 0x05, 0xb4}, .options_len = 4};
     uint64_t rng = now_ns() | 1;
-    static uint8_t pkts[SEND_BATCH][PACKET_MAX];
+    static uint8_t pkts[SEND_BATCH][SYN_PACKET_MAX];
     struct mmsghdr msgs[SEND_BATCH];
     struct iovec iov[SEND_BATCH];
     f->send_start = now_ns();
@@ -142,11 +139,14 @@ static void *sender(void *arg)
                 random_source(f, &rng, &src);
             uint16_t span = (uint16_t)(f->port_hi - f->port_lo);
             uint16_t dport = (uint16_t)(f->port_lo + (span ? xorshift(&rng) % ((uint32_t)span + 1) : 0));
-            struct tcp_reply syn = {.src = &src, .dst = &f->dst, .sport = (uint16_t)(1024 + xorshift(&rng) % 60000),
-                                    .dport = dport, .seq = i + n, .ack = 0, .flags = TCP_FLAG_SYN,
-                                    .ip_id = (uint16_t)(i + n), .shape = &shape};
+            /* a plain client SYN: MSS 1460 only, like nmap's */
+            bool v6 = f->dst.family == AF_INET6;
+            struct syn_spec syn = {.ipv6 = v6, .src = v6 ? src.bytes : ip_addr_v4(&src),
+                                   .dst = v6 ? f->dst.bytes : ip_addr_v4(&f->dst),
+                                   .sport = (uint16_t)(1024 + xorshift(&rng) % 60000), .dport = dport, .seq = i + n,
+                                   .ip_id = (uint16_t)(i + n), .mss = 1460};
             iov[n].iov_base = pkts[n];
-            iov[n].iov_len = packet_build(&syn, pkts[n], PACKET_MAX);
+            iov[n].iov_len = syn_build(pkts[n], &syn);
             memset(&msgs[n], 0, sizeof msgs[n]);
             msgs[n].msg_hdr.msg_name = &ss;
             msgs[n].msg_hdr.msg_namelen = sl;
@@ -178,16 +178,31 @@ static void *sender(void *arg)
     return NULL;
 }
 
+/* SYN+ACKs only, whole TCP header at a fixed place: IPv6 without extension headers */
+#define SYNACK_FILTER                                                                                              \
+    "(ip and tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)) or "                                           \
+    "(ip6 and ip6[6] == 6 and ip6[40 + 13] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack))"
+
+/* The acknowledgement number of a frame the filter passed (Ethernet: the test's veth), or -1. */
+static int64_t synack_ack(const u_char *bytes, uint32_t caplen)
+{
+    if (caplen < 14 + 20)
+        return -1;
+    size_t tcp = bytes[12] == 0x86 && bytes[13] == 0xdd ? 14 + 40 : 14 + (size_t)(bytes[14] & 0x0f) * 4;
+    if (caplen < tcp + 12)
+        return -1;
+    const u_char *a = bytes + tcp + 8;
+    return (int64_t)((uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3]);
+}
+
 static void on_reply(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
     struct flood *f = (struct flood *)user;
     uint64_t t = (uint64_t)h->ts.tv_sec * 1000000000ULL + (uint64_t)h->ts.tv_usec; /* nanosecond precision */
-    struct tcp_segment s;
-    if (tcp_segment_parse(bytes, h->caplen, DLT_EN10MB, &s) != SEGMENT_OK)
+    int64_t ack = synack_ack(bytes, h->caplen);
+    if (ack < 0)
         return;
-    if ((s.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != (TCP_FLAG_SYN | TCP_FLAG_ACK))
-        return;
-    uint32_t idx = s.ack - 1;
+    uint32_t idx = (uint32_t)ack - 1;
     if (idx >= f->count)
         return;
     uint64_t sent = atomic_load_explicit((_Atomic uint64_t *)&f->sent_ns[idx], memory_order_acquire);
@@ -280,8 +295,9 @@ int main(int argc, char **argv)
     if (pcap_activate(p) < 0)
         return fprintf(stderr, "pcap: %s\n", pcap_geterr(p)), 1;
     struct bpf_program prog;
-    const char *filter = "(ip and tcp[13] & 0x12 == 0x12) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x12)";
-    if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0 || pcap_setfilter(p, &prog) < 0)
+    if (pcap_datalink(p) != DLT_EN10MB)
+        return fprintf(stderr, "pcap: %s is not Ethernet\n", f.iface), 1;
+    if (pcap_compile(p, &prog, SYNACK_FILTER, 1, PCAP_NETMASK_UNKNOWN) < 0 || pcap_setfilter(p, &prog) < 0)
         return fprintf(stderr, "filter: %s\n", pcap_geterr(p)), 1;
     pcap_freecode(&prog);
     pcap_setnonblock(p, 1, ebuf);

@@ -203,9 +203,11 @@ def ctl_status_json(shm_name):
     return json.loads(r.stdout)
 
 
-def tshark_fields(pcap, fields, display_filter=None):
-    """Rows of the given tshark fields (list of lists of strings)."""
+def tshark_fields(pcap, fields, display_filter=None, prefs=()):
+    """Rows of the given tshark fields (list of lists of strings); prefs: tshark -o settings ("tcp.check_checksum:TRUE")."""
     argv = ["tshark", "-n", "-r", pcap, "-T", "fields", "-E", "separator=\t"]
+    for pref in prefs:
+        argv += ["-o", pref]
     for f in fields:
         argv += ["-e", f]
     if display_filter:
