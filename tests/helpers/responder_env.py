@@ -114,8 +114,9 @@ class Capture:
     def __init__(self, topo, ns, ifname, path, bpf="tcp"):
         self.procs = Processes()
         self.path = path
-        self.p = self.procs.start(topo.in_ns(ns, ["tcpdump", "-i", ifname, "-U", "-n", "-w", path, bpf]),
-                                  stderr=subprocess.DEVNULL)
+        # --immediate-mode: packets of the last second are not left in a kernel block that SIGTERM discards
+        argv = ["tcpdump", "-i", ifname, "-U", "--immediate-mode", "-n", "-w", path, bpf]
+        self.p = self.procs.start(topo.in_ns(ns, argv), stderr=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(path), 5, what="tcpdump start")
         time.sleep(0.3)
 

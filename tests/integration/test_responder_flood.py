@@ -10,7 +10,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
 from responder_env import Capture, Responder, flood, wait_ipv6_ready  # noqa: E402
-from lurkertest import ATTACKER_V4, SENSOR_V4, SENSOR_V6, TempDir, Topology, tshark_fields  # noqa: E402
+from lurkertest import (ATTACKER_V4, CHECK_CHECKSUMS, SENSOR_V4, SENSOR_V6, TempDir, Topology,  # noqa: E402
+                        tshark_fields)
 
 RATE, BURST = 2000, 1000
 SOURCE_RATE, SOURCE_BURST = 100, 200
@@ -35,7 +36,7 @@ class FloodTest(unittest.TestCase):
             f = flood(self.topo, dst, count, rate, **kw)
             cap.stop()
             rows = tshark_fields(cap.path, ["tcp.flags", "tcp.ack_raw", "tcp.checksum.status", "ip.checksum.status"],
-                                 prefs=("ip.check_checksum:TRUE", "tcp.check_checksum:TRUE"))
+                                 prefs=CHECK_CHECKSUMS)
         self.assertEqual({row[0] for row in rows} - {"0x0012"}, set())
         self.assertEqual({row[2] for row in rows} | ({row[3] for row in rows} - {""}), {"1"})  # 1: good
         self.assertEqual(len({row[1] for row in rows}), f["answered"])

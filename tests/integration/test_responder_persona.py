@@ -1,7 +1,8 @@
 """The persona against the real thing: the sensor's own Linux kernel listens on an excluded port, lurker answers the
 port next to it, and the same SYNs (seven option sets, IPv4 and IPv6) must get the same SYN+ACK from both: window,
 options and their order and values (timestamp value aside: each clock is its own), TTL/hop limit, DF and IP ID.
-p0f must see the same signature; with persona freebsd, p0f must name FreeBSD."""
+p0f must see the same signature; with persona freebsd, p0f must name FreeBSD. tshark, on a capture of the attacker's
+side, must find one SYN+ACK from lurker per SYN, each with good IP and TCP checksums."""
 import os
 import subprocess
 import sys
@@ -10,7 +11,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
 from responder_env import Capture, Responder, probes, wait_ipv6_ready  # noqa: E402
-from lurkertest import SENSOR_V4, SENSOR_V6, Processes, TempDir, Topology, sh  # noqa: E402
+from lurkertest import (CHECK_CHECKSUMS, SENSOR_V4, SENSOR_V6, Processes, TempDir, Topology, sh,  # noqa: E402
+                        tshark_fields)
 
 OPTSETS = ["linux", "nmap", "none", "mss_ws", "mss_sack", "mss_ts", "windows"]
 KERNEL_PORT = 8080
@@ -68,12 +70,18 @@ class PersonaTest(unittest.TestCase):
         time.sleep(0.3)
         with TempDir() as d, Responder(t, engine=self.engine, addresses=(SENSOR_V4, SENSOR_V6),
                                        responder_yaml="  exclude_ports: [%d]\n" % KERNEL_PORT):
+            ours_pcap = Capture(t, t.attacker, t.a_if, os.path.join(d, "ours.pcap"), "tcp src port %d" % LURKER_PORT)
             for dst in (SENSOR_V4, SENSOR_V6):
                 kernel = probes(t, dst, KERNEL_PORT, OPTSETS)
                 ours = probes(t, dst, LURKER_PORT, OPTSETS)
                 for optset, k, o in zip(OPTSETS, kernel, ours):
                     self.assertTrue(k["answered"] and o["answered"], (dst, optset, k, o))
                     self.assertEqual(comparable(o), comparable(k), "%s %s" % (dst, optset))
+            ours_pcap.stop()
+            rows = tshark_fields(ours_pcap.path, ["ip.version", "tcp.flags", "tcp.checksum.status",
+                                                  "ip.checksum.status"], prefs=CHECK_CHECKSUMS)
+            good = (["4", "0x0012", "1", "1"],) * len(OPTSETS) + (["6", "0x0012", "1", ""],) * len(OPTSETS)
+            self.assertEqual(tuple(rows), good)
             cap = Capture(t, t.attacker, t.a_if, os.path.join(d, "a.pcap"))
             for port in (KERNEL_PORT, LURKER_PORT):
                 t.ns(t.attacker, "curl", "-s", "-m", "1", "http://%s:%d/" % (SENSOR_V4, port), check=False)

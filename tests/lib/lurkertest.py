@@ -203,8 +203,12 @@ def ctl_status_json(shm_name):
     return json.loads(r.stdout)
 
 
+# tshark's -o settings that validate the IPv4 and TCP checksums (ip/tcp.checksum.status: 1 good, 0 bad)
+CHECK_CHECKSUMS = ("ip.check_checksum:TRUE", "tcp.check_checksum:TRUE")
+
+
 def tshark_fields(pcap, fields, display_filter=None, prefs=()):
-    """Rows of the given tshark fields (list of lists of strings); prefs: tshark -o settings ("tcp.check_checksum:TRUE")."""
+    """Rows of the given tshark fields (list of lists of strings); prefs: tshark -o settings (CHECK_CHECKSUMS)."""
     argv = ["tshark", "-n", "-r", pcap, "-T", "fields", "-E", "separator=\t"]
     for pref in prefs:
         argv += ["-o", pref]
