@@ -4,7 +4,6 @@ options and their order and values (timestamp value aside: each clock is its own
 p0f must see the same signature; with persona freebsd, p0f must name FreeBSD. tshark, on a capture of the attacker's
 side, must find one SYN+ACK from lurker per SYN, each with good IP and TCP checksums."""
 import os
-import subprocess
 import sys
 import time
 import unittest
