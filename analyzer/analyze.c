@@ -137,18 +137,17 @@ static void emit_records(struct analyze_scratch *sc, bool pcap_truncated, const 
             snprintf(stats->error, sizeof stats->error, "out of memory while reassembling");
             break;
         }
+        bool cut = pcap_truncated || (opt->input_shrank && *opt->input_shrank);
         struct recognised seen;
         recognise(client.bytes, client.len, server.bytes, server.len, f->proto == IPPROTO_NUM_UDP, &seen);
         struct record_input in = { .flow = f, .started_by = started_by, .client = &client, .server = &server, .seen = &seen, .src = src,
-                                   .pcap_truncated = pcap_truncated, .max_record_payload = opt->max_record_payload,
+                                   .pcap_truncated = cut, .max_record_payload = opt->max_record_payload,
                                    .source_json = sc->source.oom ? NULL : sc->source.s,
                                    .source_json_len = sc->source.len };
         struct record rec;
-        if (record_prepare(&in, !opt->lines_only, &sc->line, &rec) == 0) {
-            stats->flows++;
-            stopped = fn(&rec, arg);
-        }
-        record_free(&rec);
+        record_prepare(&in, &sc->line, &rec);
+        stats->flows++;
+        stopped = fn(&rec, arg);
     }
 }
 

@@ -3,6 +3,7 @@
 #define ANALYZER_ANALYZE_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,14 +16,14 @@
 struct analyze_options {
     size_t max_payload;        /* bytes kept per direction when reassembling */
     size_t max_record_payload; /* bytes of each direction written into a record (0: all that was kept) */
-    bool lines_only;           /* the callback only writes records (record_json_line, record_serialize) and never
-                                * reads record->fields: the jansson object is not built, which is most of the cost
-                                * of a small flow */
     /* The sensor's monitored prefixes (--local, LURKER_LOCAL), or none. Given, a flow between a local and a remote
      * endpoint is oriented from the remote side (src_* is the outsider) and says who sent its first packet
      * (started_by); not given, the handshake decides as before (SCHEMA.md). */
     const struct prefix *local;
     size_t nlocal;
+    /* Non-zero once the input lost bytes while being analysed (mapped_file.h); NULL: it cannot. Records rebuilt
+     * from then on say truncated ("pcap"). */
+    const volatile sig_atomic_t *input_shrank;
 };
 
 struct analyze_source {

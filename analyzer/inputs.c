@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mapped_file.h"
+
 #define DIRECTORY_MAX_DEPTH 32
 
 int input_read_stream(int fd, size_t max_bytes, uint8_t **data, size_t *len, char *err, size_t errlen)
@@ -68,17 +70,35 @@ int input_read_stream(int fd, size_t max_bytes, uint8_t **data, size_t *len, cha
     return 0;
 }
 
+/* A regular file is mapped (mapped_file.h), anything else (stdin, an empty file) read into memory. */
 static int read_and_hand(int fd, const char *path, size_t max_bytes, pcap_fn fn, void *arg)
 {
+    const char *shown = path ? path : "-";
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size <= max_bytes) {
+        size_t len = (size_t)st.st_size;
+        const uint8_t *data = mapped_file_open(fd, len);
+        if (!data) {
+            fprintf(stderr, "lurker-analyzer: %s: mmap: %s\n", shown, strerror(errno));
+            return 1;
+        }
+        int rc = fn(path, data, len, arg);
+        bool shrank = mapped_file_shrank;
+        mapped_file_close(data, len);
+        if (shrank) {
+            fprintf(stderr, "lurker-analyzer: %s: truncated while it was read (its records say so)\n", shown);
+            return 1;
+        }
+        return rc ? 1 : 0;
+    }
     char err[160];
     uint8_t *data;
     size_t len;
-    int rc = input_read_stream(fd, max_bytes, &data, &len, err, sizeof err);
-    if (rc != 0) {
-        fprintf(stderr, "lurker-analyzer: %s: %s\n", path ? path : "-", err);
+    if (input_read_stream(fd, max_bytes, &data, &len, err, sizeof err) != 0) {
+        fprintf(stderr, "lurker-analyzer: %s: %s\n", shown, err);
         return 1;
     }
-    rc = fn(path, data, len, arg);
+    int rc = fn(path, data, len, arg);
     free(data);
     return rc ? 1 : 0;
 }

@@ -9,20 +9,6 @@
 
 #include "text.h"
 
-/* json_object_set_new on a value that may be NULL after an allocation failure: skip the key rather than crash. */
-static void put(json_t *obj, const char *key, json_t *value)
-{
-    if (value)
-        json_object_set_new_nocheck(obj, key, value);
-}
-
-/* Strings from recognise.h are printable ASCII already. */
-static void put_str(json_t *obj, const char *key, const char *s)
-{
-    if (s && s[0])
-        put(obj, key, json_string_nocheck(s));
-}
-
 /* A name from the file system or an S3 key: kept as is when it is valid UTF-8, else as printable ASCII. */
 static json_t *utf8_or_printable(const char *s)
 {
@@ -47,98 +33,6 @@ static const char *proto_name(uint8_t proto)
     }
 }
 
-static json_t *address(const struct flow *f, int endpoint)
-{
-    char buf[INET6_ADDRSTRLEN];
-    if (!inet_ntop(f->family == 4 ? AF_INET : AF_INET6, f->addr[endpoint], buf, sizeof buf))
-        return json_string_nocheck("?");
-    return json_string_nocheck(buf);
-}
-
-static json_t *iso_time(struct timestamp ts)
-{
-    time_t t = (time_t)ts.sec;
-    struct tm tm;
-    char buf[48];
-    if (!gmtime_r(&t, &tm))
-        return json_null();
-    size_t k = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + k, sizeof buf - k, ".%06uZ", ts.nsec / 1000);
-    return json_string_nocheck(buf);
-}
-
-/* The payload lengths; the texts themselves are written by the line writer, not into the jansson object. */
-static void put_lengths(json_t *rec, const struct stream *cs, const struct stream *ss)
-{
-    put(rec, "payload_len", json_integer((json_int_t)cs->len));
-    put(rec, "server_payload_len", json_integer((json_int_t)ss->len));
-}
-
-static json_t *gap_list(const struct stream *s)
-{
-    json_t *list = json_array();
-    size_t listed = s->ngaps < REASSEMBLY_MAX_GAPS_LISTED ? (size_t)s->ngaps : REASSEMBLY_MAX_GAPS_LISTED;
-    for (size_t i = 0; list && i < listed; i++) {
-        json_t *g = json_object();
-        if (!g)
-            break;
-        put(g, "offset", json_integer((json_int_t)s->gaps[i].offset));
-        put(g, "length", json_integer((json_int_t)s->gaps[i].length));
-        json_array_append_new(list, g);
-    }
-    return list;
-}
-
-static void put_recognised(json_t *rec, const struct recognised *r)
-{
-    put_str(rec, "service", r->service);
-    if (r->ssh_banner[0] || r->ssh_server_banner[0]) {
-        json_t *o = json_object();
-        put_str(o, "banner", r->ssh_banner);
-        put_str(o, "server_banner", r->ssh_server_banner);
-        put(rec, "ssh", o);
-    }
-    if (r->http_method[0]) {
-        json_t *o = json_object();
-        put_str(o, "method", r->http_method);
-        put(o, "path", json_string_nocheck(r->http_path));
-        put_str(o, "version", r->http_version);
-        put_str(o, "host", r->http_host);
-        put_str(o, "user_agent", r->http_user_agent);
-        put(rec, "http", o);
-    }
-    if (r->tls_version[0]) {
-        json_t *o = json_object();
-        put_str(o, "version", r->tls_version);
-        put_str(o, "sni", r->tls_sni);
-        if (r->tls_nalpn) {
-            json_t *alpn = json_array();
-            for (size_t i = 0; alpn && i < r->tls_nalpn; i++)
-                json_array_append_new(alpn, json_string_nocheck(r->tls_alpn[i]));
-            put(o, "alpn", alpn);
-        }
-        put_str(o, "ja3", r->tls_ja3);
-        put_str(o, "ja3_full", r->tls_ja3_full);
-        put(rec, "tls", o);
-    }
-    if (r->service && !strcmp(r->service, "rdp")) {
-        json_t *o = json_object();
-        put_str(o, "cookie", r->rdp_cookie);
-        put(rec, "rdp", o);
-    }
-    if (r->redis_command[0]) {
-        json_t *o = json_object();
-        put_str(o, "command", r->redis_command);
-        put(rec, "redis", o);
-    }
-    if (r->dns_qtype >= 0) {
-        json_t *o = json_object();
-        put_str(o, "qname", r->dns_qname);
-        put(o, "qtype", json_integer(r->dns_qtype));
-        put(rec, "dns", o);
-    }
-}
-
 /* Whether the record's texts are cut by max_record_payload (one of the "truncation" reasons). */
 static bool cut_in_record(const struct record_input *in)
 {
@@ -156,108 +50,12 @@ static const char *started_by_name(enum started_by who)
     return who == STARTED_BY_SENSOR ? "sensor" : "outsider";
 }
 
-/* The jansson object: every field but the payload texts, in the order the line writer writes them. */
-static json_t *build_fields(const struct record_input *in)
+void record_prepare(const struct record_input *in, struct record_buffer *buffer, struct record *out)
 {
-    const struct flow *f = in->flow;
-    int c = f->client, s = !f->client;
-    const struct flow_direction *cd = &f->dir[c], *sd = &f->dir[s];
-    json_t *rec = json_object();
-    if (!rec)
-        return NULL;
-    put(rec, "schema_version", json_integer(ANALYZER_SCHEMA_VERSION));
-    put(rec, "init_ts", json_integer((json_int_t)f->first.sec));
-    put(rec, "last_ts", json_integer((json_int_t)f->last.sec));
-    put(rec, "init_time", iso_time(f->first));
-    put(rec, "last_time", iso_time(f->last));
-    /* timestamps in a file may go backwards: a negative duration is reported as 0 */
-    double duration = ((double)f->last.sec - (double)f->first.sec) +
-                      ((double)f->last.nsec - (double)f->first.nsec) / 1e9;
-    if (!(duration > 0))
-        duration = 0;
-    put(rec, "duration", json_real(duration < 1e12 ? (double)(long long)(duration * 1e6) / 1e6 : duration));
-    put(rec, "proto", json_string_nocheck(proto_name(f->proto)));
-    put(rec, "src_addr", address(f, c));
-    put(rec, "src_port", json_integer(f->port[c]));
-    put(rec, "dst_addr", address(f, s));
-    put(rec, "dst_port", json_integer(f->port[s]));
-    if (in->started_by != STARTED_BY_UNKNOWN)
-        put(rec, "started_by", json_string_nocheck(started_by_name(in->started_by)));
-    put(rec, "sensor", utf8_or_printable(in->src->sensor));
-    put(rec, "s3path", utf8_or_printable(in->src->s3path));
-    put(rec, "packets", json_integer((json_int_t)(cd->packets + sd->packets)));
-    put(rec, "bytes", json_integer((json_int_t)(cd->ip_bytes + sd->ip_bytes)));
-    put(rec, "client_packets", json_integer((json_int_t)cd->packets));
-    put(rec, "server_packets", json_integer((json_int_t)sd->packets));
-
-    bool tcp = f->proto == IPPROTO_NUM_TCP;
-    put(rec, "handshake", json_boolean(tcp && cd->acked_peer_synack));
-    if (tcp) {
-        json_t *t = json_object();
-        put(t, "syn", json_boolean(cd->syn));
-        put(t, "synack", json_boolean(sd->synack));
-        put(t, "client_fin", json_boolean(cd->fin));
-        put(t, "server_fin", json_boolean(sd->fin));
-        put(t, "client_rst", json_boolean(cd->rst));
-        put(t, "server_rst", json_boolean(sd->rst));
-        put(rec, "tcp", t);
-    }
-    if (f->proto == IPPROTO_NUM_ICMP || f->proto == IPPROTO_NUM_ICMPV6) {
-        json_t *o = json_object();
-        put(o, "type", json_integer(f->icmp_type));
-        put(o, "code", json_integer(f->icmp_code));
-        put(rec, "icmp", o);
-    }
-    const struct stream *cs = in->client, *ss = in->server;
-    put(rec, "retransmissions", json_integer((json_int_t)(cs->retransmissions + ss->retransmissions)));
-    put(rec, "overlaps", json_integer((json_int_t)(cs->overlaps + ss->overlaps)));
-    put(rec, "overlap_conflicts", json_integer((json_int_t)(cs->overlap_conflicts + ss->overlap_conflicts)));
-    put(rec, "out_of_order", json_integer((json_int_t)(cs->out_of_order + ss->out_of_order)));
-    put(rec, "gaps", json_integer((json_int_t)cs->ngaps));
-    put(rec, "gap_bytes", json_integer((json_int_t)cs->gap_bytes));
-    if (cs->ngaps)
-        put(rec, "gap_ranges", gap_list(cs));
-    put(rec, "server_gaps", json_integer((json_int_t)ss->ngaps));
-    put_lengths(rec, cs, ss);
-    put_recognised(rec, in->seen);
-
-    json_t *why = json_array();
-    if (in->pcap_truncated)
-        json_array_append_new(why, json_string_nocheck("pcap"));
-    if (cd->clipped || sd->clipped)
-        json_array_append_new(why, json_string_nocheck("snaplen"));
-    if (cs->cut_bytes || ss->cut_bytes)
-        json_array_append_new(why, json_string_nocheck("payload_cap"));
-    if (cut_in_record(in))
-        json_array_append_new(why, json_string_nocheck("record_size"));
-    put(rec, "truncated", json_boolean(why && json_array_size(why) > 0));
-    put(rec, "truncation", why);
-    if (cs->cut_bytes || ss->cut_bytes)
-        put(rec, "cut_bytes", json_integer((json_int_t)(cs->cut_bytes + ss->cut_bytes)));
-    return rec;
-}
-
-int record_prepare(const struct record_input *in, bool with_fields, struct record_buffer *buffer, struct record *out)
-{
-    memset(out, 0, sizeof *out);
     out->input = in;
     out->buffer = buffer;
     out->client_bytes = in->client->bytes;
     out->client_len = record_limit(in, in->client);
-    if (with_fields && !(out->fields = build_fields(in)))
-        return -1;
-    return 0;
-}
-
-int record_build(const struct record_input *in, struct record *out)
-{
-    return record_prepare(in, true, NULL, out);
-}
-
-void record_free(struct record *r)
-{
-    json_decref(r->fields);
-    memset(r, 0, sizeof *r);
 }
 
 void record_buffer_free(struct record_buffer *b)
@@ -266,8 +64,7 @@ void record_buffer_free(struct record_buffer *b)
     memset(b, 0, sizeof *b);
 }
 
-/* ---- the line writer: JSON text straight into a buffer, no intermediate objects ----
- * Every string written is either produced here (digits, fixed names, base64, the readable text, ASCII from the
+/* The record is written once, as JSON text straight into a buffer, with no intermediate objects. Every string written is either produced here (digits, fixed names, base64, the readable text, ASCII from the
  * recognisers, all escaped) or a file/S3 name that jansson validated as UTF-8 (record_source_json()), so the line is
  * always valid UTF-8 JSON. */
 
@@ -386,7 +183,7 @@ static void put_member_key(struct record_buffer *b, bool *first, const char *key
     put_char(b, ':');
 }
 
-/* put_str() of the jansson builder: only non-empty strings become members. */
+/* Only non-empty strings become members. */
 static void put_member_str(struct record_buffer *b, bool *first, const char *key, const char *s)
 {
     if (s && s[0]) {
@@ -709,7 +506,7 @@ static void put_texts(struct record_buffer *b, const char *b64_member, size_t b6
 #define PUT_TEXTS(b, b64_member, text_member, bytes, n) \
     put_texts((b), b64_member, sizeof b64_member - 1, text_member, sizeof text_member - 1, (bytes), (n))
 
-/* The whole record, appended to b, in the order the jansson object had: its fields, then the four texts. */
+/* The whole record, appended to b: its fields in SCHEMA.md's order, then the four texts. */
 static void write_record(const struct record_input *in, struct record_buffer *b)
 {
     const struct flow *f = in->flow;
@@ -862,30 +659,11 @@ int record_json_line(const struct record *r, const char **line, size_t *len)
     return 0;
 }
 
-int record_serialize(const struct record *r, char **out, size_t *len)
+json_t *record_fields(const struct record *r)
 {
-    if (r->buffer) { /* written into the reusable buffer, then copied out at its exact size */
-        const char *line;
-        size_t n;
-        if (record_json_line(r, &line, &n) != 0)
-            return -1;
-        char *copy = malloc(n);
-        if (!copy)
-            return -1;
-        memcpy(copy, line, n - 1);
-        copy[n - 1] = '\0';
-        *out = copy;
-        *len = n - 1;
-        return 0;
-    }
-    struct record_buffer b = { 0 };
-    write_record(r->input, &b);
-    if (!reserve(&b, 1)) {
-        free(b.s);
-        return -1;
-    }
-    b.s[b.len] = '\0';
-    *out = b.s;
-    *len = b.len;
-    return 0;
+    const char *line;
+    size_t len;
+    if (record_json_line(r, &line, &len) != 0)
+        return NULL;
+    return json_loadb(line, len - 1, JSON_ALLOW_NUL, NULL);
 }

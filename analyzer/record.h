@@ -1,5 +1,5 @@
-/* The record of one finished flow (fields documented in analyzer/SCHEMA.md): written as one JSON line straight into
- * a reusable buffer, and, for callers that read fields (the summary), also as a jansson object. */
+/* The record of one finished flow (fields documented in analyzer/SCHEMA.md), written once: as one JSON line straight
+ * into a reusable buffer. Callers that read fields parse that line back (record_fields). */
 #ifndef ANALYZER_RECORD_H
 #define ANALYZER_RECORD_H
 
@@ -47,27 +47,21 @@ struct record_input {
 void record_source_json(const struct analyze_source *src, struct record_buffer *b);
 
 struct record {
-    json_t *fields;              /* every field but the four payload texts; NULL when built without (record_prepare) */
     const uint8_t *client_bytes; /* the client's bytes as written into the record (valid during the callback) */
     size_t client_len;
     const struct record_input *input; /* borrowed: valid during the callback */
-    struct record_buffer *buffer;     /* where record_json_line() writes; NULL: record_serialize() only */
+    struct record_buffer *buffer;     /* where record_json_line() writes */
 };
 
-/* Builds the record with its jansson object. in must outlive out. Returns 0, or -1 when memory ran out. */
-int record_build(const struct record_input *in, struct record *out);
+/* Prepares the record for writing into buffer (reused across records). in and buffer must outlive out. */
+void record_prepare(const struct record_input *in, struct record_buffer *buffer, struct record *out);
 
-/* Prepares the record for writing into buffer (reused across records), building the jansson object only when
- * with_fields. in and buffer must outlive out. Returns 0, or -1 when memory ran out. */
-int record_prepare(const struct record_input *in, bool with_fields, struct record_buffer *buffer, struct record *out);
-
-void record_free(struct record *r);
-
-/* One JSON object on one line (no newline), malloc'd into *line. Returns 0, or -1 when memory ran out. */
-int record_serialize(const struct record *r, char **line, size_t *len);
-
-/* One JSON object followed by a newline, written into the record's buffer (prepared with record_prepare) and valid
- * until the next record: no allocation once the buffer has grown. Returns 0, or -1 when memory ran out. */
+/* One JSON object followed by a newline, written into the record's buffer and valid until the next record: no
+ * allocation once the buffer has grown. Returns 0, or -1 when memory ran out. */
 int record_json_line(const struct record *r, const char **line, size_t *len);
+
+/* The record's members read back from its line, for callers that read fields (the summary, the report): a new
+ * reference, or NULL when memory ran out. Overwrites the record's buffer. */
+json_t *record_fields(const struct record *r);
 
 #endif

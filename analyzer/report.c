@@ -296,15 +296,7 @@ uint64_t report_flows(const struct report *r)
 
 int report_add(struct report *r, const struct record *record)
 {
-    if (record->fields)
-        return add_fields(r, record->fields, record->client_bytes, record->client_len);
-    /* a record prepared for writing only (no jansson object): read its line back */
-    char *line;
-    size_t len;
-    if (record_serialize(record, &line, &len) != 0)
-        return -1;
-    json_t *rec = json_loadb(line, len, 0, NULL);
-    free(line);
+    json_t *rec = record_fields(record);
     int rc = rec ? add_fields(r, rec, record->client_bytes, record->client_len) : -1;
     json_decref(rec);
     return rc;

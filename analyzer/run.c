@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "inputs.h"
+#include "mapped_file.h"
 #include "record.h"
 
 #define PROGRESS_AFTER_SECONDS 2.0
@@ -23,6 +24,7 @@ void analysis_run_init(struct run *r, FILE *out)
 {
     memset(r, 0, sizeof *r);
     r->analyze.max_payload = ANALYZER_DEFAULT_MAX_PAYLOAD;
+    r->analyze.input_shrank = &mapped_file_shrank;
     r->out = out;
     r->progress = isatty(STDERR_FILENO);
     r->started = now();
@@ -65,8 +67,6 @@ int analysis_run_pcap(struct run *r, const char *name, int key_start, const uint
     struct analyze_stats stats;
     r->inputs++;
     r->bytes += len;
-    /* only the summary reads a record's jansson object; lines and the report do not need it built */
-    r->analyze.lines_only = !r->summary && !r->report;
     int rc = analyze_pcap(data, len, &r->analyze, &src, write_record, r, &stats);
     fflush(r->out);
     const char *shown = name ? name : "(stdin)";

@@ -43,7 +43,6 @@ static void copy_field(char *dst, size_t size, const json_t *rec, const char *ke
 
 int summary_add(struct summary *s, const struct record *record)
 {
-    const json_t *rec = record->fields;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 256;
         struct summary_row *rows = realloc(s->rows, cap * sizeof *rows);
@@ -52,6 +51,9 @@ int summary_add(struct summary *s, const struct record *record)
         s->rows = rows;
         s->cap = cap;
     }
+    json_t *rec = record_fields(record);
+    if (!rec)
+        return -1;
     struct summary_row *r = &s->rows[s->n++];
     r->init_ts = json_integer_value(json_object_get(rec, "init_ts"));
     copy_field(r->time, sizeof r->time, rec, "init_time");
@@ -65,6 +67,7 @@ int summary_add(struct summary *s, const struct record *record)
         r->excerpt[w++] = (c >= 0x20 && c <= 0x7e) ? (char)c : (c >= '\t' && c <= '\r') ? ' ' : '.';
     }
     r->excerpt[w] = '\0';
+    json_decref(rec);
     return 0;
 }
 
