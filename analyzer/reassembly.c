@@ -174,6 +174,11 @@ int reassemble_tcp_scratch(const struct segment *segs, size_t n, bool syn_seen, 
     uint64_t end = stream_end(segs, n, base);
     size_t size = end < max_bytes ? (size_t)end : max_bytes;
     out->cut_bytes = end > size ? end - size : 0;
+    if (n == 1 && seq_offset(segs[0].seq, base) == 0) { /* the most common stream: the segment is the stream */
+        out->bytes = segs[0].data;
+        out->len = size;
+        return 0;
+    }
     if (scratch_reserve(scratch, size ? size : 1) != 0)
         return -1;
     memset(scratch->filled, 0, size);
@@ -217,7 +222,7 @@ static void concatenate(const struct segment *segs, size_t n, uint8_t *bytes, si
     out->bytes = bytes;
     for (size_t i = 0; i < n && out->len < size; i++) {
         size_t take = segs[i].len < size - out->len ? segs[i].len : size - out->len;
-        memcpy(out->bytes + out->len, segs[i].data, take);
+        memcpy(bytes + out->len, segs[i].data, take);
         out->len += take;
     }
 }
@@ -243,6 +248,11 @@ int reassemble_datagrams_scratch(const struct segment *segs, size_t n, size_t ma
     size_t total = datagrams_total(segs, n);
     size_t size = total < max_bytes ? total : max_bytes;
     out->cut_bytes = total - size;
+    if (n == 1) { /* one datagram: no copy */
+        out->bytes = segs[0].data;
+        out->len = size;
+        return 0;
+    }
     if (scratch_reserve(scratch, size ? size : 1) != 0)
         return -1;
     concatenate(segs, n, scratch->bytes, size, out);

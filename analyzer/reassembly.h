@@ -28,7 +28,8 @@ struct gap {
 };
 
 struct stream {
-    uint8_t *bytes;          /* len bytes: the stream without its gaps (malloc'd, or in a reassembly_scratch) */
+    const uint8_t *bytes;    /* len bytes: the stream without its gaps (malloc'd, in a reassembly_scratch, or the
+                              * one segment's own bytes) */
     void *allocation;        /* what reassembly_stream_free() frees: bytes, or NULL when they live in a scratch */
     size_t len;
     uint64_t retransmissions;
@@ -50,7 +51,8 @@ int reassemble_tcp(const struct segment *segs, size_t n, bool syn_seen, uint32_t
 int reassemble_datagrams(const struct segment *segs, size_t n, size_t max_bytes, struct stream *out);
 
 /* Buffers reused from stream to stream (one per direction), so that rebuilding a flow allocates nothing once they
- * have grown. A stream rebuilt into a scratch points into it: valid until the scratch is reused or freed. */
+ * have grown. A stream rebuilt into a scratch points into it, or, when it is one segment from the stream's start,
+ * into that segment: valid until the scratch is reused or freed and while the segments' data lives. */
 struct reassembly_scratch {
     uint8_t *bytes;
     uint8_t *filled;         /* one flag per stream byte: received */
