@@ -4,6 +4,7 @@
 #include "recognise.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +59,23 @@ struct ja3_text {
     bool first;
 };
 
+/* Appends "-v" (or "v" first in its list): the digits by hand, printf being most of a ClientHello's cost. */
 static void ja3_value(struct ja3_text *t, unsigned v)
 {
-    int k = snprintf(t->s + t->len, t->size - t->len, "%s%u", t->first ? "" : "-", v);
-    if (k > 0 && (size_t)k < t->size - t->len)
-        t->len += (size_t)k;
+    char digits[12];
+    size_t k = sizeof digits;
+    do {
+        digits[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (!t->first)
+        digits[--k] = '-';
+    size_t n = sizeof digits - k;
+    if (n < t->size - t->len) {
+        memcpy(t->s + t->len, digits + k, n);
+        t->len += n;
+        t->s[t->len] = '\0';
+    }
     t->first = false;
 }
 
@@ -156,15 +169,30 @@ static void parse_extensions(struct reader *ext, struct recognised *out, struct 
     }
 }
 
+/* OpenSSL 3 looks an algorithm up by name on every EVP_md5() digest unless it was fetched once: half the cost of a
+ * ClientHello. */
+static EVP_MD *md5;
+static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
+
+static void fetch_md5(void)
+{
+    md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+}
+
 static void md5_hex(const char *s, size_t len, char out[33])
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int dlen = 0;
     out[0] = '\0';
-    if (!EVP_Digest(s, len, digest, &dlen, EVP_md5(), NULL) || dlen != 16)
+    pthread_once(&md5_once, fetch_md5);
+    if (!md5 || !EVP_Digest(s, len, digest, &dlen, md5, NULL) || dlen != 16)
         return;
-    for (unsigned i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    for (unsigned i = 0; i < 16; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 15];
+    }
+    out[32] = '\0';
 }
 
 bool recognise_tls(const uint8_t *b, size_t n, struct recognised *out)
