@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "flowid.h"
 #include "text.h"
 
 /* A name from the file system or an S3 key: kept as is when it is valid UTF-8, else as printable ASCII. */
@@ -24,13 +25,8 @@ static json_t *utf8_or_printable(const char *s)
 
 static const char *proto_name(uint8_t proto)
 {
-    switch (proto) {
-    case IPPROTO_NUM_TCP: return "tcp";
-    case IPPROTO_NUM_UDP: return "udp";
-    case IPPROTO_NUM_ICMP: return "icmp";
-    case IPPROTO_NUM_ICMPV6: return "icmpv6";
-    default: return "other";
-    }
+    const char *name = flowid_proto_name(proto, PROTO_SPELLING_JSON);
+    return name ? name : "other";
 }
 
 /* Whether the record's texts are cut by max_record_payload (one of the "truncation" reasons). */

@@ -34,7 +34,6 @@ struct flow_key {
 };
 
 enum flow_internal_flags {
-    FLOW_SEEN_SYNACK = 1u << 7, /* synack_seq is valid */
     FLOW_JOURNALED = 1u << 8,   /* its packets go to the crash journal (journal.h) */
     FLOW_IGNORED = 1u << 9,     /* the host's own flow (origin.h): an entry without packets, never written */
     FLOW_CLIENT_DATA = 1u << 10, /* the remote side sent a payload: the flow keeps its own pcap (spool.h) */
@@ -51,7 +50,6 @@ struct flow {
     uint32_t records_len, records_cap;    /* < max_flow_bytes + 16 x max_flow_packets < 4 GiB (config.c) */
     uint64_t wire_bytes;                  /* sum of original packet lengths */
     uint32_t packets;
-    uint32_t synack_seq;                  /* our SYN+ACK's sequence number, to check the scanner's ACK */
     uint32_t flags;                       /* enum flow_flags (queue.h) | enum flow_internal_flags */
     uint16_t first_code;                  /* ICMP code of the first packet (for the record); 0 otherwise */
     uint32_t journal_seg;                 /* the journal segment holding its first packet */

@@ -48,7 +48,10 @@ struct capturer {
     uint64_t processed_through_us;     /* capture time (unix us) of the latest packet read from the ring */
     uint64_t next_tick_us, next_publish_us;
     unsigned long long kernel_drops;
-    uint8_t cookie_key[SHM_KEY_BYTES]; /* the responder's, copied from shared memory every second */
+    /* The responder's, copied from shared memory every second, for one rule only: an outsider's ACK to one of the
+     * host's ephemeral ports is told from the host's own traffic by its SYN cookie (origin.c). The capturer no
+     * longer judges handshakes: the analyzer does, from the packets, and nothing downstream read the capturer's. */
+    uint8_t cookie_key[SHM_KEY_BYTES];
     uint64_t published[CNT_COUNT];     /* what the shared counters already hold from this process */
 };
 

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "batchname.h"
+#include "flowid.h"
 #include "journal.h"
 #include "journal_format.h"
 #include "log.h"
@@ -126,13 +126,12 @@ static bool done_counts(void *arg, const uint8_t *name, size_t len)
 {
     const struct spool *s = arg;
     char text[QUEUE_NAME_MAX], tmp[QUEUE_NAME_MAX + 8];
-    uint64_t opened_us;
-    char seq[BATCHNAME_SEQ_MAX];
+    struct spool_name n;
     if (len == 0 || len >= sizeof text)
         return true;
     memcpy(text, name, len);
     text[len] = '\0';
-    if (memchr(text, '\0', len) != NULL || !batchname_parse(text, &opened_us, seq))
+    if (memchr(text, '\0', len) != NULL || !spool_name_parse(text, &n) || !n.batch)
         return true;
     snprintf(tmp, sizeof tmp, "%s.tmp", text);
     return faccessat(s->dirfd, tmp, F_OK, AT_SYMLINK_NOFOLLOW) != 0;

@@ -134,7 +134,7 @@ static void hand_out(struct replay *r, struct replay_slot *s)
 {
     struct flow *f = s->flow;
     forget(r, s);
-    f->flags = (f->flags & (FLOW_HANDSHAKE | FLOW_SEEN_SYNACK | FLOW_CLIENT_DATA)) | FLOW_EARLY | FLOW_TRUNCATED;
+    f->flags = (f->flags & FLOW_CLIENT_DATA) | FLOW_EARLY | FLOW_TRUNCATED;
     r->stats.flows_out++;
     r->sink(r->sink_arg, f);
 }
@@ -204,8 +204,6 @@ static void packet(struct replay *r, const struct jrec *rec)
     }
     if (r->acct.memory > r->stats.memory_peak)
         r->stats.memory_peak = r->acct.memory;
-    if (dr == DECODE_OK && p.proto == IPPROTO_TCP)
-        tracker_track_handshake(&r->keys, f, &p, inbound);
     tracker_track_client_data(f, &p, dr, inbound);
     while (r->acct.memory > r->limits.memory_limit && r->oldest) {
         struct replay_slot *o = find(r, r->oldest->journal_serial);

@@ -46,7 +46,7 @@ struct replay_slot {
 };
 
 struct replay {
-    struct tracker keys;        /* only local prefixes and dlt are used: tracker_flow_key, handshake */
+    struct tracker keys;        /* only local prefixes and dlt are used: tracker_flow_key */
     struct flow_table acct;     /* no buckets: flow_append's memory accounting */
     struct replay_slot *slots;
     size_t cap, used;

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "batchname.h"
+#include "flowid.h"
 #include "log.h"
 #include "pcapfile.h"
 #include "shm.h"
@@ -25,14 +25,14 @@ static bool has_suffix(const char *name, const char *suffix)
 
 static bool is_batch_tmp(const char *name)
 {
-    char stem[QUEUE_NAME_MAX], seq[BATCHNAME_SEQ_MAX];
-    size_t n = strlen(name);
-    uint64_t opened_us;
-    if (n <= 4 || n - 4 >= sizeof stem)
+    char stem[QUEUE_NAME_MAX];
+    struct spool_name n;
+    size_t len = strlen(name);
+    if (len <= 4 || len - 4 >= sizeof stem)
         return false;
-    memcpy(stem, name, n - 4);
-    stem[n - 4] = '\0';
-    return batchname_parse(stem, &opened_us, seq);
+    memcpy(stem, name, len - 4);
+    stem[len - 4] = '\0';
+    return spool_name_parse(stem, &n) && n.batch;
 }
 
 /* A killed run's NAME.pcap.tmp files: flows' at once; batches' (batches true) only after the journal's recovery,
@@ -148,47 +148,24 @@ void spool_close(struct spool *s)
     s->dirfd = -1;
 }
 
-static const char *proto_name(uint8_t proto, char *buf, size_t len)
+void spool_flow_key(const struct flow *f, struct spool_name *n)
 {
-    switch (proto) {
-    case IPPROTO_TCP:
-        return "tcp";
-    case IPPROTO_UDP:
-        return "udp";
-    case IPPROTO_ICMP:
-        return "icmp";
-    case IPPROTO_ICMPV6:
-        return "icmp6";
-    default:
-        snprintf(buf, len, "p%u", proto);
-        return buf;
-    }
-}
-
-static void key_addr(const struct flow *f, const uint8_t bytes[16], struct ip_addr *a)
-{
-    a->family = f->key.family;
-    memcpy(a->bytes, bytes, 16);
-}
-
-static uint16_t record_dst_port(const struct flow *f)
-{
+    memset(n, 0, sizeof *n);
     bool icmp = f->key.proto == IPPROTO_ICMP || f->key.proto == IPPROTO_ICMPV6;
-    return icmp ? f->first_code : f->key.local_port;
+    n->first_us = f->first_us;
+    n->id.proto = f->key.proto;
+    n->id.remote_port = f->key.remote_port;
+    n->id.local_port = icmp ? f->first_code : f->key.local_port;
+    n->id.remote.family = n->id.local.family = f->key.family;
+    memcpy(n->id.remote.bytes, f->key.remote, 16);
+    memcpy(n->id.local.bytes, f->key.local, 16);
 }
 
 int spool_flow_name(const struct flow *f, char *out, size_t outlen)
 {
-    struct ip_addr remote, local;
-    key_addr(f, f->key.remote, &remote);
-    key_addr(f, f->key.local, &local);
-    char rtext[48], ltext[48], pbuf[8];
-    ip_addr_format_safe(&remote, rtext, sizeof rtext);
-    ip_addr_format_safe(&local, ltext, sizeof ltext);
-    int n = snprintf(out, outlen, "%llu_%s_%s_%u_%s_%u.pcap", (unsigned long long)f->first_us,
-                     proto_name(f->key.proto, pbuf, sizeof pbuf), rtext, f->key.remote_port, ltext,
-                     record_dst_port(f));
-    return n > 0 && (size_t)n < outlen ? 0 : -1;
+    struct spool_name n;
+    spool_flow_key(f, &n);
+    return spool_name_format(&n, out, outlen);
 }
 
 void spool_add(struct spool *s, struct flow *f)
@@ -203,6 +180,7 @@ struct pending_file {
     struct flow *flow;
     int fd;                      /* open .tmp, -1 when dropped */
     uint64_t size;
+    struct spool_name key;
     char name[QUEUE_NAME_MAX];
     char tmp[QUEUE_NAME_MAX + 8];
 };
@@ -239,7 +217,8 @@ static void write_tmp(struct spool *s, struct pending_file *p)
     p->fd = -1;
     p->tmp[0] = '\0';
     p->size = PCAPFILE_GLOBAL_HEADER_LEN + p->flow->records_len;
-    if (spool_flow_name(p->flow, p->name, sizeof p->name) != 0) {
+    spool_flow_key(p->flow, &p->key);
+    if (spool_name_format(&p->key, p->name, sizeof p->name) != 0) {
         write_error(s, p, "name", ENAMETOOLONG);
         return;
     }
@@ -304,14 +283,9 @@ static bool same_file(struct spool *s, const struct pending_file *p)
 static int publish(struct spool *s, struct pending_file *p)
 {
     for (int attempt = 0; attempt < 10; attempt++) {
-        if (attempt > 0) {
-            size_t stem = strlen(p->name) - strlen(".pcap");
-            char retry[QUEUE_NAME_MAX];
-            int n = snprintf(retry, sizeof retry, "%.*s-%d.pcap", (int)stem, p->name, attempt);
-            if (n < 0 || (size_t)n >= sizeof retry)
-                break;
-            memcpy(p->name, retry, (size_t)n + 1);
-        }
+        p->key.duplicate = (uint32_t)attempt;
+        if (spool_name_format(&p->key, p->name, sizeof p->name) != 0)
+            break;
         if (renameat2(s->dirfd, p->tmp, s->dirfd, p->name, RENAME_NOREPLACE) == 0)
             return 0;
         if (errno != EEXIST)
@@ -330,22 +304,15 @@ static void announce(struct spool *s, const struct pending_file *p)
     const struct flow *f = p->flow;
     struct queue_record rec;
     memset(&rec, 0, sizeof rec);
-    snprintf(rec.name, sizeof rec.name, "%s", p->name);
-    rec.proto = f->key.proto;
-    rec.family = f->key.family;
-    rec.src_port = f->key.remote_port;
-    rec.dst_port = record_dst_port(f);
-    memcpy(rec.src_addr, f->key.remote, 16);
-    memcpy(rec.dst_addr, f->key.local, 16);
-    rec.flags = f->flags & (FLOW_HANDSHAKE | FLOW_TRUNCATED | FLOW_EARLY);
-    rec.first_us = f->first_us;
+    memcpy(rec.name, p->name, sizeof rec.name);
+    rec.key = p->key;
+    rec.flags = f->flags & (FLOW_TRUNCATED | FLOW_EARLY);
     rec.last_us = f->last_us;
     rec.packets = f->packets;
     rec.bytes = f->wire_bytes;
     rec.file_size = p->size;
     /* the queue carries TCP, UDP and ICMP flows; a pcap of any other protocol waits for the shipper's rescan */
-    bool announced_proto = rec.proto == IPPROTO_TCP || rec.proto == IPPROTO_UDP || rec.proto == IPPROTO_ICMP ||
-                           rec.proto == IPPROTO_ICMPV6;
+    bool announced_proto = flowid_proto_name(rec.key.id.proto, PROTO_SPELLING_NAME) != NULL;
     if (s->queue && announced_proto && queue_push(s->queue, &rec) == QUEUE_FULL)
         s->stats.queue_full++;
 }

@@ -84,7 +84,8 @@ void spool_flush(struct spool *s);
 /* A flow refused for the quota: counted, and logged at most every 10 s. */
 void spool_note_quota_drop(struct spool *s, const char *name);
 
-/* The file name of a flow: <first_us>_<proto>_<remote>_<rport>_<local>_<lport>.pcap (no ':' for IPv6). */
+/* A flow's identity as its spool name carries it (common/flowid.h), without a duplicate suffix; and that name. */
+void spool_flow_key(const struct flow *f, struct spool_name *n);
 int spool_flow_name(const struct flow *f, char *out, size_t outlen);
 
 #endif

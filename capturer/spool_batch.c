@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "batchname.h"
+#include "flowid.h"
 #include "flow_table.h"
 #include "log.h"
 #include "pcapfile.h"
@@ -90,7 +90,9 @@ static int open_batch(struct spool *s, uint64_t now_mono_us)
         return -1;
     b->opened_us = unix_us();
     b->opened_mono_us = now_mono_us;
-    if (batchname_format(b->opened_us, (unsigned long)getpid(), ++b->next_number, b->name, sizeof b->name) != 0)
+    b->key = (struct spool_name){.first_us = b->opened_us, .batch = true, .batch_pid = (uint64_t)getpid(),
+                                 .batch_number = ++b->next_number};
+    if (spool_name_format(&b->key, b->name, sizeof b->name) != 0)
         return -1;
     snprintf(b->tmp, sizeof b->tmp, "%s.tmp", b->name);
     b->fd = openat(s->dirfd, b->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
@@ -192,11 +194,8 @@ static void announce(struct spool *s)
     struct spool_batch *b = &s->batch;
     struct queue_record rec;
     memset(&rec, 0, sizeof rec);
-    snprintf(rec.name, sizeof rec.name, "%s", b->name);
-    rec.proto = IPPROTO_TCP; /* a placeholder the queue's validity check accepts: FLOW_BATCH says what it is */
-    rec.family = AF_INET;
-    rec.flags = FLOW_BATCH;
-    rec.first_us = b->opened_us;
+    memcpy(rec.name, b->name, sizeof rec.name);
+    rec.key = b->key;
     rec.last_us = b->last_us > b->opened_us ? b->last_us : b->opened_us;
     rec.packets = b->packets;
     rec.bytes = b->wire_bytes;

@@ -13,12 +13,12 @@
  * (and synced, and renamed) as its own file, which is exactly the per-flow cost a flood must not pay, and the
  * shipper would need a second journal of its own for half-built batches.
  *
- * Life of a batch: opened at its first flow as <opened_us>_batch_<pid>-<n>.pcap.tmp (common/batchname.h); each
+ * Life of a batch: opened at its first flow as <opened_us>_batch_<pid>-<n>.pcap.tmp (common/flowid.h); each
  * flow's pcap records are appended (through a 1 MiB buffer: one write() per MiB, not per flow); the batch is closed
  * when it is interval old, holds max_flows flows or max_bytes bytes, or at shutdown. Closing is the per-flow
  * protocol at batch scale: fsync, journal barrier, then a FLOW_DONE naming the batch for every member, written to
  * the journal, then the rename to the final name (never over an existing file), fsync of the directory and one queue
- * record (FLOW_BATCH). Until its FLOW_DONE a member is an open flow for the journal.
+ * record (its key a batch's). Until its FLOW_DONE a member is an open flow for the journal.
  *
  * kill -9 of the capturer, wherever it lands: before the FLOW_DONEs, recovery finds the members open and writes
  * them again, into the recovering process's batch, which it publishes before it deletes the dead run's segments;
@@ -64,6 +64,7 @@ struct spool_batch {
     uint32_t max_flows;
     uint64_t max_bytes;
     int fd;                   /* the open batch's .tmp, -1 when none is open */
+    struct spool_name key;
     char name[QUEUE_NAME_MAX];
     char tmp[QUEUE_NAME_MAX + 8];
     uint64_t opened_mono_us, opened_us;

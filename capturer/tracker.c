@@ -9,7 +9,6 @@
 #include "origin.h"
 #include "pcapfile.h"
 #include "queue.h"
-#include "syncookie.h"
 
 int tracker_init(struct tracker *tr, const struct capturer_config *cc, const struct prefix *local, size_t nlocal,
                  int dlt, const uint8_t hash_key[16], flow_sink_fn sink, void *sink_arg)
@@ -125,35 +124,6 @@ static void finish(struct tracker *tr, struct flow *f, enum finish_reason why)
         set_aside(tr, &key, 0, last);
 }
 
-static bool cookie_ack_valid(const struct tracker *tr, const struct flow *f, uint32_t ack)
-{
-    struct ip_addr remote = {.family = f->key.family}, local = {.family = f->key.family};
-    memcpy(remote.bytes, f->key.remote, 16);
-    memcpy(local.bytes, f->key.local, 16);
-    return syncookie_ack_valid(tr->cookie_key, &remote, &local, f->key.remote_port, f->key.local_port, ack,
-                               syncookie_coarse_now());
-}
-
-/* Handshake completed: the scanner's ACK is our SYN+ACK's sequence + 1, as seen in this flow, or by the SYN cookie
- * when the SYN+ACK is not in it. */
-void tracker_track_handshake(const struct tracker *tr, struct flow *f, const struct decoded_packet *p, int inbound)
-{
-    const uint8_t synack = TCPF_SYN | TCPF_ACK;
-    if (!inbound && (p->tcp_flags & synack) == synack) {
-        f->synack_seq = p->tcp_seq;
-        f->flags |= FLOW_SEEN_SYNACK;
-        return;
-    }
-    if (!inbound || (f->flags & FLOW_HANDSHAKE) || (p->tcp_flags & (TCPF_ACK | TCPF_SYN | TCPF_RST)) != TCPF_ACK)
-        return;
-    if (f->flags & FLOW_SEEN_SYNACK) {
-        if (p->tcp_ack == f->synack_seq + 1u)
-            f->flags |= FLOW_HANDSHAKE;
-    } else if (tr->cookie_key && cookie_ack_valid(tr, f, p->tcp_ack)) {
-        f->flags |= FLOW_HANDSHAKE;
-    }
-}
-
 void tracker_track_client_data(struct flow *f, const struct decoded_packet *p, enum decode_result r, int inbound)
 {
     if (!inbound || (f->flags & FLOW_CLIENT_DATA))
@@ -261,8 +231,6 @@ void tracker_packet(struct tracker *tr, uint64_t ts_us, const uint8_t *data, uin
     }
     if (tr->journal)
         journal_packet(tr->journal, f, ts_us, data, keep, wire_len);
-    if (p.proto == IPPROTO_TCP && r == DECODE_OK)
-        tracker_track_handshake(tr, f, &p, inbound);
     tracker_track_client_data(f, &p, r, inbound);
 
     /* the memory limit: the least recently active flows go first (never the one just fed) */
@@ -354,8 +322,7 @@ enum tracker_adopt_result tracker_adopt(struct tracker *tr, const struct flow *s
     if (f == NULL)
         return TRACKER_ADOPT_REFUSED;
     f->first_code = src->first_code;
-    f->synack_seq = src->synack_seq;
-    f->flags = src->flags & (FLOW_HANDSHAKE | FLOW_SEEN_SYNACK | FLOW_CLIENT_DATA);
+    f->flags = src->flags & FLOW_CLIENT_DATA;
     /* journaled whole, or not taken: the dead run's segments are deleted after this, and a second kill must find
      * every packet of it in this run's */
     int appended = adopt_records(tr, f, src);

@@ -58,8 +58,8 @@ struct tracker {
      * max_flows entries the least recently used one goes. */
     struct flow_table aside;
     struct port_range ephemeral;    /* the host's ephemeral ports (origin.h); tracker_init sets Linux's default */
-    /* The responder's SYN-cookie key (shared memory), or NULL: decides the handshake when the flow itself lacks
-     * the SYN+ACK (e.g. the flow was finished early between the SYN and the ACK). */
+    /* The responder's SYN-cookie key (shared memory), or NULL: tells an outsider's ACK to an ephemeral port from
+     * the host's own traffic (origin.h). */
     const uint8_t *cookie_key;
     flow_sink_fn sink;
     void *sink_arg;
@@ -104,8 +104,6 @@ enum tracker_adopt_result tracker_adopt(struct tracker *tr, const struct flow *s
 struct decoded_packet;
 struct journal;
 void tracker_flow_key(const struct tracker *tr, const struct decoded_packet *p, struct flow_key *key, int *inbound);
-/* The handshake rule (ACK == our SYN+ACK's sequence + 1, or a valid SYN cookie) for one decoded TCP packet. */
-void tracker_track_handshake(const struct tracker *tr, struct flow *f, const struct decoded_packet *p, int inbound);
 /* Marks f FLOW_CLIENT_DATA when the remote side sent a payload (or a packet we cannot read as header-only: a
  * fragment, a cut header, another protocol). Flows without it are the ones a batch may hold (spool.h). */
 void tracker_track_client_data(struct flow *f, const struct decoded_packet *p, enum decode_result r, int inbound);

@@ -65,7 +65,9 @@
     X(RESPONDER, ack_flows_resynced, "flows whose expected sequence restarted (the 4-tuple came back as a new connection)") \
     X(RESPONDER, cookie_invalid_ephemeral, "cookie_invalid to the host's ephemeral ports: on one interface, its own connections") \
     X(RESPONDER, ack_held_no_capturer, "client segments not acknowledged: the capturer was not running or not recording") \
-    X(CAPTURER, recorded_through, "capture time (unix microseconds) up to which every packet is processed and journaled (gauge)")
+    X(CAPTURER, recorded_through, "capture time (unix microseconds) up to which every packet is processed and journaled (gauge)") \
+    X(SHIPPER, queue_records_refused, "queue records of another version or malformed: ignored, their files shipped by the next scan") \
+    X(SHIPPER, unparsed_names, "spool files whose name is not the capturer's: shipped under the key unparsed/SENSOR/NAME")
 
 enum lurker_process { PROC_RESPONDER, PROC_CAPTURER, PROC_SHIPPER, PROC_COUNT };
 

@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +68,7 @@ enum queue_result queue_push(struct lurker_queue *q, struct queue_record *rec)
         return QUEUE_FULL;
     }
     rec->seq = tail;
+    rec->version = QUEUE_RECORD_VERSION;
     *slot_at(q, tail) = *rec;
     atomic_store_explicit(&s->tail, tail + 1, memory_order_release);
     atomic_fetch_add_explicit(&s->pushed_total, 1, memory_order_relaxed);
@@ -115,17 +115,12 @@ uint64_t queue_depth(const struct lurker_queue *q)
 
 bool queue_record_valid(const struct queue_record *rec)
 {
-    size_t len = strnlen(rec->name, QUEUE_NAME_MAX);
-    if (len == 0 || len == QUEUE_NAME_MAX)
+    if (rec->version != QUEUE_RECORD_VERSION)
         return false;
-    if (rec->name[0] == '.' || memchr(rec->name, '/', len) != NULL)
-        return false;
-    if (rec->family != AF_INET && rec->family != AF_INET6)
-        return false;
-    if (rec->proto != IPPROTO_TCP && rec->proto != IPPROTO_UDP && rec->proto != IPPROTO_ICMP &&
-        rec->proto != IPPROTO_ICMPV6)
-        return false;
-    if (rec->last_us < rec->first_us)
-        return false;
-    return true;
+    const struct flow_id *id = &rec->key.id;
+    bool announced = rec->key.batch || id->proto == IPPROTO_TCP || id->proto == IPPROTO_UDP ||
+                     id->proto == IPPROTO_ICMP || id->proto == IPPROTO_ICMPV6;
+    char name[QUEUE_NAME_MAX];
+    return announced && rec->last_us >= rec->key.first_us && memchr(rec->name, '\0', sizeof rec->name) != NULL &&
+           spool_name_format(&rec->key, name, sizeof name) == 0 && strcmp(name, rec->name) == 0;
 }

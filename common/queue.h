@@ -20,25 +20,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QUEUE_NAME_MAX 128
+#include "flowid.h"
+
+#define QUEUE_NAME_MAX SPOOL_NAME_MAX
+/* The record's layout: raised whenever struct queue_record changes, so a shipper never reads a capturer of another
+ * build field by field. */
+#define QUEUE_RECORD_VERSION 2u
 
 enum flow_flags {
-    FLOW_HANDSHAKE = 1u << 0,   /* the client's ACK matched our SYN+ACK's sequence + 1 */
     FLOW_TRUNCATED = 1u << 1,   /* cut at a packet/byte cap */
     FLOW_EARLY = 1u << 2,       /* finished before it went idle (a bound, or shutdown) */
-    FLOW_BATCH = 1u << 3,       /* the record announces a batch pcap of many flows; the addresses are zero */
 };
 
-/* What crosses from capturer to shipper. The consumer must treat it as untrusted: check queue_record_valid(). */
+/* What crosses from capturer to shipper: a finished flow's (or a batch's) spool file and its identity. The consumer
+ * must treat it as untrusted: check queue_record_valid(). */
 struct queue_record {
     uint64_t seq;                  /* assigned by queue_push, strictly increasing */
-    char name[QUEUE_NAME_MAX];     /* spool file name, no directory part, NUL-terminated */
-    uint8_t proto;                 /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 */
-    uint8_t family;                /* AF_INET or AF_INET6 */
-    uint16_t src_port, dst_port;   /* remote (scanner) and local (sensor) port; ICMP: type, code */
-    uint8_t src_addr[16], dst_addr[16]; /* as struct ip_addr bytes (IPv4 mapped) */
+    uint32_t version;              /* QUEUE_RECORD_VERSION, set by queue_push */
     uint32_t flags;                /* enum flow_flags */
-    uint64_t first_us, last_us;    /* unix time of first and last packet, microseconds */
+    char name[QUEUE_NAME_MAX];     /* spool file name, no directory part, NUL-terminated: spool_name_format(&key) */
+    struct spool_name key;         /* what the name says, as the capturer knew it */
+    uint64_t last_us;              /* unix time of the last packet, microseconds */
     uint64_t packets, bytes;
     uint64_t file_size;
 };
@@ -73,7 +75,7 @@ void queue_init(struct lurker_queue *q, void *memory, uint32_t slots);
  * up to QUEUE_MAX_SLOTS or does not fill exactly those bytes. */
 int queue_attach(struct lurker_queue *q, void *memory, size_t bytes);
 
-/* Producer. Fills rec->seq. */
+/* Producer. Fills rec->seq and rec->version. */
 enum queue_result queue_push(struct lurker_queue *q, struct queue_record *rec);
 
 /* Consumer: copy the record at the head without retiring it. */
@@ -85,8 +87,8 @@ bool queue_wait(struct lurker_queue *q, int timeout_ms);
 
 uint64_t queue_depth(const struct lurker_queue *q);
 
-/* The record's name is NUL-terminated within bounds, has no '/', is not "." or "..", does not start with '.', and
- * its numeric fields are in range. */
+/* The record is of this build's version, its key is a batch's or a TCP, UDP or ICMP flow's, and its name is exactly
+ * what the key formats to (so it is NUL-terminated, has no '/' and does not start with '.'). */
 bool queue_record_valid(const struct queue_record *rec);
 
 #endif

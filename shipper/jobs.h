@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "flowmeta.h"
+#include "flowid.h"
 #include "queue.h"
 
 #define JOBS_MAX (4u * 1024 * 1024) /* far above what a 1 TiB spool quota of small pcaps holds */
@@ -18,8 +18,8 @@ enum job_place { JOB_READY, JOB_DELAYED, JOB_IN_FLIGHT };
 struct job {
     char name[QUEUE_NAME_MAX];
     bool parked;             /* the file lives in spool/failed/ */
-    struct flow_meta meta;
-    bool have_meta;          /* from a queue record; otherwise derived from the name or the pcap when shipped */
+    struct spool_name meta;
+    bool have_meta;          /* from a queue record; otherwise parsed from the name when shipped */
     uint32_t attempts;       /* transient failures so far */
     uint64_t next_try_ns;    /* monotonic, for JOB_DELAYED */
     int64_t mtime;           /* file's modification time (unix seconds), for the oldest_age gauge */

@@ -1,6 +1,7 @@
 /* Object keys from the key template. See keytemplate.h. */
 #include "keytemplate.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,9 +43,34 @@ static int put(char *out, size_t outlen, size_t *used, const char *s)
     return 0;
 }
 
-int key_expand(const char *template, const char *prefix, const char *sensor, const struct flow_meta *m, char *out,
+/* The text fields of a flow's key; empty for a batch (and seq empty for a flow). */
+struct key_texts {
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], proto[FLOWID_PROTO_MAX], seq[48];
+};
+
+static void key_texts(const struct spool_name *m, struct key_texts *t)
+{
+    memset(t, 0, sizeof *t);
+    if (m->batch) {
+        snprintf(t->seq, sizeof t->seq, "%llu-%llu", (unsigned long long)m->batch_pid,
+                 (unsigned long long)m->batch_number);
+        return;
+    }
+    ip_addr_format_safe(&m->id.remote, t->src, sizeof t->src);
+    ip_addr_format_safe(&m->id.local, t->dst, sizeof t->dst);
+    const char *name = flowid_proto_name(m->id.proto, PROTO_SPELLING_NAME);
+    if (name)
+        snprintf(t->proto, sizeof t->proto, "%s", name);
+    else
+        snprintf(t->proto, sizeof t->proto, "p%u", m->id.proto);
+}
+
+int key_expand(const char *template, const char *prefix, const char *sensor, const struct spool_name *m, char *out,
                size_t outlen, char *err, size_t errlen)
 {
+    struct key_texts texts;
+    key_texts(m, &texts);
+    uint16_t sport = m->batch ? 0 : m->id.remote_port, dport = m->batch ? 0 : m->id.local_port;
     time_t t = (time_t)(m->first_us / 1000000u);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -80,17 +106,17 @@ int key_expand(const char *template, const char *prefix, const char *sensor, con
         else if (!strcmp(field, "ts"))
             snprintf(value, sizeof value, "%llu", (unsigned long long)(m->first_us / 1000000u));
         else if (!strcmp(field, "src"))
-            v = m->src;
+            v = texts.src;
         else if (!strcmp(field, "dst"))
-            v = m->dst;
+            v = texts.dst;
         else if (!strcmp(field, "sport"))
-            snprintf(value, sizeof value, "%u", m->sport);
+            snprintf(value, sizeof value, "%u", sport);
         else if (!strcmp(field, "dport"))
-            snprintf(value, sizeof value, "%u", m->dport);
+            snprintf(value, sizeof value, "%u", dport);
         else if (!strcmp(field, "proto"))
-            v = m->proto;
+            v = texts.proto;
         else if (!strcmp(field, "seq"))
-            v = m->seq;
+            v = texts.seq;
         else {
             snprintf(err, errlen, "key_template: unknown field {%s}", field);
             return -1;
@@ -100,7 +126,7 @@ int key_expand(const char *template, const char *prefix, const char *sensor, con
         p = close + 1;
     }
     /* two flows the capturer had to tell apart by a "-N" suffix keep it, so neither overwrites the other */
-    if (m->duplicate) {
+    if (!m->batch && m->duplicate) {
         char suffix[16];
         snprintf(suffix, sizeof suffix, "-%u", m->duplicate);
         size_t len = strlen(out), ext = len >= 5 && strcmp(out + len - 5, ".pcap") == 0 ? 5 : 0;
@@ -118,4 +144,23 @@ int key_expand(const char *template, const char *prefix, const char *sensor, con
 too_long:
     snprintf(err, errlen, "key longer than %zu bytes", outlen - 1);
     return -1;
+}
+
+int key_for_unparsed(const char *prefix, const char *sensor, const char *name, char *out, size_t outlen)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    if (put(out, outlen, &used, prefix ? prefix : "") < 0 || put(out, outlen, &used, "unparsed/") < 0 ||
+        put(out, outlen, &used, sensor) < 0 || put(out, outlen, &used, "/") < 0)
+        return -1;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+        char one[4];
+        if (isalnum(*c) || *c == '.' || *c == '-')
+            snprintf(one, sizeof one, "%c", *c);
+        else
+            snprintf(one, sizeof one, "_%02x", *c);
+        if (put(out, outlen, &used, one) < 0)
+            return -1;
+    }
+    return key_is_safe(out) ? 0 : -1;
 }

@@ -2,6 +2,7 @@
 #include "shipper.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,11 @@ int shipper_init(struct shipper *s, const struct lurker_config *cfg, struct shm_
         s->rng = monotonic_ns() | 1;
 
     /* a template that cannot produce a valid key is a configuration error, found now rather than per file */
-    struct flow_meta probe = {.first_us = 1700000000000000ull, .proto = "tcp", .src = "198.51.100.2",
-                              .dst = "2001-db8--10", .sport = 40000, .dport = 22};
+    static const uint8_t scanner[4] = {198, 51, 100, 2}, sensor[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x10};
+    struct spool_name probe = {.first_us = 1700000000000000ull,
+                               .id = {.proto = IPPROTO_TCP, .remote_port = 40000, .local_port = 22}};
+    ip_addr_from_v4(&probe.id.remote, scanner);
+    ip_addr_from_v6(&probe.id.local, sensor);
     char key[KEY_MAX], why[256];
     const struct shipper_config *sc = &cfg->shipper;
     const char *prefix = sc->storage == STORAGE_S3 ? sc->s3.prefix : "";
@@ -51,7 +55,8 @@ int shipper_init(struct shipper *s, const struct lurker_config *cfg, struct shm_
         snprintf(err, errlen, "shipper.key_template: %s", why);
         return -1;
     }
-    struct flow_meta batch_probe = {.first_us = 1700000000000000ull, .batch = true, .seq = "4242-1"};
+    struct spool_name batch_probe = {.first_us = 1700000000000000ull, .batch = true, .batch_pid = 4242,
+                                     .batch_number = 1};
     if (key_expand(sc->batch_key_template, prefix, cfg->sensor_id, &batch_probe, key, sizeof key, why, sizeof why) <
         0) {
         snprintf(err, errlen, "shipper.batch_key_template: %s", why);
@@ -136,7 +141,11 @@ static void consume_queue(struct shipper *s)
         if (queue_peek(q, &rec) != QUEUE_OK)
             break;
         if (!queue_record_valid(&rec)) {
-            log_warn("event=queue_record_invalid seq=%llu", (unsigned long long)rec.seq);
+            /* another build's capturer, or garbage in shared memory: the file, if any, waits for the rescan */
+            counter_add(s->seg, CNT_queue_records_refused, 1);
+            log_warn("event=queue_record_refused seq=%llu version=%u expected_version=%u "
+                     "note=\"its file is shipped by the next spool scan\"",
+                     (unsigned long long)rec.seq, rec.version, QUEUE_RECORD_VERSION);
         } else {
             struct job *j = jobs_find(&s->jobs, rec.name);
             if (!j && spooldir_exists(&s->spool, rec.name, false)) {
@@ -144,8 +153,8 @@ static void consume_queue(struct shipper *s)
                 if (j)
                     j->mtime = (int64_t)(rec.last_us / 1000000u);
             }
-            if (j && !j->have_meta && !j->parked && !(rec.flags & FLOW_BATCH)) {
-                flow_meta_from_record(&rec, &j->meta);
+            if (j && !j->have_meta && !j->parked) {
+                j->meta = rec.key;
                 j->have_meta = true;
             }
             /* no job and no file: shipped already (a record seen again after a restart) */
@@ -216,19 +225,25 @@ static void finish(struct shipper *s, struct job *j, const char *key, size_t len
 
 /* ---- starting work ---- */
 
-static int key_for(struct shipper *s, struct job *j, const uint8_t *data, size_t len, char *key, char *why,
-                   size_t whylen)
+/* A name that is not the capturer's (a file put in the spool by hand, or renamed) is shipped under a key of its own,
+ * never dropped, and its bytes are never parsed in place of the name: attacker-controlled packets do not pick keys. */
+static int key_for(struct shipper *s, struct job *j, char *key, char *why, size_t whylen)
 {
-    if (!j->have_meta) {
-        if (flow_meta_from_name(j->name, &j->meta) == 0 || flow_meta_from_pcap(data, len, &j->meta) == 0) {
-            j->have_meta = true;
-        } else {
-            snprintf(why, whylen, "neither the file name nor the first packet gives the flow's key fields");
-            return -1;
-        }
-    }
     const struct shipper_config *sc = &s->cfg->shipper;
     const char *prefix = sc->storage == STORAGE_S3 ? sc->s3.prefix : "";
+    if (!j->have_meta && !spool_name_parse(j->name, &j->meta)) {
+        if (key_for_unparsed(prefix, s->cfg->sensor_id, j->name, key, KEY_MAX) != 0) {
+            snprintf(why, whylen, "the file name is not the capturer's and too long for a key of its own");
+            return -1;
+        }
+        char quoted[3 * QUEUE_NAME_MAX];
+        log_quote(j->name, strlen(j->name), quoted, sizeof quoted);
+        counter_add(s->seg, CNT_unparsed_names, 1);
+        log_warn("event=unparsed_name file=%s%s key=%s note=\"not a name the capturer writes: shipped under a key of "
+                 "its own\"", where(j), quoted, key);
+        return 0;
+    }
+    j->have_meta = true;
     return key_expand(j->meta.batch ? sc->batch_key_template : sc->key_template, prefix, s->cfg->sensor_id, &j->meta,
                       key, KEY_MAX, why, whylen);
 }
@@ -253,7 +268,7 @@ static void start(struct shipper *s, struct job *j)
         return;
     }
     char key[KEY_MAX], why[320];
-    if (key_for(s, j, data, len, key, why, sizeof why) < 0) {
+    if (key_for(s, j, key, why, sizeof why) < 0) {
         struct s3_result res = {.outcome = S3_PERMANENT};
         snprintf(res.code, sizeof res.code, "NoKey");
         snprintf(res.message, sizeof res.message, "%.250s", why);

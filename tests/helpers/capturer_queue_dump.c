@@ -23,12 +23,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "invalid record %llu\n", (unsigned long long)rec.seq);
             return 1;
         }
-        printf("{\"seq\": %llu, \"name\": \"%s\", \"proto\": %u, \"family\": %u, \"src_port\": %u, \"dst_port\": %u, "
-               "\"flags\": %u, \"first_us\": %llu, \"last_us\": %llu, \"packets\": %llu, \"bytes\": %llu, "
-               "\"file_size\": %llu}\n",
-               (unsigned long long)rec.seq, rec.name, rec.proto, rec.family, rec.src_port, rec.dst_port, rec.flags,
-               (unsigned long long)rec.first_us, (unsigned long long)rec.last_us, (unsigned long long)rec.packets,
-               (unsigned long long)rec.bytes, (unsigned long long)rec.file_size);
+        const struct flow_id *id = &rec.key.id;
+        printf("{\"seq\": %llu, \"name\": \"%s\", \"batch\": %s, \"proto\": %u, \"family\": %u, \"src_port\": %u, "
+               "\"dst_port\": %u, \"flags\": %u, \"first_us\": %llu, \"last_us\": %llu, \"packets\": %llu, "
+               "\"bytes\": %llu, \"file_size\": %llu}\n",
+               (unsigned long long)rec.seq, rec.name, rec.key.batch ? "true" : "false", id->proto, id->remote.family,
+               id->remote_port, id->local_port, rec.flags, (unsigned long long)rec.key.first_us,
+               (unsigned long long)rec.last_us, (unsigned long long)rec.packets, (unsigned long long)rec.bytes,
+               (unsigned long long)rec.file_size);
         queue_commit(seg.queue, rec.seq);
     }
     shm_detach(&seg);

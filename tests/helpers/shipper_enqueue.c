@@ -1,82 +1,109 @@
-/* Test helper: announces spool files to the shipper through the shared-memory queue, as the capturer does.
- *   shipper_enqueue SHM_NAME QUEUE_SLOTS FILE_NAME...
- * Each FILE_NAME has the capturer's layout (<first_us>_<proto>_<src>_<sport>_<dst>_<dport>.pcap); the record's
- * fields come from it. A name that does not parse is pushed with zero fields (the shipper must cope). Exit 0 when
- * every record was pushed, 1 on a full queue or an error. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
+/* Test helper: the shipper's input, made by the capturer's own code. Each PCAP's packets go through the capturer's
+ * tracker (flows, origin rules) into its spool writer (capturer/spool.c), which names the files, writes them into
+ * SPOOL_DIR and announces them in the shared-memory queue of segment SHM_NAME, exactly as lurker-capturer does.
+ *   shipper_enqueue SHM_NAME|- QUEUE_SLOTS SPOOL_DIR LOCAL_PREFIXES PCAP...
+ * SHM_NAME "-": files only, nothing announced (what the shipper's rescan finds). LOCAL_PREFIXES: the sensor's
+ * addresses, comma-separated ("203.0.113.0/24,2001:db8:5::/48"). The PCAPs are read with libpcap. Prints each
+ * written file's name; exit 0 when every flow was written and announced, 1 otherwise. */
+#include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../shipper/flowmeta.h"
+#include "../../capturer/spool.h"
+#include "../../capturer/tracker.h"
+#include "config.h"
+#include "pcapfile.h"
 #include "shm.h"
 
-static int parse_addr(const char *safe, uint8_t out[16], uint8_t *family)
+#define MAX_LOCAL 8
+
+static int parse_locals(char *list, struct prefix *local, size_t *n)
 {
-    char text[FLOWMETA_ADDR_MAX];
-    snprintf(text, sizeof text, "%s", safe);
-    if (!strchr(text, '.')) {
-        for (char *c = text; *c; c++)
-            if (*c == '-')
-                *c = ':';
-        *family = AF_INET6;
-        return inet_pton(AF_INET6, text, out) == 1 ? 0 : -1;
+    char *save = NULL;
+    *n = 0;
+    for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        const char *why;
+        if (*n == MAX_LOCAL || prefix_parse(p, &local[(*n)++], &why) != 0) {
+            fprintf(stderr, "local prefix %s: %s\n", p, *n == MAX_LOCAL ? "too many" : why);
+            return -1;
+        }
     }
-    *family = AF_INET;
-    memset(out, 0, 16);
-    out[10] = out[11] = 0xff;
-    return inet_pton(AF_INET, text, out + 12) == 1 ? 0 : -1;
+    return 0;
 }
 
-static uint8_t proto_number(const char *p)
+static void to_spool(void *arg, struct flow *f)
 {
-    if (!strcmp(p, "tcp"))
-        return IPPROTO_TCP;
-    if (!strcmp(p, "udp"))
-        return IPPROTO_UDP;
-    if (!strcmp(p, "icmp"))
-        return IPPROTO_ICMP;
-    if (!strcmp(p, "icmp6"))
-        return IPPROTO_ICMPV6;
-    return (uint8_t)atoi(p + 1);
+    spool_add(arg, f);
+}
+
+static void print_name(void *arg, uint64_t serial, uint32_t seg, const char *name)
+{
+    (void)arg, (void)serial, (void)seg;
+    printf("%s\n", name);
+}
+
+/* Every packet of one pcap through the tracker; its flows are finished and written at the end. */
+static int capture_file(const char *path, const struct lurker_config *cfg, const struct prefix *local, size_t nlocal,
+                        const char *spool_dir, struct lurker_queue *queue)
+{
+    char errbuf[PCAP_ERRBUF_SIZE], err[256];
+    pcap_t *p = pcap_open_offline(path, errbuf);
+    if (p == NULL) {
+        fprintf(stderr, "%s: %s\n", path, errbuf);
+        return -1;
+    }
+    static struct spool spool;
+    static struct tracker tr;
+    uint32_t linktype = pcapfile_linktype_from_dlt(pcap_datalink(p));
+    if (spool_open(&spool, spool_dir, cfg->spool.quota, linktype, (uint32_t)pcap_snapshot(p), queue, err,
+                   sizeof err) != 0 ||
+        tracker_init(&tr, &cfg->capturer, local, nlocal, pcap_datalink(p), (const uint8_t *)"0123456789abcdef",
+                     to_spool, &spool) != 0) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        pcap_close(p);
+        return -1;
+    }
+    spool.done = print_name;
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    while (pcap_next_ex(p, &h, &data) == 1) {
+        uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+        tracker_packet(&tr, ts, data, h->caplen, h->len, ts);
+    }
+    pcap_close(p);
+    tracker_finish_all(&tr);
+    spool_flush(&spool);
+    int rc = spool.stats.dropped_quota || spool.stats.dropped_write_error || spool.stats.queue_full ? -1 : 0;
+    tracker_destroy(&tr);
+    spool_close(&spool);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 4) {
-        fprintf(stderr, "usage: %s SHM_NAME QUEUE_SLOTS FILE_NAME...\n", argv[0]);
+    if (argc < 6) {
+        fprintf(stderr, "usage: %s SHM_NAME|- QUEUE_SLOTS SPOOL_DIR LOCAL_PREFIXES PCAP...\n", argv[0]);
         return 2;
     }
+    struct prefix local[MAX_LOCAL];
+    size_t nlocal;
+    if (parse_locals(argv[4], local, &nlocal) != 0)
+        return 2;
+    static struct lurker_config cfg;
+    config_defaults(&cfg);
     struct shm_segment seg;
+    bool announce = strcmp(argv[1], "-") != 0;
     char err[256];
-    if (shm_attach(argv[1], (uint32_t)strtoul(argv[2], NULL, 10), &seg, err, sizeof err) < 0) {
+    if (announce && shm_attach(argv[1], (uint32_t)strtoul(argv[2], NULL, 10), &seg, err, sizeof err) < 0) {
         fprintf(stderr, "shm_attach: %s\n", err);
         return 1;
     }
     int rc = 0;
-    for (int i = 3; i < argc; i++) {
-        struct queue_record rec;
-        struct flow_meta m;
-        memset(&rec, 0, sizeof rec);
-        snprintf(rec.name, sizeof rec.name, "%s", argv[i]);
-        rec.family = AF_INET;
-        rec.proto = IPPROTO_TCP;
-        if (flow_meta_from_name(argv[i], &m) == 0) {
-            uint8_t fam2;
-            rec.proto = proto_number(m.proto);
-            rec.src_port = m.sport;
-            rec.dst_port = m.dport;
-            rec.first_us = rec.last_us = m.first_us;
-            if (parse_addr(m.src, rec.src_addr, &rec.family) < 0 || parse_addr(m.dst, rec.dst_addr, &fam2) < 0)
-                fprintf(stderr, "%s: addresses do not parse\n", argv[i]);
-        }
-        if (queue_push(seg.queue, &rec) != QUEUE_OK) {
-            fprintf(stderr, "queue full at %s\n", argv[i]);
+    for (int i = 5; i < argc && rc == 0; i++)
+        if (capture_file(argv[i], &cfg, local, nlocal, argv[3], announce ? seg.queue : NULL) != 0)
             rc = 1;
-            break;
-        }
-    }
-    shm_detach(&seg);
+    if (announce)
+        shm_detach(&seg);
     return rc;
 }

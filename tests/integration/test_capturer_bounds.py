@@ -45,7 +45,6 @@ class CapturerBounds(CapturerCase, unittest.TestCase):
         self.assertIn("event=stop flows_flushed=1000", self.log_text())
         records = self.drain_queue()
         self.assertEqual(sorted(r["name"] for r in records), names)
-        self.assertFalse(any(r["flags"] & 1 for r in records), "a lone spoofed SYN is no handshake")
         self.assertTrue(all(r["flags"] & 4 for r in records), "finished early (shutdown)")
 
     def test_spoofed_flood_memory_bounded_and_every_flow_counted(self):

@@ -41,7 +41,7 @@ class SensorFuzzTest(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_every_sensor_parser_survives_its_fuzzer(self):
-        for required in ("fuzz_config", "fuzz_responder", "fuzz_shipper_flowmeta", "fuzz_shipper_keytemplate",
+        for required in ("fuzz_config", "fuzz_responder", "fuzz_shipper_spoolname", "fuzz_shipper_keytemplate",
                          "fuzz_shipper_s3_xml", "fuzz_shipper_aws_creds"):
             self.assertIn(required, self.targets)
         for target in self.targets:

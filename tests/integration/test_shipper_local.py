@@ -1,6 +1,7 @@
-"""lurker-shipper with the local archive backend: files from the start-up scan and from the shared-memory queue land
-under archive_dir at their template key with identical bytes and leave the spool; *.tmp files and foreign names are
-handled (a name that does not parse is keyed from the pcap's first packet); an archive directory that cannot be made
+"""lurker-shipper with the local archive backend: files from the start-up scan and from the shared-memory queue (made
+by the capturer's own tracker and spool writer: tests/helpers/shipper_enqueue.c) land under archive_dir at their
+template key with identical bytes and leave the spool; *.tmp files are left alone; a name that is not the capturer's
+is shipped under unparsed/SENSOR/NAME, its bytes never parsed for a key, and counted; an archive directory that cannot be made
 stops the start (Landlock would have to name a wider directory) and the file waits in the spool until a start
 with the path fixed ships it."""
 import os
@@ -15,6 +16,7 @@ import lurkertest as lt  # noqa: E402
 SHIPPER = os.path.join(lt.BIN, "lurker-shipper")
 ENQUEUE = os.path.join(lt.BUILD, "helpers", "shipper_enqueue")
 QUEUE_SLOTS = 256
+SENSOR_PREFIXES = "203.0.113.0/24"
 
 
 def tcp_syn_pcap(ts, src, dst, sport, dport):
@@ -60,25 +62,34 @@ class ShipperLocalTest(unittest.TestCase):
         d = os.path.join(self.spool, sub)
         return sorted(n for n in os.listdir(d) if n.endswith(".pcap")) if os.path.isdir(d) else []
 
+    def capture(self, body, shm="-"):
+        """The capturer's tracker and spool writer turn the pcap BODY into a spool file (announced unless shm is
+        "-"); returns its name."""
+        stage = os.path.join(self.tmp.path, "stage.pcap")
+        with open(stage, "wb") as f:
+            f.write(body)
+        names = lt.sh(ENQUEUE, shm, str(QUEUE_SLOTS), self.spool, SENSOR_PREFIXES, stage).stdout.split()
+        self.assertEqual(len(names), 1, names)
+        return names[0]
+
     def test_scan_queue_tmp_and_foreign_names(self):
-        a = "1764074096123456_tcp_198.51.100.2_40000_203.0.113.10_22.pcap"
         body_a = tcp_syn_pcap(1764074096.123456, "198.51.100.2", "203.0.113.10", 40000, 22)
-        foreign = "renamed-by-hand.pcap"
+        self.assertEqual(self.capture(body_a), "1764074096123456_tcp_198.51.100.2_40000_203.0.113.10_22.pcap")
+        foreign = "renamed by hand.pcap"
         body_f = tcp_syn_pcap(1764077701.5, "198.51.100.7", "203.0.113.10", 1234, 80)
-        for name, body in ((a, body_a), (foreign, body_f), ("1_tcp_1.2.3.4_1_5.6.7.8_1.pcap.tmp", b"partial")):
-            with open(os.path.join(self.spool, name), "wb") as f:
-                f.write(body)
+        with open(os.path.join(self.spool, foreign), "wb") as f:
+            f.write(body_f)
         p = self.start()
         lt.wait_for(lambda: self.spool_pcaps() == [], timeout=10, what="start-up scan ships")
-        b = "1764080000000001_tcp_198.51.100.9_50000_203.0.113.10_443.pcap"
         body_b = tcp_syn_pcap(1764080000.000001, "198.51.100.9", "203.0.113.10", 50000, 443)
-        with open(os.path.join(self.spool, b), "wb") as f:
-            f.write(body_b)
-        lt.sh(ENQUEUE, self.shm, str(QUEUE_SLOTS), b, "gone-already_tcp_x.pcap")
+        self.assertEqual(self.capture(body_b, self.shm), "1764080000000001_tcp_198.51.100.9_50000_203.0.113.10_443.pcap")
         lt.wait_for(lambda: self.spool_pcaps() == [], timeout=5, what="queued file ships (well before a rescan)")
+        tmp = "1_tcp_1.2.3.4_1_5.6.7.8_1.pcap.tmp"  # a capturer's file being written
+        with open(os.path.join(self.spool, tmp), "wb") as f:
+            f.write(b"partial")
         expect = {
             "pcap/2025/11/25/12/1764074096_198.51.100.2_203.0.113.10_40000_22.pcap": body_a,
-            "pcap/2025/11/25/13/1764077701_198.51.100.7_203.0.113.10_1234_80.pcap": body_f,
+            "unparsed/test-sensor/renamed_20by_20hand.pcap": body_f,
             "pcap/2025/11/25/14/1764080000_198.51.100.9_203.0.113.10_50000_443.pcap": body_b,
         }
         lt.wait_for(lambda: all(os.path.exists(os.path.join(self.archive, k)) for k in expect), timeout=5,
@@ -90,8 +101,6 @@ class ShipperLocalTest(unittest.TestCase):
         for root, _, files in os.walk(self.archive):
             stored += [os.path.relpath(os.path.join(root, n), self.archive) for n in files]
         self.assertEqual(sorted(stored), sorted(expect), "nothing else (no temporary files) in the archive")
-        self.assertTrue(os.path.exists(os.path.join(self.spool, "1_tcp_1.2.3.4_1_5.6.7.8_1.pcap.tmp")),
-                        "*.tmp is the capturer's, never touched")
         # a file nobody announced (queue full, or lost) is found by the periodic rescan (every 10 s)
         c = "1764080001000001_udp_198.51.100.9_53_203.0.113.10_53.pcap"
         with open(os.path.join(self.spool, c), "wb") as f:
@@ -99,7 +108,12 @@ class ShipperLocalTest(unittest.TestCase):
         lt.wait_for(lambda: self.spool_pcaps() == [], timeout=15, what="periodic rescan ships an unannounced file")
         self.assertTrue(os.path.exists(os.path.join(
             self.archive, "pcap/2025/11/25/14/1764080001_198.51.100.9_203.0.113.10_53_53.pcap")))
-        self.assertGreaterEqual(lt.ctl_status_json(self.shm)["counters"]["rescans"], 2)
+        self.assertTrue(os.path.exists(os.path.join(self.spool, tmp)), "*.tmp is the capturer's, never touched")
+        counters = lt.ctl_status_json(self.shm)["counters"]
+        self.assertGreaterEqual(counters["rescans"], 2)
+        self.assertEqual(counters["unparsed_names"], 1)
+        with open(self.log) as f:
+            self.assertIn('event=unparsed_name file="renamed by hand.pcap" key=unparsed/test-sensor/', f.read())
         self.assertEqual(self.procs.stop(p), 0)
 
     def test_an_archive_that_cannot_be_made_stops_the_start_then_ships_once_fixed(self):

@@ -1,6 +1,8 @@
 """lurker-shipper against moto's S3 server on loopback with signature checking on (tests/lib/motoserver.py).
 
-Covers: real pcaps announced through the shared-memory queue and found by the spool scan, read back with boto3
+Covers: real pcaps (scapy's packets, made into spool files and queue records by the capturer's own tracker and spool
+writer: tests/helpers/shipper_enqueue.c) announced through the shared-memory queue and found by the spool scan, read
+back with boto3
 (identical bytes, expected keys, IPv6 without ':'); a wrong secret (SignatureDoesNotMatch, parked, shipped after the
 fix); an outage with flows arriving (backlog grows, nothing lost, each file stored once); kill -9 in the middle of
 uploads; session-token credentials, a shared credentials profile, and an IMDSv2 endpoint that insists on its token
@@ -26,11 +28,13 @@ SHIPPER = os.path.join(lt.BIN, "lurker-shipper")
 S3CHECK = os.path.join(lt.BUILD, "helpers", "s3_client_check")
 ENQUEUE = os.path.join(lt.BUILD, "helpers", "shipper_enqueue")
 QUEUE_SLOTS = 1024
+SENSOR_PREFIXES = "203.0.113.0/24,2001:db8:5::/48"
 
 # Writes real TCP flows (handshake + data) as classic pcaps with scapy, in Debian's python. One long-lived process
 # per test class (scapy takes a second to import): a JSON list of specs per line in, "ok" per line out.
 SCAPY_WRITER = r"""
 import json, sys
+from decimal import Decimal
 from scapy.all import Ether, IP, IPv6, TCP, Raw, wrpcap
 for line in sys.stdin:
     for spec in json.loads(line):
@@ -43,7 +47,7 @@ for line in sys.stdin:
               Ether()/L3(**c)/TCP(sport=spec['sport'], dport=spec['dport'], flags='PA', seq=1001, ack=5001)/
                   Raw(spec['payload'].encode())]
         for i, p in enumerate(pk):
-            p.time = spec['ts'] + i * 0.001
+            p.time = Decimal(spec['ts_us'] + i * 1000) / 1000000
         wrpcap(spec['path'], pk)
     print("ok", flush=True)
 """
@@ -91,17 +95,21 @@ class Flow:
         return expected_key(self.ts_us, self.src, self.sport, self.dst, self.dport, prefix)
 
 
-def write_pcaps(spool, flows):
-    """Writes each flow as NAME.pcap.tmp then renames it, as the capturer does. Returns {name: bytes}."""
-    specs = [dict(path=os.path.join(spool, f.name + ".tmp"), src=f.src, dst=f.dst, sport=f.sport, dport=f.dport,
-                  ts=f.ts_us / 1e6, payload="SSH-2.0-probe-%d\r\n" % f.sport) for f in flows]
+def write_pcaps(spool, flows, shm="-"):
+    """Scapy writes each flow's packets; the capturer's own tracker and spool writer (the shipper_enqueue helper)
+    make the spool files of them and, unless shm is "-", announce them in the queue. Returns {name: bytes}."""
+    stage = os.path.join(os.path.dirname(spool), "stage")
+    os.makedirs(stage, exist_ok=True)
+    specs = [dict(path=os.path.join(stage, f.name), src=f.src, dst=f.dst, sport=f.sport, dport=f.dport,
+                  ts_us=f.ts_us, payload="SSH-2.0-probe-%d\r\n" % f.sport) for f in flows]
     WRITER.write(specs)
     out = {}
     for f in flows:
-        tmp = os.path.join(spool, f.name + ".tmp")
-        with open(tmp, "rb") as fh:
+        with open(os.path.join(stage, f.name), "rb") as fh:
             out[f.name] = fh.read()
-        os.rename(tmp, os.path.join(spool, f.name))
+    written = lt.sh(ENQUEUE, shm, str(QUEUE_SLOTS), spool, SENSOR_PREFIXES,
+                    *[os.path.join(stage, f.name) for f in flows]).stdout.split()
+    assert sorted(written) == sorted(out), "the capturer named the flows %s, not %s" % (written, sorted(out))
     return out
 
 
@@ -165,9 +173,6 @@ class ShipperS3Test(unittest.TestCase):
                 text += f.read()
         return text
 
-    def enqueue(self, names):
-        lt.sh(ENQUEUE, self.shm, str(QUEUE_SLOTS), *names)
-
     def spool_files(self, sub=""):
         d = os.path.join(self.spool, sub)
         return sorted(n for n in os.listdir(d) if n.endswith(".pcap")) if os.path.isdir(d) else []
@@ -201,8 +206,7 @@ class ShipperS3Test(unittest.TestCase):
         contents = write_pcaps(self.spool, early)
         p = self.start_shipper(self.config(extra_s3="    prefix: sensors/\n    sse: AES256\n"), self.moto.env())
         lt.wait_for(lambda: not self.spool_files(), timeout=15, what="spool scan at start ships the first pcap")
-        contents.update(write_pcaps(self.spool, late))
-        self.enqueue([f.name for f in late])
+        contents.update(write_pcaps(self.spool, late, self.shm))
         lt.wait_for(lambda: not self.spool_files(), timeout=15, what="queued pcaps shipped")
         self.assert_stored(contents, early + late, prefix="sensors/")
         keys = sorted(self.moto.list_keys(self.bucket))
@@ -243,14 +247,12 @@ class ShipperS3Test(unittest.TestCase):
             cfg = self.config(endpoint="http://127.0.0.1:%d" % gate.port)
             self.start_shipper(cfg, self.moto.env())
             first = flows(3)
-            contents = write_pcaps(self.spool, first)
-            self.enqueue([f.name for f in first])
+            contents = write_pcaps(self.spool, first, self.shm)
             lt.wait_for(lambda: not self.spool_files(), timeout=15, what="shipping before the outage")
             gate.close()
             during = flows(12, base_ts=1764080000000000, first_port=42000)
             for chunk in (during[:4], during[4:8], during[8:]):
-                contents.update(write_pcaps(self.spool, chunk))
-                self.enqueue([f.name for f in chunk])
+                contents.update(write_pcaps(self.spool, chunk, self.shm))
                 time.sleep(0.7)
             lt.wait_for(lambda: self.counters()["backlog"] >= 12, timeout=5, what="backlog gauge grows")
             self.assertEqual(len(self.spool_files()), 12, "nothing leaves the spool while the server is away")
@@ -445,8 +447,7 @@ class ShipperS3Test(unittest.TestCase):
             self.assertEqual(len(state["fetches"]), 1)
             time.sleep(state["lifetime"] / 2 + 0.5)  # past the refresh point, before expiry
             second = flows(2, base_ts=1764095000000000)
-            contents.update(write_pcaps(self.spool, second))
-            self.enqueue([f.name for f in second])
+            contents.update(write_pcaps(self.spool, second, self.shm))
             lt.wait_for(lambda: not self.spool_files(), timeout=15, what="shipped after refresh")
             self.assert_stored(contents, first + second)
             self.assertGreaterEqual(len(state["fetches"]), 2, "credentials fetched again")

@@ -133,11 +133,16 @@ Test(capturer_spool, tcp_flow_is_a_pcap_tcpdump_reads)
     cr_assert_eq(queue_peek(q, &rec), QUEUE_OK);
     cr_assert_str_eq(rec.name, name);
     cr_assert(queue_record_valid(&rec));
-    cr_assert_eq(rec.flags & FLOW_HANDSHAKE, FLOW_HANDSHAKE);
+    cr_assert_eq(rec.version, QUEUE_RECORD_VERSION);
     cr_assert_eq(rec.packets, 3);
-    cr_assert_eq(rec.src_port, 40000);
-    cr_assert_eq(rec.dst_port, 80);
-    cr_assert_eq(rec.first_us, 1700000000000001ull);
+    cr_assert_not(rec.key.batch);
+    cr_assert_eq(rec.key.id.proto, IPPROTO_TCP);
+    cr_assert_eq(rec.key.id.remote_port, 40000);
+    cr_assert_eq(rec.key.id.local_port, 80);
+    cr_assert_eq(rec.key.first_us, 1700000000000001ull);
+    char remote[64];
+    ip_addr_format(&rec.key.id.remote, remote, sizeof remote);
+    cr_assert_str_eq(remote, "198.51.100.2");
     cr_assert_eq(rec.last_us, 1700000000000003ull);
     struct stat st;
     char path[256];
@@ -198,6 +203,16 @@ Test(capturer_spool, same_tuple_same_microsecond_gets_a_second_name)
     spool_flush(&spool);
     cr_assert_eq(spool.stats.written, 2);
     cr_assert_eq(count_files(".pcap"), 2);
+    /* the second is announced under its "-1" name, with the duplicate in its key: its object key differs too */
+    struct queue_record first, second;
+    cr_assert_eq(queue_peek(q, &first), QUEUE_OK);
+    queue_commit(q, first.seq);
+    cr_assert_eq(queue_peek(q, &second), QUEUE_OK);
+    cr_assert_str_eq(first.name, "1700000000000009_tcp_198.51.100.2_1_203.0.113.10_2.pcap");
+    cr_assert_str_eq(second.name, "1700000000000009_tcp_198.51.100.2_1_203.0.113.10_2-1.pcap");
+    cr_assert_eq(first.key.duplicate, 0);
+    cr_assert_eq(second.key.duplicate, 1);
+    cr_assert(queue_record_valid(&second));
     stop();
 }
 
@@ -277,12 +292,13 @@ Test(capturer_spool, flows_without_client_data_share_one_batch_that_tcpdump_read
 
     struct queue_record rec;
     cr_assert_eq(queue_peek(q, &rec), QUEUE_OK); /* the data flow first */
-    cr_assert_eq(rec.flags & FLOW_BATCH, 0);
+    cr_assert_not(rec.key.batch);
     queue_commit(q, rec.seq);
     cr_assert_eq(queue_peek(q, &rec), QUEUE_OK);
     cr_assert_str_eq(rec.name, batch);
     cr_assert(queue_record_valid(&rec));
-    cr_assert_eq(rec.flags & FLOW_BATCH, FLOW_BATCH);
+    cr_assert(rec.key.batch);
+    cr_assert_eq(rec.key.batch_pid, (uint64_t)getpid());
     cr_assert_eq(rec.packets, 900);
     struct stat st;
     char path[512];

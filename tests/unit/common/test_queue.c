@@ -1,6 +1,7 @@
 /* The finished-flow queue between two real processes: a million records with no loss, no duplicate and order kept,
  * also when the consumer or the producer is killed with SIGKILL in the middle. */
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,9 +36,13 @@ static struct queue_record record_for(uint64_t id)
 {
     struct queue_record r;
     memset(&r, 0, sizeof r);
-    snprintf(r.name, sizeof r.name, "flow-%llu.pcap", (unsigned long long)id);
-    r.proto = 6;
-    r.family = AF_INET;
+    static const uint8_t remote[4] = {198, 51, 100, 2}, local[4] = {203, 0, 113, 10};
+    r.version = QUEUE_RECORD_VERSION;
+    r.key.first_us = r.last_us = id;
+    r.key.id = (struct flow_id){.proto = IPPROTO_TCP, .remote_port = 40000, .local_port = 22};
+    ip_addr_from_v4(&r.key.id.remote, remote);
+    ip_addr_from_v4(&r.key.id.local, local);
+    cr_assert_eq(spool_name_format(&r.key, r.name, sizeof r.name), 0);
     r.packets = id; /* the payload the consumer checks */
     return r;
 }
@@ -240,10 +245,18 @@ Test(queue, hostile_records_are_rejected)
     bad.name[0] = '\0';
     cr_assert(!queue_record_valid(&bad));
     bad = r;
-    bad.proto = 99;
+    bad.key.id.proto = 99; /* the queue carries TCP, UDP and ICMP flows only */
+    spool_name_format(&bad.key, bad.name, sizeof bad.name);
     cr_assert(!queue_record_valid(&bad));
     bad = r;
-    bad.first_us = 10;
+    bad.key.id.remote_port = 40001; /* the name says another flow */
+    cr_assert(!queue_record_valid(&bad));
+    bad = r;
+    bad.version = QUEUE_RECORD_VERSION + 1; /* another build's capturer */
+    cr_assert(!queue_record_valid(&bad));
+    bad = r;
+    bad.key.first_us = 10;
     bad.last_us = 5;
+    spool_name_format(&bad.key, bad.name, sizeof bad.name);
     cr_assert(!queue_record_valid(&bad));
 }

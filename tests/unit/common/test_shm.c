@@ -67,7 +67,7 @@ Test(shm, two_instances_do_not_interfere)
     cr_assert_eq(shm_register(&a, PROC_CAPTURER, err, sizeof err), 0, "%s", err);
     cr_assert_eq(shm_register(&b, PROC_CAPTURER, err, sizeof err), 0, "a second instance's slot is its own: %s", err);
     counter_add(&a, CNT_flows_written, 5);
-    struct queue_record r = {.name = "x.pcap", .proto = 6, .family = AF_INET};
+    struct queue_record r = {.name = "x.pcap"};
     cr_assert_eq(queue_push(a.queue, &r), QUEUE_OK);
     cr_assert_eq(counter_get(&b, CNT_flows_written), 0);
     cr_assert_eq(queue_depth(b.queue), 0);
@@ -96,7 +96,7 @@ Test(shm, stale_segment_from_a_dead_run_is_recovered)
         char e[512];
         if (shm_attach(name_a, 64, &s, e, sizeof e) != 0 || shm_register(&s, PROC_CAPTURER, e, sizeof e) != 0)
             _exit(1);
-        struct queue_record r = {.name = "left-behind.pcap", .proto = 6, .family = AF_INET};
+        struct queue_record r = {.name = "left-behind.pcap"};
         queue_push(s.queue, &r);
         counter_add(&s, CNT_flows_written, 1);
         raise(SIGKILL);
@@ -253,7 +253,7 @@ Test(shm, geometry_rewritten_after_attach_is_never_used)
     shared->slots = 1u << 31;
     atomic_store(&shared->tail, 1ull << 30);
     atomic_store(&shared->head, 1ull << 30);
-    struct queue_record r = {.name = "x.pcap", .proto = 6, .family = AF_INET};
+    struct queue_record r = {.name = "x.pcap"};
     cr_assert_eq(queue_push(producer.queue, &r), QUEUE_OK);
     struct queue_record out;
     cr_assert_eq(queue_peek(consumer.queue, &out), QUEUE_OK);

@@ -1,20 +1,24 @@
-/* Shipper pure parts: key template, flow fields from names / pcaps / queue records, backoff, the job table. */
-#include <arpa/inet.h>
+/* Shipper pure parts: key template (of capturer names and of names that are not), backoff, the job table. */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <string.h>
 
 #include "../../../shipper/backoff.h"
-#include "../../../shipper/flowmeta.h"
 #include "../../../shipper/jobs.h"
 #include "../../../shipper/keytemplate.h"
 
 #define DEFAULT_TEMPLATE "pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}_{src}_{dst}_{sport}_{dport}.pcap"
 
+static struct spool_name parsed(const char *name)
+{
+    struct spool_name m;
+    cr_assert(spool_name_parse(name, &m), "%s", name);
+    return m;
+}
+
 Test(shipper_key, default_template_reproduces_original_layout)
 {
-    struct flow_meta m = {.first_us = 1764074096123456ull, .proto = "tcp", .src = "198.51.100.2",
-                          .dst = "203.0.113.10", .sport = 40000, .dport = 22};
+    struct spool_name m = parsed("1764074096123456_tcp_198.51.100.2_40000_203.0.113.10_22.pcap");
     char key[KEY_MAX], err[256];
     cr_assert_eq(key_expand(DEFAULT_TEMPLATE, "", "s1", &m, key, sizeof key, err, sizeof err), 0, "%s", err);
     /* 1764074096 = 2025-11-25 12:34:56 UTC */
@@ -22,11 +26,14 @@ Test(shipper_key, default_template_reproduces_original_layout)
     cr_assert_eq(key_expand("{sensor}/{proto}/{ts}.pcap", "fleet/", "sensor-7", &m, key, sizeof key, err,
                             sizeof err), 0);
     cr_expect_str_eq(key, "fleet/sensor-7/tcp/1764074096.pcap");
+    m = parsed("1_p47_1.2.3.4_0_5.6.7.8_0.pcap");
+    cr_assert_eq(key_expand("{proto}/{seq}x", "", "s", &m, key, sizeof key, err, sizeof err), 0);
+    cr_expect_str_eq(key, "p47/x", "a flow has no {seq}");
 }
 
 Test(shipper_key, rejects_bad_templates_and_keys)
 {
-    struct flow_meta m = {.first_us = 1, .proto = "udp", .src = "2001-db8--1", .dst = "2001-db8--10"};
+    struct spool_name m = parsed("1_udp_2001-db8--1_0_2001-db8--10_0.pcap");
     char key[KEY_MAX], err[256];
     cr_expect_eq(key_expand("{nope}.pcap", "", "s", &m, key, sizeof key, err, sizeof err), -1);
     cr_expect(strstr(err, "unknown field") != NULL);
@@ -40,110 +47,28 @@ Test(shipper_key, rejects_bad_templates_and_keys)
     cr_expect_str_eq(key, "2001-db8--1/2001-db8--10");
 }
 
-Test(shipper_key, capturer_file_names_parse)
+Test(shipper_key, duplicates_and_batches_keep_their_own_keys)
 {
-    struct flow_meta m;
-    cr_assert_eq(flow_meta_from_name("1764074096123456_tcp_198.51.100.2_40000_203.0.113.10_22.pcap", &m), 0);
-    cr_expect_eq(m.first_us, 1764074096123456ull);
-    cr_expect_str_eq(m.proto, "tcp");
-    cr_expect_str_eq(m.src, "198.51.100.2");
-    cr_expect_str_eq(m.dst, "203.0.113.10");
-    cr_expect_eq(m.sport, 40000);
-    cr_expect_eq(m.dport, 22);
-    cr_assert_eq(flow_meta_from_name("1_icmp6_2001-db8-a--2_128_2001-db8-5--10_0-3.pcap", &m), 0, "-N suffix");
-    cr_expect_str_eq(m.src, "2001-db8-a--2");
-    cr_expect_eq(m.dport, 0);
-    cr_expect_eq(m.duplicate, 3);
+    struct spool_name m = parsed("1_icmp6_2001-db8-a--2_128_2001-db8-5--10_0-3.pcap");
     char key[KEY_MAX], err[256];
     cr_assert_eq(key_expand(DEFAULT_TEMPLATE, "", "s", &m, key, sizeof key, err, sizeof err), 0, "%s", err);
     cr_expect_str_eq(key, "pcap/1970/01/01/00/0_2001-db8-a--2_2001-db8-5--10_128_0-3.pcap", "kept apart");
-    cr_expect_eq(flow_meta_from_name("1_p47_1.2.3.4_0_5.6.7.8_0.pcap", &m), 0);
-    const char *bad[] = {"weird.pcap", "1_tcp_1.2.3.4_70000_5.6.7.8_1.pcap", "1_tcp_1.2.3.4_1_5.6.7.8_1.pcap.tmp",
-                         "x_tcp_1.2.3.4_1_5.6.7.8_1.pcap", "1_tcp_1.2.3.4_1_5:6::8_1.pcap", "1_tcp_1.2.3.4_1_5.6.7.8_1_9.pcap",
-                         "1_ftp_1.2.3.4_1_5.6.7.8_1.pcap", "99999999999999999999999_tcp_1.2.3.4_1_5.6.7.8_1.pcap", ""};
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        cr_expect_eq(flow_meta_from_name(bad[i], &m), -1, "%s", bad[i]);
+    m = parsed("1764074096000000_batch_4242-7.pcap");
+    cr_assert_eq(key_expand("batch/{ts}_{seq}{src}{proto}{sport}.pcap", "", "s", &m, key, sizeof key, err,
+                            sizeof err), 0, "%s", err);
+    cr_expect_str_eq(key, "batch/1764074096_4242-70.pcap", "a batch's flow fields are empty");
 }
 
-static size_t make_pcap(uint8_t *buf, uint32_t linktype, int v6)
+Test(shipper_key, a_name_that_is_not_the_capturer_s_gets_a_key_of_its_own)
 {
-    uint32_t gh[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, linktype};
-    memcpy(buf, gh, 24);
-    uint8_t pkt[128];
-    size_t n = 0;
-    if (linktype == 1) {
-        memset(pkt, 2, 12);
-        pkt[12] = v6 ? 0x86 : 0x08;
-        pkt[13] = v6 ? 0xdd : 0x00;
-        n = 14;
-    }
-    if (v6) {
-        memset(pkt + n, 0, 40);
-        pkt[n] = 0x60;
-        pkt[n + 6] = IPPROTO_UDP;
-        inet_pton(AF_INET6, "2001:db8:a::2", pkt + n + 8);
-        inet_pton(AF_INET6, "2001:db8:5::10", pkt + n + 24);
-        n += 40;
-    } else {
-        memset(pkt + n, 0, 20);
-        pkt[n] = 0x45;
-        pkt[n + 9] = IPPROTO_TCP;
-        inet_pton(AF_INET, "198.51.100.2", pkt + n + 12);
-        inet_pton(AF_INET, "203.0.113.10", pkt + n + 16);
-        n += 20;
-    }
-    uint8_t l4[8] = {0x9c, 0x40, 0x00, 0x16, 0, 0, 0, 0}; /* 40000 -> 22 */
-    memcpy(pkt + n, l4, 8);
-    n += 8;
-    uint32_t rh[4] = {1764074096, 500000, (uint32_t)n, (uint32_t)n};
-    memcpy(buf + 24, rh, 16);
-    memcpy(buf + 40, pkt, n);
-    return 40 + n;
-}
-
-Test(shipper_key, first_packet_of_a_pcap)
-{
-    uint8_t buf[256];
-    struct flow_meta m;
-    size_t len = make_pcap(buf, 1, 0);
-    cr_assert_eq(flow_meta_from_pcap(buf, len, &m), 0);
-    cr_expect_eq(m.first_us, 1764074096500000ull);
-    cr_expect_str_eq(m.src, "198.51.100.2");
-    cr_expect_str_eq(m.dst, "203.0.113.10");
-    cr_expect_str_eq(m.proto, "tcp");
-    cr_expect_eq(m.sport, 40000);
-    cr_expect_eq(m.dport, 22);
-    len = make_pcap(buf, 101, 1);
-    cr_assert_eq(flow_meta_from_pcap(buf, len, &m), 0);
-    cr_expect_str_eq(m.src, "2001-db8-a--2");
-    cr_expect_str_eq(m.proto, "udp");
-    /* every truncation of a valid file is refused or parsed, never read past the end */
-    len = make_pcap(buf, 1, 0);
-    for (size_t cut = 0; cut < len; cut++) {
-        uint8_t *copy = malloc(cut ? cut : 1);
-        memcpy(copy, buf, cut);
-        flow_meta_from_pcap(copy, cut, &m);
-        free(copy);
-    }
-    memset(buf, 0, 4);
-    cr_expect_eq(flow_meta_from_pcap(buf, len, &m), -1, "bad magic");
-}
-
-Test(shipper_key, from_queue_record)
-{
-    struct queue_record rec = {.proto = IPPROTO_TCP, .family = AF_INET, .src_port = 1234, .dst_port = 80,
-                               .first_us = 5000000};
-    rec.src_addr[10] = rec.src_addr[11] = rec.dst_addr[10] = rec.dst_addr[11] = 0xff;
-    inet_pton(AF_INET, "198.51.100.9", rec.src_addr + 12);
-    inet_pton(AF_INET, "203.0.113.10", rec.dst_addr + 12);
-    struct flow_meta m;
-    flow_meta_from_record(&rec, &m);
-    cr_expect_str_eq(m.src, "198.51.100.9");
-    cr_expect_str_eq(m.dst, "203.0.113.10");
-    rec.family = AF_INET6;
-    inet_pton(AF_INET6, "2001:db8::1", rec.src_addr);
-    flow_meta_from_record(&rec, &m);
-    cr_expect_str_eq(m.src, "2001-db8--1");
+    char key[KEY_MAX];
+    cr_assert_eq(key_for_unparsed("fleet/", "s1", "renamed by_hand.pcap", key, sizeof key), 0);
+    cr_expect_str_eq(key, "fleet/unparsed/s1/renamed_20by_5fhand.pcap");
+    cr_assert(key_is_safe(key));
+    cr_assert_eq(key_for_unparsed("", "s1", "a\n:%..pcap", key, sizeof key), 0);
+    cr_expect_str_eq(key, "unparsed/s1/a_0a_3a_25..pcap");
+    cr_expect_eq(key_for_unparsed("", "s1", "x.pcap", key, 16), -1, "too long");
+    cr_expect_eq(key_for_unparsed("", "bad:sensor", "x.pcap", key, sizeof key), -1, "unsafe");
 }
 
 Test(shipper_key, backoff_grows_with_jitter_and_cap)
