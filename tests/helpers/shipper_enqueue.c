@@ -1,8 +1,9 @@
 /* Test helper: the shipper's input, made by the capturer's own code. Each PCAP's packets go through the capturer's
  * tracker (flows, origin rules) into its spool writer (capturer/spool.c), which names the files, writes them into
  * SPOOL_DIR and announces them in the shared-memory queue of segment SHM_NAME, exactly as lurker-capturer does.
- *   shipper_enqueue SHM_NAME|- QUEUE_SLOTS SPOOL_DIR LOCAL_PREFIXES PCAP...
- * SHM_NAME "-": files only, nothing announced (what the shipper's rescan finds). LOCAL_PREFIXES: the sensor's
+ *   shipper_enqueue [-v VERSION] SHM_NAME|- QUEUE_SLOTS SPOOL_DIR LOCAL_PREFIXES PCAP...
+ * SHM_NAME "-": files only, nothing announced (what the shipper's rescan finds). -v: the records still waiting in
+ * the queue are then rewritten to claim record layout VERSION (a capturer of another build). LOCAL_PREFIXES: the sensor's
  * addresses, comma-separated ("203.0.113.0/24,2001:db8:5::/48"). The PCAPs are read with libpcap. Prints each
  * written file's name; exit 0 when every flow was written and announced, 1 otherwise. */
 #include <pcap/pcap.h>
@@ -80,10 +81,24 @@ static int capture_file(const char *path, const struct lurker_config *cfg, const
     return rc;
 }
 
+/* What a capturer of another build would have pushed: the waiting records under another layout version. */
+static void claim_version(struct lurker_queue *q, uint32_t version)
+{
+    uint64_t tail = atomic_load(&q->shared->tail);
+    for (uint64_t seq = atomic_load(&q->shared->head); seq < tail; seq++)
+        q->shared->ring[seq & (q->slots - 1)].version = version;
+}
+
 int main(int argc, char **argv)
 {
+    long version = -1;
+    if (argc > 2 && strcmp(argv[1], "-v") == 0) {
+        version = strtol(argv[2], NULL, 10);
+        argc -= 2;
+        argv += 2;
+    }
     if (argc < 6) {
-        fprintf(stderr, "usage: %s SHM_NAME|- QUEUE_SLOTS SPOOL_DIR LOCAL_PREFIXES PCAP...\n", argv[0]);
+        fprintf(stderr, "usage: %s [-v VERSION] SHM_NAME|- QUEUE_SLOTS SPOOL_DIR LOCAL_PREFIXES PCAP...\n", argv[0]);
         return 2;
     }
     struct prefix local[MAX_LOCAL];
@@ -103,6 +118,8 @@ int main(int argc, char **argv)
     for (int i = 5; i < argc && rc == 0; i++)
         if (capture_file(argv[i], &cfg, local, nlocal, argv[3], announce ? seg.queue : NULL) != 0)
             rc = 1;
+    if (announce && version >= 0)
+        claim_version(seg.queue, (uint32_t)version);
     if (announce)
         shm_detach(&seg);
     return rc;

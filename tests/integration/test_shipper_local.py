@@ -1,7 +1,8 @@
 """lurker-shipper with the local archive backend: files from the start-up scan and from the shared-memory queue (made
 by the capturer's own tracker and spool writer: tests/helpers/shipper_enqueue.c) land under archive_dir at their
 template key with identical bytes and leave the spool; *.tmp files are left alone; a name that is not the capturer's
-is shipped under unparsed/SENSOR/NAME, its bytes never parsed for a key, and counted; an archive directory that cannot be made
+is shipped under unparsed/SENSOR/NAME, its bytes never parsed for a key, and counted; a queue record of another
+layout version is refused and counted, its file shipped by the scan; an archive directory that cannot be made
 stops the start (Landlock would have to name a wider directory) and the file waits in the spool until a start
 with the path fixed ships it."""
 import os
@@ -62,13 +63,14 @@ class ShipperLocalTest(unittest.TestCase):
         d = os.path.join(self.spool, sub)
         return sorted(n for n in os.listdir(d) if n.endswith(".pcap")) if os.path.isdir(d) else []
 
-    def capture(self, body, shm="-"):
+    def capture(self, body, shm="-", version=()):
         """The capturer's tracker and spool writer turn the pcap BODY into a spool file (announced unless shm is
-        "-"); returns its name."""
+        "-", in a record claiming layout VERSION if given); returns its name."""
         stage = os.path.join(self.tmp.path, "stage.pcap")
         with open(stage, "wb") as f:
             f.write(body)
-        names = lt.sh(ENQUEUE, shm, str(QUEUE_SLOTS), self.spool, SENSOR_PREFIXES, stage).stdout.split()
+        flags = ["-v", str(version[0])] if version else []
+        names = lt.sh(ENQUEUE, *flags, shm, str(QUEUE_SLOTS), self.spool, SENSOR_PREFIXES, stage).stdout.split()
         self.assertEqual(len(names), 1, names)
         return names[0]
 
@@ -114,6 +116,20 @@ class ShipperLocalTest(unittest.TestCase):
         self.assertEqual(counters["unparsed_names"], 1)
         with open(self.log) as f:
             self.assertIn('event=unparsed_name file="renamed by hand.pcap" key=unparsed/test-sensor/', f.read())
+        self.assertEqual(self.procs.stop(p), 0)
+
+    def test_a_queue_record_of_another_version_is_refused_and_its_file_shipped_by_the_scan(self):
+        body = tcp_syn_pcap(1764074096.123456, "198.51.100.2", "203.0.113.10", 40000, 22)
+        self.capture(body, self.shm, version=(1,))  # announced before the shipper runs, by an older build
+        p = self.start()
+        lt.wait_for(lambda: self.spool_pcaps() == [], timeout=10, what="the file shipped all the same")
+        with open(os.path.join(self.archive, "pcap/2025/11/25/12/1764074096_198.51.100.2_203.0.113.10_40000_22.pcap"),
+                  "rb") as f:
+            self.assertEqual(f.read(), body)
+        lt.wait_for(lambda: lt.ctl_status_json(self.shm)["counters"]["queue_records_refused"] == 1, timeout=5,
+                    what="the refused record counted")
+        with open(self.log) as f:
+            self.assertIn("event=queue_record_refused seq=0 version=1 expected_version=2", f.read())
         self.assertEqual(self.procs.stop(p), 0)
 
     def test_an_archive_that_cannot_be_made_stops_the_start_then_ships_once_fixed(self):
