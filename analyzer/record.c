@@ -639,16 +639,25 @@ static void write_record(const struct record_input *in, struct record_buffer *b)
     put_char(b, '}');
 }
 
+int record_append_line(const struct record *r, struct record_buffer *out)
+{
+    size_t start = out->len;
+    out->oom = false;
+    write_record(r->input, out);
+    put_char(out, '\n');
+    if (out->oom) {
+        out->len = start;
+        out->oom = false;
+        return -1;
+    }
+    return 0;
+}
+
 int record_json_line(const struct record *r, const char **line, size_t *len)
 {
     struct record_buffer *b = r->buffer;
-    if (!b)
-        return -1;
     b->len = 0;
-    b->oom = false;
-    write_record(r->input, b);
-    put_char(b, '\n');
-    if (b->oom)
+    if (record_append_line(r, b) != 0)
         return -1;
     *line = b->s;
     *len = b->len;

@@ -60,6 +60,9 @@ void record_prepare(const struct record_input *in, struct record_buffer *buffer,
  * allocation once the buffer has grown. Returns 0, or -1 when memory ran out. */
 int record_json_line(const struct record *r, const char **line, size_t *len);
 
+/* The same line appended to out (left as it was when memory ran out). Returns 0, or -1 when memory ran out. */
+int record_append_line(const struct record *r, struct record_buffer *out);
+
 /* The record's members read back from its line, for callers that read fields (the summary, the report): a new
  * reference, or NULL when memory ran out. Overwrites the record's buffer. */
 json_t *record_fields(const struct record *r);

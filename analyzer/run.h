@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "analyze.h"
+#include "record.h"
 #include "report.h"
 #include "summary.h"
 
@@ -18,6 +19,8 @@ struct run {
     struct summary *summary;     /* NULL: JSON lines to out */
     struct report *report;       /* --report: records go here instead (before the summary and out) */
     FILE *out;
+    struct record_buffer pending; /* lines not yet handed to out: written in chunks larger than out's buffer, which
+                                   * stdio then writes without copying them */
     bool progress;               /* stderr is a terminal */
     double started, last_progress;
     uint64_t inputs, failed, flows, bytes;
@@ -30,7 +33,7 @@ void analysis_run_init(struct run *r, FILE *out);
  * (for the sensor heuristics), or -1 for a local path. Returns 0, or 1 when the input failed or was truncated. */
 int analysis_run_pcap(struct run *r, const char *name, int key_start, const uint8_t *data, size_t len);
 
-/* Clears the progress line, if one was drawn. */
+/* Clears the progress line, if one was drawn, and frees what the run kept. */
 void analysis_run_finish(struct run *r);
 
 #endif
