@@ -34,7 +34,13 @@ static bool looks_like_sip(const uint8_t *b, size_t n)
 void recognise(const uint8_t *client, size_t client_len, const uint8_t *server, size_t server_len, bool is_udp,
                struct recognised *out)
 {
-    memset(out, 0, sizeof *out);
+    /* every text empty: its first byte, not the whole 6 KiB of the struct (a visible cost per flow) */
+    out->service = NULL;
+    out->ssh_banner[0] = out->ssh_server_banner[0] = '\0';
+    out->http_method[0] = out->http_path[0] = out->http_version[0] = out->http_host[0] = out->http_user_agent[0] = '\0';
+    out->tls_version[0] = out->tls_sni[0] = out->tls_ja3_full[0] = out->tls_ja3[0] = '\0';
+    out->tls_nalpn = 0;
+    out->rdp_cookie[0] = out->redis_command[0] = out->dns_qname[0] = '\0';
     out->dns_qtype = -1;
     if (recognise_ssh(server, server_len, out->ssh_server_banner, sizeof out->ssh_server_banner))
         out->service = "ssh";
