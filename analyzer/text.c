@@ -48,11 +48,47 @@ static void build_tables(void)
     }
 }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* Twelve bytes to sixteen characters per round with SSSE3, where the CPU has it (Wojciech Muła's base64 encoding:
+ * one byte shuffle spreads each three bytes over four, two multiplies move the four 6-bit fields into place, and a
+ * shuffle over a 16-entry table adds each field's offset to ASCII). Base64 was a fifth of the analyzer's time.
+ * Returns the bytes consumed (a multiple of three); *written: the characters written. */
+__attribute__((target("ssse3"))) static size_t base64_ssse3(char *out, const uint8_t *b, size_t n, size_t *written)
+{
+    const __m128i spread = _mm_set_epi8(10, 11, 9, 10, 7, 8, 6, 7, 4, 5, 3, 4, 1, 2, 0, 1);
+    const __m128i offsets = _mm_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                          '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0);
+    size_t i = 0, w = 0;
+    for (; i + 16 <= n; i += 12, w += 16) { /* reads 16 bytes, uses 12 */
+        __m128i in = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(b + i)), spread);
+        __m128i hi = _mm_mulhi_epu16(_mm_and_si128(in, _mm_set1_epi32(0x0fc0fc00)), _mm_set1_epi32(0x04000040));
+        __m128i lo = _mm_mullo_epi16(_mm_and_si128(in, _mm_set1_epi32(0x003f03f0)), _mm_set1_epi32(0x01000010));
+        __m128i fields = _mm_or_si128(hi, lo);                           /* sixteen values 0..63 */
+        __m128i range = _mm_subs_epu8(fields, _mm_set1_epi8(51));        /* 0..51 -> 0, 52..63 -> 1..12 */
+        __m128i upper = _mm_cmpgt_epi8(_mm_set1_epi8(26), fields);       /* 0..25 -> 13 */
+        range = _mm_or_si128(range, _mm_and_si128(upper, _mm_set1_epi8(13)));
+        __m128i ascii = _mm_add_epi8(_mm_shuffle_epi8(offsets, range), fields);
+        _mm_storeu_si128((__m128i *)(void *)(out + w), ascii);
+    }
+    *written = w;
+    return i;
+}
+#endif
+
 size_t text_base64_into(char *out, const uint8_t *b, size_t n)
 {
     pthread_once(&tables_once, build_tables);
     char *o = out;
     size_t i = 0;
+#if defined(__x86_64__)
+    if (n >= 16 && __builtin_cpu_supports("ssse3")) {
+        size_t written;
+        i = base64_ssse3(out, b, n, &written);
+        o += written;
+    }
+#endif
     for (; i + 8 <= n; i += 6) { /* six bytes per round from one 64-bit load: four lookups, eight characters */
         uint64_t v;
         memcpy(&v, b + i, 8);
