@@ -70,32 +70,60 @@ int input_read_stream(int fd, size_t max_bytes, uint8_t **data, size_t *len, cha
     return 0;
 }
 
-/* A regular file is mapped (mapped_file.h), anything else (stdin, an empty file) read into memory. */
-static int read_and_hand(int fd, const char *path, size_t max_bytes, pcap_fn fn, void *arg)
+/* Files from this size on are mapped (mapped_file.h); smaller ones are read into one buffer reused from file to file:
+ * for a file of a few KB (one flow), mapping it costs more system time than copying it. */
+#define INPUT_MAP_FROM (1u << 20)
+
+static int hand_mapped(int fd, const char *path, size_t len, pcap_fn fn, void *arg)
 {
     const char *shown = path ? path : "-";
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size <= max_bytes) {
-        size_t len = (size_t)st.st_size;
-        const uint8_t *data = mapped_file_open(fd, len);
-        if (!data) {
-            fprintf(stderr, "lurker-analyzer: %s: mmap: %s\n", shown, strerror(errno));
-            return 1;
-        }
-        int rc = fn(path, data, len, arg);
-        bool shrank = mapped_file_shrank;
-        mapped_file_close(data, len);
-        if (shrank) {
-            fprintf(stderr, "lurker-analyzer: %s: truncated while it was read (its records say so)\n", shown);
-            return 1;
-        }
-        return rc ? 1 : 0;
+    const uint8_t *data = mapped_file_open(fd, len);
+    if (!data) {
+        fprintf(stderr, "lurker-analyzer: %s: mmap: %s\n", shown, strerror(errno));
+        return 1;
     }
+    int rc = fn(path, data, len, arg);
+    bool shrank = mapped_file_shrank;
+    mapped_file_close(data, len);
+    if (shrank) {
+        fprintf(stderr, "lurker-analyzer: %s: truncated while it was read (its records say so)\n", shown);
+        return 1;
+    }
+    return rc ? 1 : 0;
+}
+
+/* Up to len bytes (the size fstat gave; a file that shrank meanwhile reads short and its pcap is then truncated). */
+static int hand_small(int fd, const char *path, size_t len, pcap_fn fn, void *arg)
+{
+    static uint8_t buffer[INPUT_MAP_FROM];
+    size_t got = 0;
+    while (got < len) {
+        ssize_t k = read(fd, buffer + got, len - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            fprintf(stderr, "lurker-analyzer: %s: read: %s\n", path ? path : "-", strerror(errno));
+            return 1;
+        }
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    return fn(path, buffer, got, arg) ? 1 : 0;
+}
+
+/* A regular file is mapped or read into a reused buffer, anything else (stdin, an empty file) read whole. */
+static int read_and_hand(int fd, const char *path, size_t max_bytes, pcap_fn fn, void *arg)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size <= max_bytes)
+        return (size_t)st.st_size >= INPUT_MAP_FROM ? hand_mapped(fd, path, (size_t)st.st_size, fn, arg)
+                                                    : hand_small(fd, path, (size_t)st.st_size, fn, arg);
     char err[160];
     uint8_t *data;
     size_t len;
     if (input_read_stream(fd, max_bytes, &data, &len, err, sizeof err) != 0) {
-        fprintf(stderr, "lurker-analyzer: %s: %s\n", shown, err);
+        fprintf(stderr, "lurker-analyzer: %s: %s\n", path ? path : "-", err);
         return 1;
     }
     int rc = fn(path, data, len, arg);

@@ -285,9 +285,8 @@ static int run_lambda(struct cli *cli, const char *runtime_api)
 int main(int argc, char **argv)
 {
     struct cli cli = { .max_file = INPUT_DEFAULT_MAX_BYTES };
-    /* records leave in 64 KiB writes; each pcap's records are flushed when it is done (run.c) */
-    static char stdout_buffer[1 << 16];
-    setvbuf(stdout, stdout_buffer, _IOFBF, sizeof stdout_buffer);
+    /* records leave run.c in chunks of 256 KiB and at the end of each pcap: a stdio buffer would only copy them */
+    setvbuf(stdout, NULL, _IONBF, 0);
     analysis_run_init(&cli.run, stdout);
     s3_input_init(&cli.s3, cli.max_file);
     const char *runtime_api = getenv("AWS_LAMBDA_RUNTIME_API");

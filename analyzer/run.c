@@ -30,7 +30,7 @@ void analysis_run_init(struct run *r, FILE *out)
     r->started = now();
 }
 
-/* Larger than any stdio buffer the analyzer sets (main.c: 64 KiB). */
+/* Records are gathered into writes this large (stdout is unbuffered: main.c). */
 #define RUN_WRITE_CHUNK (256u * 1024)
 
 static void write_pending(struct run *r)

@@ -19,8 +19,7 @@ struct run {
     struct summary *summary;     /* NULL: JSON lines to out */
     struct report *report;       /* --report: records go here instead (before the summary and out) */
     FILE *out;
-    struct record_buffer pending; /* lines not yet handed to out: written in chunks larger than out's buffer, which
-                                   * stdio then writes without copying them */
+    struct record_buffer pending; /* lines not yet handed to out: written in large chunks, and at each pcap's end */
     bool progress;               /* stderr is a terminal */
     double started, last_progress;
     uint64_t inputs, failed, flows, bytes;
