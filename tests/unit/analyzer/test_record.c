@@ -2,6 +2,7 @@
  * member by member against values worked out by hand (dates, base64, the readable text, counters, reasons). */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <string.h>
 
 #include "../../../analyzer/record.h"
@@ -213,4 +214,42 @@ Test(record, fields_read_back_equal_the_line)
     json_decref(fields);
     json_decref(line);
     record_buffer_free(&buffer);
+}
+
+/* Payloads long enough for the vector paths of base64 and readable, every length from 0 to 100 and a 5000-byte one,
+ * of every byte value: the base64 decodes back (OpenSSL's decoder) to the payload, and the readable text follows
+ * SCHEMA.md's rule byte for byte. */
+Test(record, long_payloads_decode_back)
+{
+    static uint8_t bytes[5000];
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (uint8_t)(i * 7 + i / 256);
+    size_t lengths[102];
+    for (size_t i = 0; i <= 100; i++)
+        lengths[i] = i;
+    lengths[101] = sizeof bytes;
+    for (size_t l = 0; l < sizeof lengths / sizeof *lengths; l++) {
+        size_t n = lengths[l];
+        struct flow f = tcp_flow();
+        struct stream client = { .bytes = bytes, .len = n }, server = { .bytes = bytes + 1, .len = n ? n - 1 : 0 };
+        struct recognised seen = nothing_recognised();
+        struct analyze_source src = { 0 };
+        struct record_input in = { .flow = &f, .client = &client, .server = &server, .seen = &seen, .src = &src };
+        json_t *o = write_and_parse(&in);
+        const char *b64 = str(o, "payload");
+        cr_assert_eq(strlen(b64), (n + 2) / 3 * 4);
+        static unsigned char decoded[5004];
+        int k = EVP_DecodeBlock(decoded, (const unsigned char *)b64, (int)strlen(b64));
+        cr_assert_eq(k, (int)((n + 2) / 3 * 3), "length %zu", n);
+        cr_assert_eq(memcmp(decoded, bytes, n), 0, "length %zu: base64 does not decode back", n);
+        const json_t *readable = json_object_get(o, "readable");
+        cr_assert_eq(json_string_length(readable), n);
+        const char *text = json_string_value(readable);
+        for (size_t i = 0; i < n; i++) {
+            uint8_t c = bytes[i];
+            char want = (c >= 0x20 && c <= 0x7e) || (c >= '\t' && c <= '\r') ? (char)c : '.';
+            cr_assert_eq(text[i], want, "length %zu, byte %zu (0x%02x)", n, i, c);
+        }
+        json_decref(o);
+    }
 }
