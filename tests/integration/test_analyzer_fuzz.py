@@ -18,7 +18,7 @@ import analyzer_check as ac  # noqa: E402
 ROOT = ac.ROOT
 SOURCES = ["analyzer/" + n for n in ("packet", "flow", "reassembly", "recognise", "proto_text",
                                       "proto_tls", "proto_dns", "text", "record", "analyze", "lambda_event", "report")] + \
-    ["common/addr", "common/pcapfile"]  # --local prefixes, the pcap reader
+    ["common/addr", "common/pcapfile", "common/flowid"]  # --local prefixes, the pcap reader, protocol names
 TARGETS = {"fuzz_analyzer_pcap": 5, "fuzz_analyzer_reassembly": 3, "fuzz_analyzer_protocols": 4,
            "fuzz_analyzer_report": 3}
 FLAGS = ["-O1", "-g", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-I" + os.path.join(ROOT, "common"),
