@@ -7,8 +7,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from lurkertest import (BIN, BUILD, Processes, TempDir, Topology, remove_shm, sh, unique_shm_name,  # noqa: E402
-                        wait_for, write_config, ctl_status_json, SENSOR_V4, SENSOR_V6)
+from lurkertest import (BIN, BUILD, Processes, TempDir, Topology, remove_shm, sh, start_logged,  # noqa: E402
+                        tshark_fields, unique_shm_name, wait_for, write_config, ctl_status_json, SENSOR_V4, SENSOR_V6)
 
 CAPTURER = os.path.join(BIN, "lurker-capturer")
 RESPONDER = os.path.join(BIN, "lurker-responder")
@@ -77,9 +77,8 @@ class CapturerCase:
     def start_capturer(self, extra=""):
         cfg = self.config(extra)
         self.cap_log = os.path.join(self.dir, "capturer.log")
-        self.cap = self.procs.start(self.topo.in_ns(self.topo.sensor, [CAPTURER, "-c", cfg]),
-                                    stderr=open(self.cap_log, "a"))
-        wait_for(lambda: "event=start" in self.log_text() or self.cap.poll() is not None, 10, what="capturer start")
+        self.cap = start_logged(self.procs, self.topo.in_ns(self.topo.sensor, [CAPTURER, "-c", cfg]), self.cap_log,
+                                "capturer")
         self.assertIsNone(self.cap.poll(), self.log_text())
         time.sleep(0.2)  # the handle is active before event=start; let the ring settle
         return self.cap
@@ -116,13 +115,3 @@ class CapturerCase:
     def tmps(self):
         return sorted(n for n in os.listdir(self.spool) if n.endswith(".tmp"))
 
-
-def tshark_fields_of(pcap, fields, display_filter=None):
-    """Rows of tshark fields for a pcap (the lurkertest helper, with a longer timeout for a busy machine)."""
-    argv = ["tshark", "-n", "-r", pcap, "-T", "fields", "-E", "separator=\t"]
-    for f in fields:
-        argv += ["-e", f]
-    if display_filter:
-        argv += ["-Y", display_filter]
-    r = sh(*argv, timeout=120)
-    return [line.split("\t") for line in r.stdout.splitlines()]

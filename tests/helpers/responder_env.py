@@ -6,7 +6,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from lurkertest import (BIN, BUILD, DEBIAN_PY, SENSOR_V4, Processes, TempDir, ctl_status_json,  # noqa: E402
-                        remove_shm, sh, unique_shm_name, wait_for, write_config)
+                        remove_shm, sh, start_logged, unique_shm_name, wait_for, write_config)
 
 HELPERS = os.path.dirname(os.path.abspath(__file__))
 SYNPROBE = os.path.join(HELPERS, "responder_synprobe.py")
@@ -37,28 +37,28 @@ class Responder:
                 text = f.read().replace('user: ""', "user: %s" % self.user)
             with open(self.config, "w") as f:
                 f.write(text)
-        self.log_path = os.path.join(d, "responder.log")
+        self.log_path = os.path.join(d, "responder.log")  # start_beside's name for it
         self.start()
         return self
 
     def start(self):
-        self.log = open(self.log_path, "a")
-        self.proc = self.procs.start(self.topo.in_ns(self.topo.sensor, [os.path.join(BIN, "lurker-responder"), "-c",
-                                                                        self.config]), stderr=self.log)
-        wait_for(lambda: "event=start " in self.log_text() or self.proc.poll() is not None, 10,
-                 what="responder start")
+        self.proc = self.start_beside("responder")
         if self.proc.poll() is not None:
             raise AssertionError("responder exited: %s" % self.log_text())
 
+    def start_beside(self, program, procs=None, in_sensor_ns=True, log_name=None):
+        """lurker-PROGRAM on this responder's configuration (in the sensor namespace unless in_sensor_ns is false),
+        logging to LOG_NAME (default PROGRAM.log) beside it; returns once it has logged its start."""
+        argv = [os.path.join(BIN, "lurker-" + program), "-c", self.config]
+        argv = self.topo.in_ns(self.topo.sensor, argv) if in_sensor_ns else argv
+        log_path = os.path.join(os.path.dirname(self.config), (log_name or program) + ".log")
+        return start_logged(procs or self.procs, argv, log_path, program)
+
     def stop(self):
-        rc = self.procs.stop(self.proc)
-        self.log.close()
-        return rc
+        return self.procs.stop(self.proc)
 
     def __exit__(self, *exc):
         self.procs.stop_all()
-        if not self.log.closed:
-            self.log.close()
         remove_shm(self.shm)
         self.tmp.__exit__(*exc)
 

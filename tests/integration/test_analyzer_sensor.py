@@ -12,7 +12,7 @@ sys.dont_write_bytecode = True  # keep tests/data free of __pycache__
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "analyzer"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
 import analyzer_check as ac  # noqa: E402
-from lurkertest import BIN, SENSOR_V4, Processes, Topology, sh, tshark_fields, wait_for  # noqa: E402
+from lurkertest import SENSOR_V4, Processes, Topology, sh, tshark_fields  # noqa: E402
 from responder_env import Responder  # noqa: E402
 
 SSH_BANNER = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"
@@ -42,15 +42,7 @@ class FromLurker(unittest.TestCase):
         cls.responder = Responder(t, responder_yaml=YAML, engine=cls.engine)
         cls.responder.__enter__()
         cls.spool = os.path.dirname(cls.responder.config)
-        log_path = os.path.join(cls.spool, "capturer.log")
-        with open(log_path, "a") as log:
-            cap = cls.procs.start(t.in_ns(t.sensor, [os.path.join(BIN, "lurker-capturer"), "-c",
-                                                     cls.responder.config]), stderr=log)
-
-        def started():
-            with open(log_path) as f:
-                return "event=start" in f.read() or cap.poll() is not None
-        wait_for(started, 10, what="capturer start")
+        cap = cls.responder.start_beside("capturer", cls.procs)
         time.sleep(0.3)
         a = t.attacker
         t.ns(a, "curl", "-s", "-m", "3", "-A", "lurker-sensor/1", "http://%s:8080/from-lurker" % SENSOR_V4,

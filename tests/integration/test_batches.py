@@ -15,7 +15,7 @@ sys.dont_write_bytecode = True  # keep tests/data free of __pycache__
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "analyzer"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
 import analyzer_check as ac  # noqa: E402
-from lurkertest import BIN, SENSOR_V4, Processes, TempDir, Topology, ctl_status_json, sh, wait_for  # noqa: E402
+from lurkertest import SENSOR_V4, Processes, TempDir, Topology, ctl_status_json, sh, wait_for  # noqa: E402
 from responder_env import Responder  # noqa: E402
 
 PATHS = ["/batch-probe-%d-%s" % (i, s) for i, s in enumerate(("alpha", "bravo", "charlie", "delta", "echo"))]
@@ -47,24 +47,11 @@ class FullRangeScanInBatches(unittest.TestCase):
             raise
 
     @classmethod
-    def start(cls, argv, name, in_sensor_ns):
-        log_path = os.path.join(os.path.dirname(cls.responder.config), name + ".log")
-        with open(log_path, "a") as log:
-            argv = cls.topo.in_ns(cls.topo.sensor, argv) if in_sensor_ns else argv
-            p = cls.procs.start(argv, stderr=log)
-
-        def started():
-            with open(log_path) as f:
-                return "event=start" in f.read() or p.poll() is not None
-        wait_for(started, 10, what=name + " start")
-        return p
-
-    @classmethod
     def run_sensor(cls):
         t, cfg = cls.topo, cls.responder.config
         cls.spool = os.path.dirname(cfg)
-        cap = cls.start([os.path.join(BIN, "lurker-capturer"), "-c", cfg], "capturer", True)
-        cls.shipper = cls.start([os.path.join(BIN, "lurker-shipper"), "-c", cfg], "shipper", False)
+        cap = cls.responder.start_beside("capturer", cls.procs)
+        cls.shipper = cls.responder.start_beside("shipper", cls.procs, in_sensor_ns=False)
         time.sleep(0.3)
         cls.masscan = t.ns(t.attacker, "masscan", "-p0-65535", "--rate", "20000", "--retries", "1", "--wait", "2",
                            "-e", t.a_if, SENSOR_V4, timeout=120, check=False)

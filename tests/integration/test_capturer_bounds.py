@@ -8,7 +8,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
 from capturer_fixture import (SENSOR_V4, SYNFLOOD, CapturerCase, read_pcap, rss_kib, sh,  # noqa: E402
-                              tshark_fields_of, wait_for)
+                              tshark_fields, wait_for)
 
 
 class CapturerBounds(CapturerCase, unittest.TestCase):
@@ -36,7 +36,7 @@ class CapturerBounds(CapturerCase, unittest.TestCase):
         self.assertEqual(len(sources), 1000)
         # a real reader agrees on a sample
         for n in names[:: 100]:
-            rows = tshark_fields_of(os.path.join(self.spool, n), ["tcp.flags.syn", "tcp.dstport"], "tcp.flags.syn==1")
+            rows = tshark_fields(os.path.join(self.spool, n), ["tcp.flags.syn", "tcp.dstport"], "tcp.flags.syn==1")
             self.assertIn(["1", "80"], rows)
         c = self.counters()
         self.assertEqual(c["flows_shutdown"], 1000)

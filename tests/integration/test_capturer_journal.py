@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
-from capturer_fixture import (RESPONDER, SENSOR_V4, CapturerCase, read_pcap, sh, tshark_fields_of,  # noqa: E402
+from capturer_fixture import (RESPONDER, SENSOR_V4, CapturerCase, read_pcap, sh, tshark_fields,  # noqa: E402
                               wait_for)
 
 TCP_FLOWS = 100
@@ -146,7 +146,7 @@ class CapturerJournal(CapturerCase, unittest.TestCase):
             self.assertEqual(counts.get(n), len(read_pcap(os.path.join(self.spool, n))[1]), n)
         merged = os.path.join(self.dir, "merged.pcap")
         sh("mergecap", "-F", "pcap", "-w", merged, *paths, timeout=120)
-        rows = tshark_fields_of(merged, ["ip.src", "tcp.srcport", "tcp.dstport", "tcp.flags.syn", "tcp.flags.ack",
+        rows = tshark_fields(merged, ["ip.src", "tcp.srcport", "tcp.dstport", "tcp.flags.syn", "tcp.flags.ack",
                                          "tcp.payload", "udp.dstport", "udp.payload"])
         syn, synack, payload = set(), set(), {}
         for src, sport, dport, fsyn, fack, tpay, udport, upay in rows:

@@ -8,8 +8,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
-from capturer_fixture import (RESPONDER, SENSOR_V4, SENSOR_V6, CapturerCase, read_pcap, sh,  # noqa: E402
-                              tshark_fields_of, wait_for)
+from capturer_fixture import (RESPONDER, SENSOR_V4, SENSOR_V6, CapturerCase, read_pcap,  # noqa: E402
+                              tshark_fields, wait_for)
 
 
 def flows_to_port(pcaps, proto, port):
@@ -48,7 +48,7 @@ class CapturerSessions(CapturerCase, unittest.TestCase):
             self.assertEqual(len(names), 1, "one pcap per session: %s" % names)
             path = os.path.join(self.spool, names[0])
             read_pcap(path)
-            rows = tshark_fields_of(path, ["ip.src", "tcp.flags.syn", "tcp.flags.ack", "tcp.len", "tcp.payload",
+            rows = tshark_fields(path, ["ip.src", "tcp.flags.syn", "tcp.flags.ack", "tcp.len", "tcp.payload",
                                            "tcp.analysis.retransmission"])
             inbound = [r for r in rows if r[0] != SENSOR_V4]
             outbound = [r for r in rows if r[0] == SENSOR_V4]
@@ -88,11 +88,11 @@ class CapturerSessions(CapturerCase, unittest.TestCase):
         self.assertEqual(self.stop_capturer(), 0)  # SIGTERM writes both at once
         udp = flows_to_port(self.pcaps(), "udp", 53)
         self.assertEqual(len(udp), 1, self.pcaps())
-        rows = tshark_fields_of(os.path.join(self.spool, udp[0]), ["dns.qry.name"], "dns")
+        rows = tshark_fields(os.path.join(self.spool, udp[0]), ["dns.qry.name"], "dns")
         self.assertIn(["lurker.example"], rows)
         v6 = [n for n in flows_to_port(self.pcaps(), "tcp", 80) if n.split("_")[2] == "2001-db8-a--2"]
         self.assertEqual(len(v6), 1, self.pcaps())
-        rows = tshark_fields_of(os.path.join(self.spool, v6[0]), ["ipv6.src", "tcp.flags.syn"])
+        rows = tshark_fields(os.path.join(self.spool, v6[0]), ["ipv6.src", "tcp.flags.syn"])
         self.assertIn(["2001:db8:a::2", "1"], rows)
         self.assertTrue(any(r[0] == SENSOR_V6 for r in rows), "the SYN+ACK from the sensor is in the flow")
 

@@ -19,8 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "data", "analyzer"))
 sys.path.insert(0, os.path.join(HERE, "..", "helpers"))
 import analyzer_check as ac  # noqa: E402
-from lurkertest import (BIN, DEBIAN_PY, SENSOR_V4, SENSOR_V6, Processes, Topology, tshark_fields,  # noqa: E402
-                        wait_for)
+from lurkertest import DEBIAN_PY, SENSOR_V4, SENSOR_V6, Processes, Topology, tshark_fields  # noqa: E402
 from responder_env import Responder, wait_ipv6_ready  # noqa: E402
 
 SEGMENTS = os.path.join(HERE, "..", "helpers", "responder_segments.py")
@@ -52,15 +51,7 @@ class OneConversationOneFlow(unittest.TestCase):
         cls.responder = Responder(t, responder_yaml="  persona: linux\ncapturer:\n  flow_timeout: 2s\n")
         cls.responder.__enter__()
         cls.spool = os.path.dirname(cls.responder.config)
-        log_path = os.path.join(cls.spool, "capturer.log")
-        with open(log_path, "a") as log:
-            cap = cls.procs.start(t.in_ns(t.sensor, [os.path.join(BIN, "lurker-capturer"), "-c",
-                                                     cls.responder.config]), stderr=log)
-
-        def started():
-            with open(log_path) as f:
-                return "event=start" in f.read() or cap.poll() is not None
-        wait_for(started, 10, what="capturer start")
+        cap = cls.responder.start_beside("capturer", cls.procs)
         time.sleep(0.3)
         cls.body = os.urandom(BODY_BYTES)
         body_path = os.path.join(cls.spool, "body.bin")
@@ -199,17 +190,7 @@ class CraftedSegments(unittest.TestCase):
         self.addCleanup(procs.stop_all)
         with Responder(t, engine=self.engine) as r:
             def start_capturer():
-                log_path = os.path.join(os.path.dirname(r.config), "capturer-%d.log" % len(procs.procs))
-                log = open(log_path, "a")
-                self.addCleanup(log.close)
-                p = procs.start(t.in_ns(t.sensor, [os.path.join(BIN, "lurker-capturer"), "-c", r.config]),
-                                stderr=log)
-
-                def started():
-                    with open(log_path) as f:
-                        return "event=start" in f.read() or p.poll() is not None
-                wait_for(started, 10, what="capturer start")
-                return p
+                return r.start_beside("capturer", procs, log_name="capturer-%d" % len(procs.procs))
             cap = start_capturer()
             recorded = crafted(t, SENSOR_V4, 8080, "one")
             self.assertEqual(self.acks(recorded), [(0, (100, "A"))], recorded)  # acknowledged once recorded

@@ -51,6 +51,19 @@ def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
+def start_logged(procs, argv, log_path, what, event="event=start "):
+    """Starts argv under procs with its stderr appended to log_path; returns it once the log holds event (or it
+    has exited: the caller's checks then fail on its log)."""
+    with open(log_path, "a") as log:
+        p = procs.start(argv, stderr=log)
+
+    def started():
+        with open(log_path) as f:
+            return event in f.read() or p.poll() is not None
+    wait_for(started, 15, what="%s start" % what)
+    return p
+
+
 class Processes:
     """Everything a test starts, stopped by PID at the end (SIGTERM, then SIGKILL)."""
 
@@ -208,7 +221,8 @@ CHECK_CHECKSUMS = ("ip.check_checksum:TRUE", "tcp.check_checksum:TRUE")
 
 
 def tshark_fields(pcap, fields, display_filter=None, prefs=()):
-    """Rows of the given tshark fields (list of lists of strings); prefs: tshark -o settings (CHECK_CHECKSUMS)."""
+    """Rows of the given tshark fields (list of lists of strings); prefs: tshark -o settings (CHECK_CHECKSUMS).
+    Two minutes for a large pcap on a busy machine."""
     argv = ["tshark", "-n", "-r", pcap, "-T", "fields", "-E", "separator=\t"]
     for pref in prefs:
         argv += ["-o", pref]
@@ -216,7 +230,7 @@ def tshark_fields(pcap, fields, display_filter=None, prefs=()):
         argv += ["-e", f]
     if display_filter:
         argv += ["-Y", display_filter]
-    r = sh(*argv)
+    r = sh(*argv, timeout=120)
     return [line.split("\t") for line in r.stdout.splitlines()]
 
 
