@@ -4,80 +4,22 @@ The real binary, started as `bootstrap` with AWS_LAMBDA_RUNTIME_API pointing at 
 receives (1) an SQS event whose body is what moto delivered for a real S3 -> SNS -> SQS notification of objects the
 test uploaded (plus a plain S3 record for an object that does not exist: it must fail alone), and (2) a direct
 SNS-wrapped S3 notification. Records must appear on stdout and the invocations be answered."""
-import http.server
 import json
 import os
-import queue
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import unittest
 
 sys.dont_write_bytecode = True  # keep tests/data free of __pycache__
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "analyzer"))
 import analyzer_check as ac  # noqa: E402
-from lurkertest import Processes, TempDir, wait_for  # noqa: E402
+from lurkertest import Processes, TempDir  # noqa: E402
+from lambdaruntime import RuntimeApi  # noqa: E402
 from motoserver import MotoServer  # noqa: E402
 
 BUCKET = "lurker-analyzer-test"
 KEY_SPACE = "edge-1/pcap/2025/11/25/19/1764098401 198.51.100.2.pcap"   # notified as ...1764098401+198.51.100.2.pcap
 KEY_SSH = "edge-1/pcap/2025/11/25/19/1764098402_ssh.pcap"
-
-
-class RuntimeApi:
-    """The Lambda Runtime API, enough of it: /next hands out queued events, then holds the caller."""
-
-    def __init__(self):
-        self.events = queue.Queue()
-        self.results = queue.Queue()
-        api = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                if self.path != "/2018-06-01/runtime/invocation/next":
-                    self.send_error(404)
-                    return
-                try:
-                    request_id, body = api.events.get(timeout=60)
-                except queue.Empty:
-                    self.send_error(500)
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
-                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60000))
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                body = self.rfile.read(length)
-                parts = self.path.split("/")  # /2018-06-01/runtime/invocation/ID/response|error
-                if len(parts) != 6 or parts[5] not in ("response", "error"):
-                    self.send_error(404)
-                    return
-                self.send_response(202)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-                self.wfile.flush()
-                api.results.put((parts[4], parts[5], json.loads(body),
-                                 self.headers.get("Lambda-Runtime-Function-Error-Type")))
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Lambda(unittest.TestCase):

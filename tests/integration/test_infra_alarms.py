@@ -309,44 +309,30 @@ class MotoHealth(unittest.TestCase):
         cls.subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [cls.vpc]}])["Subnets"][0]["SubnetId"]
 
         cls.backend_params = {"AlertEmail": "ops@example.org"}
-        cls.backend = cls.create("hb", os.path.join(infra.INFRA, "backend.yml"), cls.backend_params)
+        cls.backend = cls.moto.create_stack("hb", os.path.join(infra.INFRA, "backend.yml"), cls.backend_params)
         cls.topic = cls.backend["AlertTopicArn"]
         cls.sensor_params = dict(
             SensorId=SENSOR_ID, PcapBucket=cls.backend["PcapBucketName"],
             ArtifactsBucket=cls.backend["ArtifactsBucketName"], BackendRegion=cls.moto.region,
             LurkerTarballKey="lurker/x.tar.gz", LurkerTarballSha256="c" * 64, VpcId=cls.vpc, SubnetId=cls.subnet,
             ImageId=ami, FlowLogGroup="/honeypot/ho")
-        cls.sensor = cls.create("hs", cls.sensor_path, cls.sensor_params)
+        cls.sensor = cls.moto.create_stack("hs", cls.sensor_path, cls.sensor_params)
         cls.alarm_params = dict(SensorId=SENSOR_ID, SensorStackName="hs", SensorRegion=cls.moto.region,
                                 AlertTopicArn=cls.topic, NoTrafficMinutes="30")
-        cls.alarms_stack = cls.create("ha", os.path.join(infra.INFRA, "sensor-alarms.yml"), cls.alarm_params)
+        cls.alarms_stack = cls.moto.create_stack("ha", os.path.join(infra.INFRA, "sensor-alarms.yml"),
+                                                 cls.alarm_params)
         s3 = cls.moto.client("s3")
         s3.put_object(Bucket=cls.backend["ArtifactsBucketName"], Key="lambda/t.zip", Body=b"PK\x05\x06" + b"\0" * 18)
         cls.output_params = dict(PcapBucket=cls.backend["PcapBucketName"], PcapTopicArn=cls.backend["PcapTopicArn"],
                                  ArtifactsBucket=cls.backend["ArtifactsBucketName"], LambdaZipKey="lambda/t.zip",
                                  Architecture="x86_64", AlertTopicArn=cls.topic)
-        cls.output = cls.create("ho", os.path.join(infra.INFRA, "output.yml"), cls.output_params)
+        cls.output = cls.moto.create_stack("ho", os.path.join(infra.INFRA, "output.yml"), cls.output_params)
         cls.apply_skipped_resources()
 
     @classmethod
     def tearDownClass(cls):
         cls.moto.stop()
         shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def create(cls, name, path, params):
-        with open(path) as f:
-            body = f.read()
-        cls.cfn.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"],
-                             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
-        deadline = time.monotonic() + 60
-        while True:
-            stack = cls.cfn.describe_stacks(StackName=name)["Stacks"][0]
-            if not stack["StackStatus"].endswith("IN_PROGRESS") or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert stack["StackStatus"] == "CREATE_COMPLETE", (name, stack["StackStatus"], stack.get("StackStatusReason"))
-        return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
     @classmethod
     def physical(cls, stack):
@@ -436,7 +422,7 @@ class MotoHealth(unittest.TestCase):
         # metrics go to the backend's region: the dashboard of a sensor stack elsewhere points there (its alarms
         # are sensor-alarms.yml's, in the backend's region: test_infra_fleet.py deploys such a fleet)
         params = dict(self.sensor_params, SensorId="far-1", BackendRegion="eu-west-1")
-        out = self.create("hfar", self.sensor_path, params)
+        out = self.moto.create_stack("hfar", self.sensor_path, params)
         self.assertIn("DashboardUrl", out)
         types = {r["ResourceType"] for r in self.cfn.describe_stack_resources(StackName="hfar")["StackResources"]
                  if r.get("ResourceType")}
@@ -446,8 +432,8 @@ class MotoHealth(unittest.TestCase):
         TemplateHealth.check_dashboard(self, body, "far-1", "eu-west-1", "/honeypot/ho", "Lurker")
 
     def test_dashboard_can_be_turned_off(self):
-        out = self.create("hnod", self.sensor_path, dict(self.sensor_params, SensorId="nod-1",
-                                                         CreateDashboard="false"))
+        out = self.moto.create_stack("hnod", self.sensor_path,
+                                     dict(self.sensor_params, SensorId="nod-1", CreateDashboard="false"))
         self.assertNotIn("DashboardUrl", out)
         names = [d["DashboardName"] for d in self.cw.list_dashboards()["DashboardEntries"]]
         self.assertIn("hs", names)

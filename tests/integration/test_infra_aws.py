@@ -320,21 +320,8 @@ class MotoStacks(unittest.TestCase):
         cls.moto.stop()
         subprocess.run(["rm", "-rf", cls.tmp])
 
-    def create(self, name, template_path, params):
-        body = read(template_path)
-        self.cfn.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"],
-                              Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
-        deadline = time.monotonic() + 60
-        while True:
-            stack = self.cfn.describe_stacks(StackName=name)["Stacks"][0]
-            if not stack["StackStatus"].endswith("IN_PROGRESS") or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        self.assertEqual(stack["StackStatus"], "CREATE_COMPLETE", stack.get("StackStatusReason"))
-        return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-
     def backend(self, name):
-        out = self.create(name, os.path.join(INFRA, "backend.yml"), {"PcapRetentionDays": "30"})
+        out = self.moto.create_stack(name, os.path.join(INFRA, "backend.yml"), {"PcapRetentionDays": "30"})
         self.assertEqual(set(out), {"PcapBucketName", "PcapBucketArn", "PcapTopicArn", "AlertTopicArn",
                                     "FleetDashboardUrl", "ArtifactsBucketName"})
         return out
@@ -358,7 +345,7 @@ class MotoStacks(unittest.TestCase):
         for i, (mode, admin) in enumerate((("single", ""), ("single", "192.0.2.0/24"), ("dual", ""),
                                            ("dual", "192.0.2.0/24"))):
             name = "ts%d" % i
-            so = self.create(name, self.sensor_template, dict(base, NetworkMode=mode, AdminCidr=admin))
+            so = self.moto.create_stack(name, self.sensor_template, dict(base, NetworkMode=mode, AdminCidr=admin))
             self.assertEqual(set(so), {"InstanceId", "SensorId", "SensorAddress", "ManagementAddress", "PcapPrefix",
                                        "SessionCommand", "DashboardUrl", "SetupLogGroup"}, so)
             self.assertRegex(so["SensorAddress"], r"^\d+\.\d+\.\d+\.\d+$")
@@ -393,10 +380,10 @@ class MotoStacks(unittest.TestCase):
 
         zip_key = "lambda/test.zip"
         s3.put_object(Bucket=out["ArtifactsBucketName"], Key=zip_key, Body=b"PK\x05\x06" + b"\0" * 18)
-        oo = self.create("to", os.path.join(INFRA, "output.yml"),
-                         dict(PcapBucket=out["PcapBucketName"], PcapTopicArn=out["PcapTopicArn"],
-                              ArtifactsBucket=out["ArtifactsBucketName"], LambdaZipKey=zip_key,
-                              Architecture="x86_64", LogRetentionDays="14"))
+        oo = self.moto.create_stack("to", os.path.join(INFRA, "output.yml"),
+                                    dict(PcapBucket=out["PcapBucketName"], PcapTopicArn=out["PcapTopicArn"],
+                                         ArtifactsBucket=out["ArtifactsBucketName"], LambdaZipKey=zip_key,
+                                         Architecture="x86_64", LogRetentionDays="14"))
         # (moto's CloudFormation skips Glue and Athena resources, and the outputs that name them: the Glue table
         # is applied through the API in test_infra_records.py)
         self.assertEqual(set(oo), {"AnalyzerFunction", "LogGroupName", "DeadLetterQueueUrl", "InsightsQuery",

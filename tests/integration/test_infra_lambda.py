@@ -8,10 +8,8 @@ unpacked package runs as Lambda runs it (Lambda's variables only, libraries from
 event from a Runtime API served here, the pcap in moto's S3) and answers with the flow's record.
 """
 import base64
-import http.server
 import json
 import os
-import queue
 import shutil
 import signal
 import stat
@@ -19,8 +17,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import unittest
 import urllib.parse
 import zipfile
@@ -28,6 +24,7 @@ import zipfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from lurkertest import ROOT  # noqa: E402
+from lambdaruntime import RuntimeApi  # noqa: E402
 from motoserver import MotoServer  # noqa: E402
 
 MAKE_PKG = os.path.join(ROOT, "infra", "make-lambda-package.sh")
@@ -290,55 +287,6 @@ def one_flow_pcap(payload):
     for i, f in enumerate(frames):
         out += struct.pack("<IIII", 1795633200, i * 1000, len(f), len(f)) + f
     return out
-
-
-class RuntimeApi:
-    """Enough of the Lambda Runtime API for one invocation: /next hands out the queued events, then holds."""
-
-    def __init__(self, events):
-        self.events = queue.Queue()
-        for e in events:
-            self.events.put(e)
-        self.results = queue.Queue()
-        api = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                try:
-                    request_id, body = api.events.get(timeout=40)
-                except queue.Empty:
-                    self.send_error(500)
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
-                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60000))
-                self.send_header("Lambda-Runtime-Invoked-Function-Arn",
-                                 "arn:aws:lambda:us-east-1:123456789012:function:analyzer")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                parts = self.path.split("/")  # /2018-06-01/runtime/invocation/ID/response|error
-                self.send_response(202)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-                api.results.put((parts[4] if len(parts) > 4 else "", parts[-1], body))
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 if __name__ == "__main__":

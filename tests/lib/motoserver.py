@@ -10,6 +10,7 @@
         moto.env()                              # dict: AWS_* variables for a child process using that key
         moto.assume_role()                      # dict: temporary AccessKeyId/SecretAccessKey/SessionToken/Expiration
         moto.new_access_key()                   # (id, secret): a second key of the same user
+        moto.create_stack(name, template, params)  # a CloudFormation stack's outputs once it is created
     # stopped by PID (SIGTERM, then SIGKILL) on exit
 
 How signature checking is switched on (docs/design.md section 7): moto checks SigV4 only once IAM users exist and
@@ -150,6 +151,23 @@ class MotoServer:
         if session_token:
             e["AWS_SESSION_TOKEN"] = session_token
         return e
+
+    def create_stack(self, name, template_path, params):
+        """Creates a CloudFormation stack from a template file; its outputs once CREATE_COMPLETE (AssertionError with
+        the status and reason otherwise, or after 60 s)."""
+        cfn = self.client("cloudformation")
+        with open(template_path) as f:
+            body = f.read()
+        cfn.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"],
+                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
+        deadline = time.monotonic() + 60
+        while True:
+            stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+            if not stack["StackStatus"].endswith("IN_PROGRESS") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert stack["StackStatus"] == "CREATE_COMPLETE", (name, stack["StackStatus"], stack.get("StackStatusReason"))
+        return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
     def list_keys(self, bucket, prefix=""):
         """Every key of the bucket starting with prefix. The prefix is applied here, not sent: moto 5.2.1 rejects a
