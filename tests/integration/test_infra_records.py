@@ -28,7 +28,7 @@ import analyzer_check as ac  # noqa: E402
 from lurkertest import Processes, TempDir  # noqa: E402
 from motoserver import MotoServer  # noqa: E402
 import test_infra_aws as infra  # noqa: E402  (its helpers; as a module, its tests are not collected here)
-from test_analyzer_lambda import RuntimeApi  # noqa: E402
+from lambdaruntime import RuntimeApi  # noqa: E402
 from test_infra_alarms import Resolver  # noqa: E402
 
 PCAPS = "lurker-records-pcaps"
