@@ -21,6 +21,7 @@
 #include "../../../capturer/spool.h"
 #include "../../../capturer/tracker.h"
 #include "../../helpers/capturer_packets.h"
+#include "../../helpers/capturer_spool_fixture.h"
 #include "pcap/pcap.h"
 #include "pcapfile.h"
 #include "queue.h"
@@ -100,11 +101,9 @@ Test(capturer_journal_format, segment_header_round_trip_and_damage)
 
 /* ---- the whole path -------------------------------------------------------------------------------------------- */
 
-static char dir[64];
 static struct prefix sensor[1];
-static struct capturer_config cc;
-static struct lurker_queue queue_handle, *q = &queue_handle;
-static void *queue_memory;
+static struct spool_fixture fx;
+static struct lurker_queue *q = &fx.queue;
 
 struct run {
     struct spool spool;
@@ -124,27 +123,15 @@ static void done_now(void *arg, uint64_t serial, uint32_t seg, const char *name)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/lurker-unit-journal-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    spool_fixture_setup(&fx, "journal", 1024);
     const char *why;
     cr_assert_eq(prefix_parse("203.0.113.10", &sensor[0], &why), 0);
-    memset(&cc, 0, sizeof cc);
-    cc.flow_timeout = 60;
-    cc.max_flow_age = 600;
-    cc.max_flows = 1024;
-    cc.max_flow_packets = 4;
-    cc.max_flow_bytes = 1 << 20;
-    cc.memory_limit = 1 << 26;
-    queue_memory = calloc(1, queue_bytes(1024));
-    queue_init(q, queue_memory, 1024);
+    fx.cc.max_flow_packets = 4;
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-    free(queue_memory);
+    spool_fixture_teardown(&fx);
 }
 
 TestSuite(capturer_journal, .init = setup, .fini = teardown);
@@ -153,20 +140,20 @@ TestSuite(capturer_journal, .init = setup, .fini = teardown);
 static void start(struct run *r, uint64_t journal_max, struct recover_stats *st)
 {
     char err[256];
-    cr_assert_eq(spool_open(&r->spool, dir, 1ull << 30, PCAPFILE_LINKTYPE_ETHERNET, 65535, q, err, sizeof err), 0,
+    cr_assert_eq(spool_open(&r->spool, fx.dir, 1ull << 30, PCAPFILE_LINKTYPE_ETHERNET, 65535, q, err, sizeof err), 0,
                  "%s", err);
     cr_assert_eq(journal_open(&r->journal, r->spool.dirfd, true, journal_max, DLT_EN10MB, PCAPFILE_LINKTYPE_ETHERNET,
                               65535, err, sizeof err),
                  0, "%s", err);
     struct recover_stats ignored;
-    const struct replay_limits limits = {.memory_limit = cc.memory_limit,
-                                         .max_flow_packets = cc.max_flow_packets,
-                                         .max_flow_bytes = cc.max_flow_bytes};
+    const struct replay_limits limits = {.memory_limit = fx.cc.memory_limit,
+                                         .max_flow_packets = fx.cc.max_flow_packets,
+                                         .max_flow_bytes = fx.cc.max_flow_bytes};
     cr_assert_eq(recover_journal(r->journal.dirfd, &r->spool, sensor, 1, &limits, NULL, st ? st : &ignored), 0);
     cr_assert_eq(journal_start(&r->journal, 1), 0);
     r->spool.done = done_now;
     r->spool.done_arg = &r->journal;
-    cr_assert_eq(tracker_init(&r->tr, &cc, sensor, 1, DLT_EN10MB, (const uint8_t *)"0123456789abcdef", to_spool,
+    cr_assert_eq(tracker_init(&r->tr, &fx.cc, sensor, 1, DLT_EN10MB, (const uint8_t *)"0123456789abcdef", to_spool,
                               &r->spool),
                  0);
     r->tr.journal = &r->journal;
@@ -177,21 +164,21 @@ static void start(struct run *r, uint64_t journal_max, struct recover_stats *st)
 static void start_adopting(struct run *r, uint64_t now_us, struct recover_stats *st)
 {
     char err[256];
-    cr_assert_eq(spool_open(&r->spool, dir, 1ull << 30, PCAPFILE_LINKTYPE_ETHERNET, 65535, q, err, sizeof err), 0,
+    cr_assert_eq(spool_open(&r->spool, fx.dir, 1ull << 30, PCAPFILE_LINKTYPE_ETHERNET, 65535, q, err, sizeof err), 0,
                  "%s", err);
     cr_assert_eq(journal_open(&r->journal, r->spool.dirfd, true, 64 << 20, DLT_EN10MB, PCAPFILE_LINKTYPE_ETHERNET,
                               65535, err, sizeof err),
                  0, "%s", err);
     cr_assert_eq(journal_start(&r->journal, now_us), 0);
-    cr_assert_eq(tracker_init(&r->tr, &cc, sensor, 1, DLT_EN10MB, (const uint8_t *)"0123456789abcdef", to_spool,
+    cr_assert_eq(tracker_init(&r->tr, &fx.cc, sensor, 1, DLT_EN10MB, (const uint8_t *)"0123456789abcdef", to_spool,
                               &r->spool),
                  0);
     r->tr.journal = &r->journal;
     r->spool.done = done_now;
     r->spool.done_arg = &r->journal;
-    const struct replay_limits limits = {.memory_limit = cc.memory_limit,
-                                         .max_flow_packets = cc.max_flow_packets,
-                                         .max_flow_bytes = cc.max_flow_bytes};
+    const struct replay_limits limits = {.memory_limit = fx.cc.memory_limit,
+                                         .max_flow_packets = fx.cc.max_flow_packets,
+                                         .max_flow_bytes = fx.cc.max_flow_bytes};
     const struct recover_adopt adopt = {.tr = &r->tr, .now_mono_us = now_us, .now_real_us = now_us};
     cr_assert_eq(recover_journal(r->journal.dirfd, &r->spool, sensor, 1, &limits, &adopt, st), 0);
 }
@@ -229,14 +216,14 @@ static void feed(struct run *r, const struct test_frame *f, uint64_t ts)
 static bool exists(const char *name)
 {
     char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s", fx.dir, name);
     return access(path, F_OK) == 0;
 }
 
 static int files_in(const char *sub, const char *suffix)
 {
     char path[128];
-    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    snprintf(path, sizeof path, "%s/%s", fx.dir, sub);
     DIR *d = opendir(path);
     if (d == NULL)
         return -1;
@@ -254,7 +241,7 @@ static int files_in(const char *sub, const char *suffix)
 static int tcpdump_packets(const char *name)
 {
     char cmd[512], line[512];
-    snprintf(cmd, sizeof cmd, "tcpdump -n -r '%s/%s' 2>/dev/null", dir, name);
+    snprintf(cmd, sizeof cmd, "tcpdump -n -r '%s/%s' 2>/dev/null", fx.dir, name);
     FILE *p = popen(cmd, "r");
     int n = 0;
     while (fgets(line, sizeof line, p))
@@ -296,7 +283,7 @@ Test(capturer_journal, killed_run_open_flows_are_recovered_under_their_names)
     kill9(&a);
     cr_assert_eq(files_in(".journal", ".jrnl"), 1);
     char shipped[256];
-    snprintf(shipped, sizeof shipped, "%s/%s", dir, C1_NAME);
+    snprintf(shipped, sizeof shipped, "%s/%s", fx.dir, C1_NAME);
     cr_assert_eq(unlink(shipped), 0); /* the shipper stored it */
     struct queue_record old;
     while (queue_peek(q, &old) == QUEUE_OK)
@@ -343,7 +330,7 @@ static void copy_file(const char *from, const char *to)
 static void only_segment(char *out, size_t len)
 {
     char path[128];
-    snprintf(path, sizeof path, "%s/.journal", dir);
+    snprintf(path, sizeof path, "%s/.journal", fx.dir);
     DIR *d = opendir(path);
     struct dirent *e;
     out[0] = '\0';
@@ -362,7 +349,7 @@ Test(capturer_journal, recovering_twice_writes_nothing_new_and_cut_tails_are_sur
     kill9(&a);
     char seg[512], saved[300];
     only_segment(seg, sizeof seg);
-    snprintf(saved, sizeof saved, "%s/saved", dir);
+    snprintf(saved, sizeof saved, "%s/saved", fx.dir);
     copy_file(seg, saved);
 
     struct run b;
@@ -389,9 +376,9 @@ Test(capturer_journal, recovering_twice_writes_nothing_new_and_cut_tails_are_sur
     fputs("\x4c\x4a\x52\x31 not a record", fp);
     fclose(fp);
     char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, A_NAME);
+    snprintf(path, sizeof path, "%s/%s", fx.dir, A_NAME);
     cr_assert_eq(unlink(path), 0);
-    snprintf(path, sizeof path, "%s/%s", dir, C2_NAME);
+    snprintf(path, sizeof path, "%s/%s", fx.dir, C2_NAME);
     cr_assert_eq(unlink(path), 0);
     struct run d;
     start(&d, 64 << 20, &st);
@@ -408,7 +395,7 @@ Test(capturer_journal, recovering_twice_writes_nothing_new_and_cut_tails_are_sur
 
 Test(capturer_journal, segments_are_deleted_only_when_no_open_flow_needs_them)
 {
-    cc.max_flow_packets = 1; /* every packet of the short flows finishes its flow */
+    fx.cc.max_flow_packets = 1; /* every packet of the short flows finishes its flow */
     struct run a;
     start(&a, 1 << 20, NULL); /* 1 MiB: 128 KiB segments */
     struct test_frame f;
@@ -592,7 +579,7 @@ Test(capturer_journal, replay_cuts_flows_where_capture_would)
  * every packet. A flow already idle for flow_timeout when the capturer comes back is written at once. */
 Test(capturer_journal, a_recovered_open_flow_and_its_continuation_are_one_pcap)
 {
-    cc.max_flow_packets = 100;
+    fx.cc.max_flow_packets = 100;
     struct run a;
     start(&a, 64 << 20, NULL);
     struct test_frame f;
@@ -608,7 +595,7 @@ Test(capturer_journal, a_recovered_open_flow_and_its_continuation_are_one_pcap)
     kill9(&a);
     char seg_a[512], saved[300];
     only_segment(seg_a, sizeof seg_a);
-    snprintf(saved, sizeof saved, "%s/saved", dir);
+    snprintf(saved, sizeof saved, "%s/saved", fx.dir);
     copy_file(seg_a, saved);
 
     struct run b;

@@ -15,17 +15,16 @@
 #include "../../../capturer/spool.h"
 #include "../../../capturer/tracker.h"
 #include "../../helpers/capturer_packets.h"
+#include "../../helpers/capturer_spool_fixture.h"
 #include "pcap/pcap.h"
 #include "pcapfile.h"
 #include "queue.h"
 
-static char dir[64];
 static struct prefix sensor[2];
-static struct capturer_config cc;
 static struct spool spool;
 static struct tracker tr;
-static struct lurker_queue queue_handle, *q = &queue_handle;
-static void *queue_memory;
+static struct spool_fixture fx;
+static struct lurker_queue *q = &fx.queue;
 
 static void to_spool(void *arg, struct flow *f)
 {
@@ -34,35 +33,24 @@ static void to_spool(void *arg, struct flow *f)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/lurker-unit-spool-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    spool_fixture_setup(&fx, "spool", 64);
     const char *why;
     cr_assert_eq(prefix_parse("203.0.113.10", &sensor[0], &why), 0);
     cr_assert_eq(prefix_parse("2001:db8:5::10", &sensor[1], &why), 0);
-    memset(&cc, 0, sizeof cc);
-    cc.flow_timeout = 60;
-    cc.max_flow_age = 600;
-    cc.max_flows = 1024;
-    cc.max_flow_packets = 1000;
-    cc.max_flow_bytes = 1 << 20;
-    cc.memory_limit = 1 << 26;
-    queue_memory = calloc(1, queue_bytes(64));
-    queue_init(q, queue_memory, 64);
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-    free(queue_memory);
+    spool_fixture_teardown(&fx);
 }
 
 static void start(uint64_t quota)
 {
     char err[256];
-    cr_assert_eq(spool_open(&spool, dir, quota, PCAPFILE_LINKTYPE_ETHERNET, 65535, q, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(tracker_init(&tr, &cc, sensor, 2, DLT_EN10MB, (const uint8_t *)"0123456789abcdef", to_spool, &spool),
+    cr_assert_eq(spool_open(&spool, fx.dir, quota, PCAPFILE_LINKTYPE_ETHERNET, 65535, q, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(tracker_init(&tr, &fx.cc, sensor, 2, DLT_EN10MB, (const uint8_t *)"0123456789abcdef", to_spool,
+                              &spool),
                  0);
 }
 
@@ -79,7 +67,7 @@ static void feed(const struct test_frame *f, uint64_t ts)
 
 static int count_files(const char *suffix)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(fx.dir);
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -95,7 +83,7 @@ static int count_files(const char *suffix)
 static int tcpdump_lines(const char *name, char *first_line, size_t len)
 {
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "tcpdump -n -r '%s/%s' 2>/dev/null", dir, name);
+    snprintf(cmd, sizeof cmd, "tcpdump -n -r '%s/%s' 2>/dev/null", fx.dir, name);
     FILE *p = popen(cmd, "r");
     char line[512];
     int n = 0;
@@ -146,7 +134,7 @@ Test(capturer_spool, tcp_flow_is_a_pcap_tcpdump_reads)
     cr_assert_eq(rec.last_us, 1700000000000003ull);
     struct stat st;
     char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s", fx.dir, name);
     cr_assert_eq(stat(path, &st), 0);
     cr_assert_eq((uint64_t)st.st_size, rec.file_size);
     cr_assert_eq(spool.bytes, 4096 + 512, "one 4 KiB block and an inode's worth for a %llu-byte file",
@@ -185,7 +173,7 @@ Test(capturer_spool, quota_drops_are_counted_not_written)
     cr_assert_leq(spool.bytes, 1u << 20);
     /* the shipper deleted everything: a rescan learns it */
     char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -f %s/*.pcap", dir);
+    snprintf(cmd, sizeof cmd, "rm -f %s/*.pcap", fx.dir);
     cr_assert_eq(system(cmd), 0);
     spool_rescan(&spool);
     cr_assert_eq(spool.bytes, 0);
@@ -194,7 +182,7 @@ Test(capturer_spool, quota_drops_are_counted_not_written)
 
 Test(capturer_spool, same_tuple_same_microsecond_gets_a_second_name)
 {
-    cc.max_flow_packets = 1;
+    fx.cc.max_flow_packets = 1;
     start(1 << 30);
     struct test_frame f;
     tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 1, 2, TCPF_SYN, 0, 0, 0);
@@ -219,7 +207,7 @@ Test(capturer_spool, same_tuple_same_microsecond_gets_a_second_name)
 Test(capturer_spool, stale_tmp_files_are_removed_at_open)
 {
     char path[128];
-    snprintf(path, sizeof path, "%s/x.pcap.tmp", dir);
+    snprintf(path, sizeof path, "%s/x.pcap.tmp", fx.dir);
     FILE *fp = fopen(path, "w");
     fputs("half", fp);
     fclose(fp);
@@ -239,10 +227,10 @@ static void count_done(void *arg, uint64_t serial, uint32_t seg, const char *nam
         done_alone++;
 }
 
-/* The name of the one file in dir containing `part`, or "" */
+/* The name of the one file in fx.dir containing `part`, or "" */
 static void find_file(const char *part, char *out, size_t len)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(fx.dir);
     struct dirent *e;
     out[0] = '\0';
     while ((e = readdir(d)) != NULL)
@@ -302,7 +290,7 @@ Test(capturer_spool, flows_without_client_data_share_one_batch_that_tcpdump_read
     cr_assert_eq(rec.packets, 900);
     struct stat st;
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, batch);
+    snprintf(path, sizeof path, "%s/%s", fx.dir, batch);
     cr_assert_eq(stat(path, &st), 0);
     cr_assert_eq((uint64_t)st.st_size, rec.file_size);
     stop();
@@ -390,13 +378,13 @@ Test(capturer_spool, quota_counts_blocks_and_files_not_just_bytes)
     }
     tracker_finish_all(&tr);
     spool_flush(&spool);
-    DIR *d = opendir(dir);
+    DIR *d = opendir(fx.dir);
     uint64_t blocks = 0, files = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         struct stat st;
         char path[512];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        snprintf(path, sizeof path, "%s/%s", fx.dir, e->d_name);
         if (e->d_name[0] != '.' && lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
             blocks += (uint64_t)st.st_blocks * 512u;
             files++;

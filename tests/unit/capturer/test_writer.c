@@ -12,17 +12,16 @@
 #include "../../../capturer/tracker.h"
 #include "../../../capturer/writer.h"
 #include "../../helpers/capturer_packets.h"
+#include "../../helpers/capturer_spool_fixture.h"
 #include "pcapfile.h"
 #include "queue.h"
 
-static char dir[64];
 static struct prefix sensor;
-static struct capturer_config cc;
 static struct spool spool;
 static struct tracker tr;
 static struct writer writer;
-static struct lurker_queue queue_handle, *q = &queue_handle;
-static void *queue_memory;
+static struct spool_fixture fx;
+static struct lurker_queue *q = &fx.queue;
 static bool force;
 
 static void to_writer(void *arg, struct flow *f)
@@ -32,37 +31,24 @@ static void to_writer(void *arg, struct flow *f)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/lurker-unit-writer-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    spool_fixture_setup(&fx, "writer", 64);
     const char *why;
     cr_assert_eq(prefix_parse("203.0.113.10", &sensor, &why), 0);
-    memset(&cc, 0, sizeof cc);
-    cc.flow_timeout = 60;
-    cc.max_flow_age = 600;
-    cc.max_flows = 1024;
-    cc.max_flow_packets = 1000;
-    cc.max_flow_bytes = 1 << 20;
-    cc.memory_limit = 1 << 26;
-    queue_memory = calloc(1, queue_bytes(64));
-    queue_init(q, queue_memory, 64);
     force = false;
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-    free(queue_memory);
+    spool_fixture_teardown(&fx);
 }
 
 static void start(uint32_t max_backlog_flows)
 {
     char err[256];
-    cr_assert_eq(spool_open(&spool, dir, 1 << 30, PCAPFILE_LINKTYPE_ETHERNET, 65535, q, err, sizeof err), 0, "%s",
+    cr_assert_eq(spool_open(&spool, fx.dir, 1 << 30, PCAPFILE_LINKTYPE_ETHERNET, 65535, q, err, sizeof err), 0, "%s",
                  err);
     cr_assert_eq(writer_start(&writer, &spool, NULL, NULL, max_backlog_flows, 1 << 26), 0);
-    cr_assert_eq(tracker_init(&tr, &cc, &sensor, 1, DLT_EN10MB, (const uint8_t *)"0123456789abcdef", to_writer,
+    cr_assert_eq(tracker_init(&tr, &fx.cc, &sensor, 1, DLT_EN10MB, (const uint8_t *)"0123456789abcdef", to_writer,
                               &writer), 0);
 }
 
@@ -92,7 +78,7 @@ static void conversation(uint16_t sport, uint64_t ts, struct test_frame *frames,
 static void assert_file_holds(const char *name, uint64_t ts, const struct test_frame *frames, int n)
 {
     char path[256], errbuf[PCAP_ERRBUF_SIZE];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s", fx.dir, name);
     pcap_t *p = pcap_open_offline(path, errbuf);
     cr_assert_not_null(p, "%s: %s", path, errbuf);
     cr_assert_eq(pcap_datalink(p), DLT_EN10MB);
@@ -156,7 +142,7 @@ Test(capturer_writer, a_full_backlog_drops_and_counts_but_shutdown_writes_everyt
     cr_assert_eq(writer.dropped_backlog, 1);
     cr_assert_eq(spool.stats.written, 1);
     char path[256];
-    snprintf(path, sizeof path, "%s/1700000000000001_tcp_198.51.100.2_40000_203.0.113.10_80.pcap", dir);
+    snprintf(path, sizeof path, "%s/1700000000000001_tcp_198.51.100.2_40000_203.0.113.10_80.pcap", fx.dir);
     cr_assert_neq(access(path, F_OK), 0, "the dropped flow has no file");
     assert_file_holds("1700000001000000_tcp_198.51.100.2_40002_203.0.113.10_80.pcap", 1700000001000000ull, b, 3);
 }
