@@ -48,10 +48,7 @@ struct capturer {
     uint64_t processed_through_us;     /* capture time (unix us) of the latest packet read from the ring */
     uint64_t next_tick_us, next_publish_us;
     unsigned long long kernel_drops;
-    /* The responder's, copied from shared memory every second, for one rule only: an outsider's ACK to one of the
-     * host's ephemeral ports is told from the host's own traffic by its SYN cookie (origin.c). The capturer no
-     * longer judges handshakes: the analyzer does, from the packets, and nothing downstream read the capturer's. */
-    uint8_t cookie_key[SHM_KEY_BYTES];
+    uint8_t cookie_key[SHM_KEY_BYTES]; /* the responder's, copied from shared memory every second */
     uint64_t published[CNT_COUNT];     /* what the shared counters already hold from this process */
 };
 
@@ -297,7 +294,10 @@ static void publish_counters(struct capturer *c)
     /* the spool counters are the writer thread's (writer.c) */
 }
 
-/* The responder's key, once it has set one; a key that stays mid-update keeps the last good one. */
+/* The responder's key, once it has set one; a key that stays mid-update keeps the last good one. It serves one rule
+ * only: an outsider's ACK to one of the host's ephemeral ports is told from the host's own traffic by its SYN cookie
+ * (origin.c). The capturer no longer judges handshakes (a flag in the queue record that the shipper dropped): the
+ * analyzer does, from the packets. */
 static void refresh_cookie_key(struct capturer *c)
 {
     uint64_t generation;
