@@ -19,7 +19,7 @@ void flow_pool_init(struct flow_pool *p, uint64_t max_flows)
 
 static void free_records(struct flow *list)
 {
-    for (; list; list = list->hash_next)
+    for (; list; list = SLIST_NEXT(list, link.free))
         free(list->records);
 }
 
@@ -65,7 +65,7 @@ struct flow *flow_pool_get(struct flow_pool *p)
         p->free = atomic_exchange_explicit(&p->returned, NULL, memory_order_acquire);
     struct flow *f = p->free;
     if (f) {
-        p->free = f->hash_next;
+        p->free = SLIST_NEXT(f, link.free);
         p->stats.reused++;
     } else if ((f = fresh_slot(p)) == NULL) {
         return NULL;
@@ -92,7 +92,7 @@ static void trim(struct flow *f)
 void flow_pool_put(struct flow_pool *p, struct flow *f)
 {
     trim(f);
-    f->hash_next = p->free;
+    SLIST_NEXT(f, link.free) = p->free;
     p->free = f;
 }
 
@@ -103,27 +103,25 @@ void flow_chain_add(struct flow_chain *c, struct flow *f)
         free(f);
         return;
     }
-    if (c->head && c->pool != f->pool)
+    if (!SLIST_EMPTY(&c->flows) && c->pool != f->pool)
         flow_pool_hand_back(c);
     trim(f);
-    f->hash_next = NULL;
-    if (c->tail)
-        c->tail->hash_next = f;
-    else
-        c->head = f;
-    c->tail = f;
+    if (SLIST_EMPTY(&c->flows))
+        c->bottom = f;
+    SLIST_INSERT_HEAD(&c->flows, f, link.free);
     c->pool = f->pool;
 }
 
 void flow_pool_hand_back(struct flow_chain *c)
 {
-    if (c->head == NULL)
+    if (SLIST_EMPTY(&c->flows))
         return;
     struct flow *old = atomic_load_explicit(&c->pool->returned, memory_order_relaxed);
     do
-        c->tail->hash_next = old;
-    while (!atomic_compare_exchange_weak_explicit(&c->pool->returned, &old, c->head, memory_order_release,
-                                                  memory_order_relaxed));
-    c->head = c->tail = NULL;
+        SLIST_NEXT(c->bottom, link.free) = old;
+    while (!atomic_compare_exchange_weak_explicit(&c->pool->returned, &old, SLIST_FIRST(&c->flows),
+                                                  memory_order_release, memory_order_relaxed));
+    SLIST_INIT(&c->flows);
+    c->bottom = NULL;
     c->pool = NULL;
 }

@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #define FLOW_POOL_SLAB 1024
 #define FLOW_RECORDS_KEEP 256
@@ -33,7 +34,7 @@ struct flow_pool_stats {
 };
 
 struct flow_pool {
-    struct flow *free;                   /* the owner's: ready to use, linked through hash_next */
+    struct flow *free;                   /* the owner's: ready to use, linked through link.free */
     _Atomic(struct flow *) returned;     /* handed back from any thread */
     struct flow_slab *slabs;
     uint32_t bump_next, bump_end;        /* unused slots of the newest slab (touched only when first used) */
@@ -41,9 +42,11 @@ struct flow_pool {
     struct flow_pool_stats stats;
 };
 
-/* A list of flows one thread is done with, to be handed back at once. */
+/* A stack of flows one thread is done with, to be handed back at once (zeroed: empty). */
+SLIST_HEAD(flow_stack, flow);
 struct flow_chain {
-    struct flow *head, *tail;
+    struct flow_stack flows;
+    struct flow *bottom;                 /* the first added: it links the chain to what the pool holds already */
     struct flow_pool *pool;
 };
 

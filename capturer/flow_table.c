@@ -29,7 +29,7 @@ static int buckets_map(struct flow_table *t, uint64_t n)
     madvise((void *)aligned, bytes, MADV_HUGEPAGE); /* a hint: without THP it simply stays 4 KiB pages */
     /* touched now, not under traffic: a huge-page fault may compact memory and stall for hundreds of ms */
     memset((void *)aligned, 0, bytes);
-    t->buckets = (struct flow **)aligned;
+    t->buckets = (struct flow_bucket *)aligned;
     t->map_base = base;
     t->map_bytes = total;
     return 0;
@@ -45,13 +45,14 @@ int flow_table_init(struct flow_table *t, uint32_t max_flows, const uint8_t hash
         return -1;
     t->mask = n - 1;
     memcpy(t->hash_key, hash_key, 16);
+    TAILQ_INIT(&t->order);
     return 0;
 }
 
 void flow_table_destroy(struct flow_table *t)
 {
-    while (t->oldest) {
-        struct flow *f = t->oldest;
+    struct flow *f;
+    while ((f = flow_table_oldest(t)) != NULL) {
         flow_table_remove(t, f);
         flow_table_release(f);
     }
@@ -63,41 +64,18 @@ void flow_table_destroy(struct flow_table *t)
     t->map_base = NULL;
 }
 
-static struct flow **bucket_of(const struct flow_table *t, const struct flow_key *key)
+static struct flow_bucket *bucket_of(const struct flow_table *t, const struct flow_key *key)
 {
     return &t->buckets[flow_hash(t->hash_key, key, sizeof *key) & t->mask];
 }
 
 struct flow *flow_table_lookup(const struct flow_table *t, const struct flow_key *key)
 {
-    for (struct flow *f = *bucket_of(t, key); f; f = f->hash_next)
+    struct flow *f;
+    LIST_FOREACH(f, bucket_of(t, key), link.hash)
         if (memcmp(&f->key, key, sizeof *key) == 0)
             return f;
     return NULL;
-}
-
-static void order_unlink(struct flow_table *t, struct flow *f)
-{
-    if (f->older)
-        f->older->newer = f->newer;
-    else
-        t->oldest = f->newer;
-    if (f->newer)
-        f->newer->older = f->older;
-    else
-        t->newest = f->older;
-    f->older = f->newer = NULL;
-}
-
-static void order_append(struct flow_table *t, struct flow *f)
-{
-    f->older = t->newest;
-    f->newer = NULL;
-    if (t->newest)
-        t->newest->newer = f;
-    else
-        t->oldest = f;
-    t->newest = f;
 }
 
 struct flow *flow_table_insert(struct flow_table *t, const struct flow_key *key, uint64_t now_mono_us)
@@ -108,13 +86,9 @@ struct flow *flow_table_insert(struct flow_table *t, const struct flow_key *key,
     t->memory += f->records_cap; /* a recycled flow's buffer is held from now on */
     f->key = *key;
     f->first_mono_us = f->last_mono_us = now_mono_us;
-    struct flow **b = bucket_of(t, key);
-    f->hash_next = *b;
-    if (*b)
-        (*b)->hash_pprev = &f->hash_next;
-    f->hash_pprev = b;
-    *b = f;
-    order_append(t, f);
+    struct flow_bucket *b = bucket_of(t, key); /* once: the macro names its list several times */
+    LIST_INSERT_HEAD(b, f, link.hash);
+    TAILQ_INSERT_TAIL(&t->order, f, order);
     t->count++;
     return f;
 }
@@ -122,23 +96,17 @@ struct flow *flow_table_insert(struct flow_table *t, const struct flow_key *key,
 void flow_table_touch(struct flow_table *t, struct flow *f, uint64_t now_mono_us)
 {
     f->last_mono_us = now_mono_us;
-    if (t->newest != f) {
-        order_unlink(t, f);
-        order_append(t, f);
+    if (TAILQ_NEXT(f, order) != NULL) { /* not the newest already */
+        TAILQ_REMOVE(&t->order, f, order);
+        TAILQ_INSERT_TAIL(&t->order, f, order);
     }
 }
 
 void flow_table_remove(struct flow_table *t, struct flow *f)
 {
     /* O(1): no rehash of the key, no walk of the chain (the profile's second user-space entry under a flood) */
-    if (f->hash_pprev) {
-        *f->hash_pprev = f->hash_next;
-        if (f->hash_next)
-            f->hash_next->hash_pprev = f->hash_pprev;
-    }
-    f->hash_next = NULL;
-    f->hash_pprev = NULL;
-    order_unlink(t, f);
+    LIST_REMOVE(f, link.hash);
+    TAILQ_REMOVE(&t->order, f, order);
     t->count--;
     t->memory -= f->records_cap;
 }

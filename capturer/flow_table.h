@@ -9,7 +9,7 @@
  * Flows and their small buffers come from a pool (flow_pool.h) and go back to it: no allocation per flow or per
  * packet once warm. A table without a pool (tests, the journal's replay) callocs its flows.
  *
- * Removal is O(1) too: each flow knows the pointer that points at it in its chain (hash_pprev).
+ * Removal is O(1) too: a LIST entry knows the pointer that points at it in its chain. Lists are <sys/queue.h>'s.
  *
  * Overhead per flow: struct flow (168 bytes, in a slab: no allocator header) + one hash bucket pointer. */
 #ifndef LURKER_CAPTURER_FLOW_TABLE_H
@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "flow_pool.h"
 
@@ -40,9 +41,12 @@ enum flow_internal_flags {
 };
 
 struct flow {
-    struct flow *hash_next;
-    struct flow **hash_pprev;   /* the pointer that points at this flow in its chain: removal without a walk */
-    struct flow *older, *newer; /* last-packet order */
+    union {                       /* a flow is in one of these at a time */
+        LIST_ENTRY(flow) hash;    /* in a table: its bucket's chain */
+        STAILQ_ENTRY(flow) queue; /* finished: the writer's queue (writer.h) */
+        SLIST_ENTRY(flow) free;   /* done with: a flow_chain or a pool's free stack (flow_pool.h) */
+    } link;
+    TAILQ_ENTRY(flow) order;      /* in a table or a replay: last-packet order, oldest first */
     struct flow_key key;
     uint64_t first_us, last_us;           /* packet timestamps, unix microseconds */
     uint64_t first_mono_us, last_mono_us; /* when the capturer saw them (monotonic clock): drives expiry */
@@ -57,10 +61,13 @@ struct flow {
     struct flow_pool *pool;               /* where it goes back to; NULL: calloc'd, freed */
 };
 
+LIST_HEAD(flow_bucket, flow);
+TAILQ_HEAD(flow_order, flow);
+
 struct flow_table {
-    struct flow **buckets;
+    struct flow_bucket *buckets;
     uint64_t mask;
-    struct flow *oldest, *newest;
+    struct flow_order order;
     uint32_t count;
     uint64_t memory;   /* bytes allocated for record buffers of the flows in the table */
     uint8_t hash_key[16];
@@ -81,7 +88,7 @@ struct flow *flow_table_insert(struct flow_table *t, const struct flow_key *key,
 void flow_table_touch(struct flow_table *t, struct flow *f, uint64_t now_mono_us);
 static inline struct flow *flow_table_oldest(const struct flow_table *t)
 {
-    return t->oldest;
+    return TAILQ_FIRST(&t->order);
 }
 /* Takes the flow out of the table (hash, order and memory count); the caller owns it and frees it with
  * flow_table_release once written. */

@@ -24,6 +24,7 @@ int replay_init(struct replay *r, const struct prefix *local, size_t nlocal, int
     r->limits = *limits;
     r->sink = sink;
     r->sink_arg = sink_arg;
+    TAILQ_INIT(&r->order);
     r->cap = MIN_SLOTS;
     r->slots = calloc(r->cap, sizeof *r->slots);
     return r->slots ? 0 : -1;
@@ -96,35 +97,10 @@ static void erase(struct replay *r, struct replay_slot *s)
     r->used--;
 }
 
-/* Least recently fed order, through the flow's own list links (it is in no flow_table). */
-static void order_unlink(struct replay *r, struct flow *f)
-{
-    if (f->older)
-        f->older->newer = f->newer;
-    else
-        r->oldest = f->newer;
-    if (f->newer)
-        f->newer->older = f->older;
-    else
-        r->newest = f->older;
-    f->older = f->newer = NULL;
-}
-
-static void order_append(struct replay *r, struct flow *f)
-{
-    f->older = r->newest;
-    f->newer = NULL;
-    if (r->newest)
-        r->newest->newer = f;
-    else
-        r->oldest = f;
-    r->newest = f;
-}
-
 static void forget(struct replay *r, struct replay_slot *s)
 {
     struct flow *f = s->flow;
-    order_unlink(r, f);
+    TAILQ_REMOVE(&r->order, f, order);
     r->acct.memory -= f->records_cap;
     erase(r, s);
     f->journal_serial = 0; /* not journaled by this run: nothing to report when it is written */
@@ -183,11 +159,10 @@ static void packet(struct replay *r, const struct jrec *rec)
             return;
         }
         s = find(r, rec->serial);
-        order_append(r, f);
     } else {
-        order_unlink(r, f);
-        order_append(r, f);
+        TAILQ_REMOVE(&r->order, f, order);
     }
+    TAILQ_INSERT_TAIL(&r->order, f, order);
     /* the same cut as capture (tracker.c): bytes kept per flow up to max_flow_bytes, then the flow is finished */
     uint64_t captured = captured_bytes(f);
     uint64_t room = r->limits.max_flow_bytes > captured ? r->limits.max_flow_bytes - captured : 0;
@@ -205,8 +180,8 @@ static void packet(struct replay *r, const struct jrec *rec)
     if (r->acct.memory > r->stats.memory_peak)
         r->stats.memory_peak = r->acct.memory;
     tracker_track_client_data(f, &p, dr, inbound);
-    while (r->acct.memory > r->limits.memory_limit && r->oldest) {
-        struct replay_slot *o = find(r, r->oldest->journal_serial);
+    while (r->acct.memory > r->limits.memory_limit && !TAILQ_EMPTY(&r->order)) {
+        struct replay_slot *o = find(r, TAILQ_FIRST(&r->order)->journal_serial);
         if (o == NULL)
             break;
         r->stats.flows_cut++;
@@ -249,8 +224,8 @@ void replay_records(struct replay *r, const uint8_t *buf, size_t len)
 void replay_finish(struct replay *r)
 {
     /* least recently fed first, as expiry would have finished them */
-    while (r->oldest) {
-        struct replay_slot *s = find(r, r->oldest->journal_serial);
+    while (!TAILQ_EMPTY(&r->order)) {
+        struct replay_slot *s = find(r, TAILQ_FIRST(&r->order)->journal_serial);
         if (s == NULL)
             break;
         hand_out(r, s);
@@ -259,8 +234,8 @@ void replay_finish(struct replay *r)
 
 void replay_destroy(struct replay *r)
 {
-    while (r->oldest) {
-        struct flow *f = r->oldest;
+    struct flow *f;
+    while ((f = TAILQ_FIRST(&r->order)) != NULL) {
         struct replay_slot *s = find(r, f->journal_serial);
         if (s == NULL)
             break;

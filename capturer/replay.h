@@ -50,7 +50,7 @@ struct replay {
     struct flow_table acct;     /* no buckets: flow_append's memory accounting */
     struct replay_slot *slots;
     size_t cap, used;
-    struct flow *oldest, *newest;
+    struct flow_order order;    /* least recently fed first, through the flows' own order links (in no table) */
     struct replay_limits limits;
     flow_sink_fn sink;
     void *sink_arg;

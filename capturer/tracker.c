@@ -96,8 +96,8 @@ void tracker_flow_key(const struct tracker *tr, const struct decoded_packet *p, 
 /* An entry in the aside table: FLOW_IGNORED (the host's flow) or 0 (mark: an outsider's flow continues). */
 static void set_aside(struct tracker *tr, const struct flow_key *key, uint32_t flags, uint64_t now)
 {
-    if (tr->aside.count >= tr->max_flows && tr->aside.oldest) {
-        struct flow *old = tr->aside.oldest;
+    if (tr->aside.count >= tr->max_flows && flow_table_oldest(&tr->aside)) {
+        struct flow *old = flow_table_oldest(&tr->aside);
         flow_table_remove(&tr->aside, old);
         flow_table_release(old);
     }
@@ -137,8 +137,8 @@ void tracker_track_client_data(struct flow *f, const struct decoded_packet *p, e
 static struct flow *open_flow(struct tracker *tr, const struct flow_key *key, const struct decoded_packet *p,
                               uint64_t now)
 {
-    if (tr->table.count >= tr->max_flows && tr->table.oldest)
-        finish(tr, tr->table.oldest, FINISH_MAX_FLOWS);
+    if (tr->table.count >= tr->max_flows && flow_table_oldest(&tr->table))
+        finish(tr, flow_table_oldest(&tr->table), FINISH_MAX_FLOWS);
     struct flow *f = flow_table_insert(&tr->table, key, now);
     if (f == NULL)
         return NULL;
@@ -234,8 +234,8 @@ void tracker_packet(struct tracker *tr, uint64_t ts_us, const uint8_t *data, uin
     tracker_track_client_data(f, &p, r, inbound);
 
     /* the memory limit: the least recently active flows go first (never the one just fed) */
-    while (tr->table.memory > tr->memory_limit && tr->table.oldest && tr->table.oldest != f)
-        finish(tr, tr->table.oldest, FINISH_MEMORY);
+    for (struct flow *o; tr->table.memory > tr->memory_limit && (o = flow_table_oldest(&tr->table)) && o != f;)
+        finish(tr, o, FINISH_MEMORY);
 
     if (f->packets >= tr->max_packets)
         finish(tr, f, FINISH_CUT_PACKETS);
@@ -246,9 +246,9 @@ void tracker_packet(struct tracker *tr, uint64_t ts_us, const uint8_t *data, uin
 void tracker_expire(struct tracker *tr, uint64_t now)
 {
     struct flow *f;
-    while ((f = tr->table.oldest) && now - f->last_mono_us >= tr->timeout_us)
+    while ((f = flow_table_oldest(&tr->table)) && now - f->last_mono_us >= tr->timeout_us)
         finish(tr, f, FINISH_IDLE);
-    while ((f = tr->aside.oldest) && now - f->last_mono_us >= tr->timeout_us) {
+    while ((f = flow_table_oldest(&tr->aside)) && now - f->last_mono_us >= tr->timeout_us) {
         flow_table_remove(&tr->aside, f);
         flow_table_release(f);
     }
@@ -256,15 +256,17 @@ void tracker_expire(struct tracker *tr, uint64_t now)
 
 uint64_t tracker_next_expiry(const struct tracker *tr)
 {
-    uint64_t flows = tr->table.oldest ? tr->table.oldest->last_mono_us + tr->timeout_us : UINT64_MAX;
-    uint64_t aside = tr->aside.oldest ? tr->aside.oldest->last_mono_us + tr->timeout_us : UINT64_MAX;
+    const struct flow *f = flow_table_oldest(&tr->table), *a = flow_table_oldest(&tr->aside);
+    uint64_t flows = f ? f->last_mono_us + tr->timeout_us : UINT64_MAX;
+    uint64_t aside = a ? a->last_mono_us + tr->timeout_us : UINT64_MAX;
     return flows < aside ? flows : aside;
 }
 
 void tracker_finish_all(struct tracker *tr)
 {
-    while (tr->table.oldest)
-        finish(tr, tr->table.oldest, FINISH_SHUTDOWN);
+    struct flow *f;
+    while ((f = flow_table_oldest(&tr->table)) != NULL)
+        finish(tr, f, FINISH_SHUTDOWN);
 }
 
 /* The packets of src (pcap records) into f, as capture would have appended them, journaled. */
@@ -316,8 +318,8 @@ enum tracker_adopt_result tracker_adopt(struct tracker *tr, const struct flow *s
     } else if (held) {
         finish(tr, held, FINISH_IDLE); /* runs are adopted oldest first: a later flow of its tuple means it ended */
     }
-    if (tr->table.count >= tr->max_flows && tr->table.oldest)
-        finish(tr, tr->table.oldest, FINISH_MAX_FLOWS);
+    if (tr->table.count >= tr->max_flows && flow_table_oldest(&tr->table))
+        finish(tr, flow_table_oldest(&tr->table), FINISH_MAX_FLOWS);
     struct flow *f = flow_table_insert(&tr->table, &src->key, now);
     if (f == NULL)
         return TRACKER_ADOPT_REFUSED;
@@ -333,8 +335,8 @@ enum tracker_adopt_result tracker_adopt(struct tracker *tr, const struct flow *s
     }
     f->first_mono_us = now - (age < now ? age : now);
     f->last_mono_us = now - (idle < now ? idle : now);
-    while (tr->table.memory > tr->memory_limit && tr->table.oldest && tr->table.oldest != f)
-        finish(tr, tr->table.oldest, FINISH_MEMORY);
+    for (struct flow *o; tr->table.memory > tr->memory_limit && (o = flow_table_oldest(&tr->table)) && o != f;)
+        finish(tr, o, FINISH_MEMORY);
     uint64_t captured = f->records_len - (uint64_t)f->packets * PCAPFILE_RECORD_HEADER_LEN;
     if (f->packets >= tr->max_packets)
         finish(tr, f, FINISH_CUT_PACKETS);

@@ -35,24 +35,21 @@ static void publish_counters(struct writer *w)
 static size_t take_batch(struct writer *w, struct flow **batch, bool *stop)
 {
     pthread_mutex_lock(&w->lock);
-    if (w->head == NULL && !w->stopping) {
+    if (STAILQ_EMPTY(&w->waiting) && !w->stopping) {
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += 1;
         pthread_cond_timedwait(&w->wake, &w->lock, &until);
     }
     size_t n = 0;
-    while (w->head && n < SPOOL_BATCH) {
-        struct flow *f = w->head;
-        w->head = f->hash_next;
-        f->hash_next = NULL;
+    struct flow *f;
+    while ((f = STAILQ_FIRST(&w->waiting)) != NULL && n < SPOOL_BATCH) {
+        STAILQ_REMOVE_HEAD(&w->waiting, link.queue);
         w->backlog_flows--;
         w->backlog_bytes -= f->records_cap;
         batch[n++] = f;
     }
-    if (w->head == NULL)
-        w->tail = NULL;
-    *stop = w->stopping && w->head == NULL;
+    *stop = w->stopping && STAILQ_EMPTY(&w->waiting);
     pthread_mutex_unlock(&w->lock);
     return n;
 }
@@ -127,6 +124,7 @@ int writer_start(struct writer *w, struct spool *spool, struct shm_segment *shm,
                  uint32_t max_backlog_flows, uint64_t max_backlog_bytes)
 {
     memset(w, 0, sizeof *w);
+    STAILQ_INIT(&w->waiting);
     w->spool = spool;
     w->shm = shm;
     w->journal = journal;
@@ -175,12 +173,7 @@ bool writer_submit(struct writer *w, struct flow *f, bool force)
         flow_table_release(f);
         return false;
     }
-    f->hash_next = NULL;
-    if (w->tail)
-        w->tail->hash_next = f;
-    else
-        w->head = f;
-    w->tail = f;
+    STAILQ_INSERT_TAIL(&w->waiting, f, link.queue);
     w->backlog_flows++;
     w->backlog_bytes += f->records_cap;
     pthread_cond_signal(&w->wake);

@@ -25,7 +25,7 @@ struct writer {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    struct flow *head, *tail;          /* waiting flows, linked through hash_next (they left the table) */
+    STAILQ_HEAD(, flow) waiting;       /* finished flows, oldest first (they left the table) */
     uint32_t backlog_flows;
     uint64_t backlog_bytes;
     uint32_t max_backlog_flows;

@@ -21,6 +21,8 @@ int jobs_init(struct job_table *t)
     memset(t, 0, sizeof *t);
     t->nbuckets = JOBS_BUCKETS;
     t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
+    TAILQ_INIT(&t->ready.jobs);
+    TAILQ_INIT(&t->delayed.jobs);
     return t->buckets ? 0 : -1;
 }
 
@@ -48,27 +50,13 @@ struct job *jobs_find(struct job_table *t, const char *name)
 
 static void list_push(struct job_list *l, struct job *j)
 {
-    j->next = NULL;
-    j->prev = l->tail;
-    if (l->tail)
-        l->tail->next = j;
-    else
-        l->head = j;
-    l->tail = j;
+    TAILQ_INSERT_TAIL(&l->jobs, j, place_link);
     l->count++;
 }
 
 static void list_unlink(struct job_list *l, struct job *j)
 {
-    if (j->prev)
-        j->prev->next = j->next;
-    else
-        l->head = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
-    else
-        l->tail = j->prev;
-    j->prev = j->next = NULL;
+    TAILQ_REMOVE(&l->jobs, j, place_link);
     l->count--;
 }
 
@@ -111,7 +99,7 @@ void jobs_remove(struct job_table *t, struct job *j)
 
 struct job *jobs_take_ready(struct job_table *t)
 {
-    struct job *j = t->ready.head;
+    struct job *j = TAILQ_FIRST(&t->ready.jobs);
     if (!j)
         return NULL;
     list_unlink(&t->ready, j);
@@ -132,9 +120,9 @@ void jobs_delay(struct job_table *t, struct job *j, uint64_t until_ns)
 uint64_t jobs_promote_due(struct job_table *t, uint64_t now_ns)
 {
     uint64_t earliest = 0;
-    struct job *j = t->delayed.head;
+    struct job *j = TAILQ_FIRST(&t->delayed.jobs);
     while (j) {
-        struct job *next = j->next;
+        struct job *next = TAILQ_NEXT(j, place_link);
         if (j->next_try_ns <= now_ns) {
             list_unlink(&t->delayed, j);
             j->place = JOB_READY;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "flowid.h"
 #include "queue.h"
@@ -25,11 +26,11 @@ struct job {
     int64_t mtime;           /* file's modification time (unix seconds), for the oldest_age gauge */
     enum job_place place;
     struct job *hash_next;
-    struct job *prev, *next; /* within the ready or delayed list */
+    TAILQ_ENTRY(job) place_link; /* within the ready or delayed list */
 };
 
 struct job_list {
-    struct job *head, *tail;
+    TAILQ_HEAD(job_queue, job) jobs; /* oldest first */
     size_t count;
 };
 

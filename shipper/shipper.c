@@ -356,8 +356,9 @@ static void update_gauges(struct shipper *s)
 {
     int64_t oldest = 0;
     const struct job_list *lists[] = {&s->jobs.ready, &s->jobs.delayed};
+    const struct job *j;
     for (size_t l = 0; l < 2; l++)
-        for (const struct job *j = lists[l]->head; j; j = j->next)
+        TAILQ_FOREACH(j, &lists[l]->jobs, place_link)
             if (j->mtime && (!oldest || j->mtime < oldest))
                 oldest = j->mtime;
     for (size_t i = 0; i < s->nflights; i++)

@@ -628,7 +628,7 @@ Test(capturer_journal, a_recovered_open_flow_and_its_continuation_are_one_pcap)
     cr_assert_eq(st.flows_recovered, 1, "one flow, whatever number of runs held it: %llu",
                  (unsigned long long)st.flows_recovered);
     cr_assert_eq(c.tr.table.count, 1);
-    cr_assert_eq(c.tr.table.oldest->packets, 5);
+    cr_assert_eq(flow_table_oldest(&c.tr.table)->packets, 5);
     cr_assert_not(exists(A_NAME));
     tracker_expire(&c.tr, restart + 3000000 + 60000000);
     spool_flush(&c.spool);

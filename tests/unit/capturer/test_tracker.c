@@ -51,12 +51,12 @@ Test(capturer_flow_table, order_is_by_last_packet)
     cr_assert_eq(flow_table_oldest(&t), fa);
     flow_table_touch(&t, fa, 40);
     cr_assert_eq(flow_table_oldest(&t), fb);
-    cr_assert_eq(t.newest, fa);
+    cr_assert_eq(TAILQ_LAST(&t.order, flow_order), fa);
     flow_table_remove(&t, fb);
     flow_table_release(fb);
     cr_assert_eq(flow_table_oldest(&t), fc);
-    cr_assert_eq(fc->newer, fa);
-    cr_assert_null(fa->newer);
+    cr_assert_eq(TAILQ_NEXT(fc, order), fa);
+    cr_assert_null(TAILQ_NEXT(fa, order));
     flow_table_destroy(&t);
 }
 
@@ -178,7 +178,7 @@ Test(capturer_tracker, both_directions_make_one_flow)
     tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1001, 778, 0);
     feed(&f, 20);
     cr_assert_eq(tr.table.count, 1);
-    struct flow *fl = tr.table.oldest;
+    struct flow *fl = flow_table_oldest(&tr.table);
     cr_assert_eq(fl->packets, 3);
     cr_assert_eq(fl->key.remote_port, 40000);
     cr_assert_eq(fl->key.local_port, 80);
@@ -239,7 +239,7 @@ Test(capturer_tracker, packet_cap_cuts_and_marks_truncated)
     cr_assert_eq(sink.n, 2);
     cr_assert_eq(sink.flows[0]->packets, 3);
     cr_assert(sink.flows[0]->flags & FLOW_TRUNCATED);
-    cr_assert_eq(tr.table.oldest->packets, 1, "the 7th packet starts a new flow");
+    cr_assert_eq(flow_table_oldest(&tr.table)->packets, 1, "the 7th packet starts a new flow");
     cr_assert_eq(tr.stats.finished[FINISH_CUT_PACKETS], 2);
     stop();
 }
@@ -302,8 +302,8 @@ Test(capturer_tracker, icmp_echo_and_reply_share_a_flow)
     tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_ICMP, 13, 0, 0, 0, 0, 16);
     feed(&f, 2);
     cr_assert_eq(tr.table.count, 2);
-    cr_assert_eq(tr.table.oldest->packets, 2);
-    cr_assert_eq(tr.table.oldest->key.remote_port, 8);
+    cr_assert_eq(flow_table_oldest(&tr.table)->packets, 2);
+    cr_assert_eq(flow_table_oldest(&tr.table)->key.remote_port, 8);
     stop();
 }
 
@@ -316,7 +316,7 @@ Test(capturer_tracker, ipv6_with_extension_headers)
     tf_ipv6_ext(&f, "2001:db8:5::10", "2001:db8:a::2", IPPROTO_TCP, 443, 5555, TCPF_SYN | TCPF_ACK);
     feed(&f, 1);
     cr_assert_eq(tr.table.count, 1);
-    struct flow *fl = tr.table.oldest;
+    struct flow *fl = flow_table_oldest(&tr.table);
     cr_assert_eq(fl->key.family, AF_INET6);
     cr_assert_eq(fl->key.remote_port, 5555);
     cr_assert_eq(fl->key.local_port, 443);
