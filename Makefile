@@ -103,7 +103,8 @@ test: deps all unit
 	SAN=$(SAN) BIN=$(CURDIR)/$(BIN) BUILD=$(CURDIR)/$(BUILD) tests/run
 
 # `make fuzz` builds every tests/fuzz/fuzz_*.c as a libFuzzer binary in build-fuzz/fuzz/ (clang, ASan+UBSan).
-# A target named fuzz_<component>... links that component's library and libcommon only; fuzz_config only libcommon.
+# A target named fuzz_<component>... links that component's library and libcommon only; fuzz_config and
+# fuzz_common_<module> only libcommon.
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRCS))
 fuzz:
@@ -115,7 +116,8 @@ $(filter build-fuzz/fuzz/fuzz_$(1)%,$(FUZZ_BINS)): build-fuzz/fuzz/%: tests/fuzz
 	$$(CC) $$(CFLAGS) -fsanitize=fuzzer -o $$@ $$< build-fuzz/lib$(1).a build-fuzz/libcommon.a $$(LDLIBS) $$(LDLIBS_$(1))
 endef
 $(foreach c,$(COMPONENTS),$(eval $(call fuzz_rules,$(c))))
-$(filter build-fuzz/fuzz/fuzz_config%,$(FUZZ_BINS)): build-fuzz/fuzz/%: tests/fuzz/%.c build-fuzz/libcommon.a
+FUZZ_COMMON_BINS := $(filter build-fuzz/fuzz/fuzz_config% build-fuzz/fuzz/fuzz_common_%,$(FUZZ_BINS))
+$(FUZZ_COMMON_BINS): build-fuzz/fuzz/%: tests/fuzz/%.c build-fuzz/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libcommon.a $(LDLIBS)
 

@@ -14,14 +14,14 @@ static void read_packets(struct pcapfile_reader *r, struct pcap_flows *t, struct
     struct pcapfile_packet pkt;
     while (pcapfile_reader_next(r, &pkt) == 1) {
         stats->packets++;
-        struct packet p;
-        enum packet_status st = analyzer_packet_decode(pkt.linktype, pkt.data, pkt.caplen, &p);
-        if (st == PACKET_FRAGMENT) {
+        struct decoded_packet p;
+        enum decode_result st = decode_packet((int)pkt.linktype, pkt.data, pkt.caplen, &p);
+        if (st != DECODE_NOT_IP && p.fragment) { /* not reassembled */
             stats->fragments++;
             continue;
         }
-        if (st != PACKET_OK || (p.proto != IPPROTO_NUM_TCP && p.proto != IPPROTO_NUM_UDP &&
-                                p.proto != IPPROTO_NUM_ICMP && p.proto != IPPROTO_NUM_ICMPV6)) {
+        if (st != DECODE_OK || (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP && p.proto != IPPROTO_ICMP &&
+                                p.proto != IPPROTO_ICMPV6)) {
             stats->undecodable++;
             continue;
         }
@@ -92,7 +92,7 @@ static int rebuild(struct analyze_scratch *sc, const struct flow *f, int endpoin
         sc->segs_capacity = cap;
     }
     pcap_flows_segments(&sc->flows, d, sc->segs);
-    if (f->proto == IPPROTO_NUM_TCP)
+    if (f->proto == IPPROTO_TCP)
         return reassemble_tcp_scratch(sc->segs, d->nsegs, d->syn || d->synack, d->syn_seq, max, buffer, out);
     return reassemble_datagrams_scratch(sc->segs, d->nsegs, max, buffer, out);
 }
@@ -139,7 +139,7 @@ static void emit_records(struct analyze_scratch *sc, bool pcap_truncated, const 
         }
         bool cut = pcap_truncated || (opt->input_shrank && *opt->input_shrank);
         struct recognised seen;
-        recognise(client.bytes, client.len, server.bytes, server.len, f->proto == IPPROTO_NUM_UDP, &seen);
+        recognise(client.bytes, client.len, server.bytes, server.len, f->proto == IPPROTO_UDP, &seen);
         struct record_input in = { .flow = f, .started_by = started_by, .client = &client, .server = &server, .seen = &seen, .src = src,
                                    .pcap_truncated = cut, .max_record_payload = opt->max_record_payload,
                                    .source_json = sc->source.oom ? NULL : sc->source.s,

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define INITIAL_SLOTS 64
 
@@ -54,6 +55,17 @@ static uint64_t hash_bytes(uint64_t h, const uint8_t *b, size_t n)
 }
 
 /* Symmetric: both directions of a flow hash alike. */
+/* A flow holds its family as 4 or 6 and an IPv4 address in the first 4 bytes of its 16 (record.c prints them so). */
+static uint8_t family_of(const struct decoded_packet *p)
+{
+    return p->src.family == AF_INET ? 4 : 6;
+}
+
+static const uint8_t *addr_of(const struct ip_addr *a)
+{
+    return a->family == AF_INET ? a->bytes + 12 : a->bytes;
+}
+
 static uint64_t flow_hash(uint8_t family, uint8_t proto, const uint8_t *a, uint16_t pa, const uint8_t *b,
                           uint16_t pb)
 {
@@ -67,16 +79,17 @@ static uint64_t flow_hash(uint8_t family, uint8_t proto, const uint8_t *a, uint1
 }
 
 /* Returns 0 or 1 (which endpoint sent p) when f is p's flow, else -1. */
-static int flow_match(const struct flow *f, const struct packet *p)
+static int flow_match(const struct flow *f, const struct decoded_packet *p)
 {
-    if (f->family != p->family || f->proto != p->proto)
+    if (f->family != family_of(p) || f->proto != p->proto)
         return -1;
-    size_t alen = p->family == 4 ? 4 : 16;
-    if (f->port[0] == p->sport && f->port[1] == p->dport && !memcmp(f->addr[0], p->src, alen) &&
-        !memcmp(f->addr[1], p->dst, alen))
+    size_t alen = f->family == 4 ? 4 : 16;
+    const uint8_t *src = addr_of(&p->src), *dst = addr_of(&p->dst);
+    if (f->port[0] == p->sport && f->port[1] == p->dport && !memcmp(f->addr[0], src, alen) &&
+        !memcmp(f->addr[1], dst, alen))
         return 0;
-    if (f->port[1] == p->sport && f->port[0] == p->dport && !memcmp(f->addr[1], p->src, alen) &&
-        !memcmp(f->addr[0], p->dst, alen))
+    if (f->port[1] == p->sport && f->port[0] == p->dport && !memcmp(f->addr[1], src, alen) &&
+        !memcmp(f->addr[0], dst, alen))
         return 1;
     return -1;
 }
@@ -104,7 +117,7 @@ static int grow_slots(struct pcap_flows *t)
     return 0;
 }
 
-static struct flow *new_flow(struct pcap_flows *t, const struct packet *p, struct timestamp ts, size_t slot)
+static struct flow *new_flow(struct pcap_flows *t, const struct decoded_packet *p, struct timestamp ts, size_t slot)
 {
     if (t->nflows >= FLOW_TABLE_MAX_FLOWS) {
         t->dropped_flows++;
@@ -122,11 +135,11 @@ static struct flow *new_flow(struct pcap_flows *t, const struct packet *p, struc
     }
     struct flow *f = &t->flows[t->nflows];
     memset(f, 0, sizeof *f);
-    f->family = p->family;
+    f->family = family_of(p);
     f->proto = p->proto;
-    size_t alen = p->family == 4 ? 4 : 16;
-    memcpy(f->addr[0], p->src, alen);
-    memcpy(f->addr[1], p->dst, alen);
+    size_t alen = f->family == 4 ? 4 : 16;
+    memcpy(f->addr[0], addr_of(&p->src), alen);
+    memcpy(f->addr[1], addr_of(&p->dst), alen);
     f->port[0] = p->sport;
     f->port[1] = p->dport;
     f->first = ts;
@@ -138,21 +151,21 @@ static struct flow *new_flow(struct pcap_flows *t, const struct packet *p, struc
 }
 
 /* A SYN with a new initial sequence number on a finished or different connection of the same 4-tuple. */
-static bool is_new_connection(const struct flow *f, int sender, const struct packet *p)
+static bool is_new_connection(const struct flow *f, int sender, const struct decoded_packet *p)
 {
     const struct flow_direction *d = &f->dir[sender];
-    return p->proto == IPPROTO_NUM_TCP && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN && d->syn &&
+    return p->proto == IPPROTO_TCP && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN && d->syn &&
            p->seq != d->syn_seq;
 }
 
-static struct flow *lookup(struct pcap_flows *t, const struct packet *p, struct timestamp ts, int *sender)
+static struct flow *lookup(struct pcap_flows *t, const struct decoded_packet *p, struct timestamp ts, int *sender)
 {
     if ((t->nflows + 1) * 2 > t->nslots && grow_slots(t) != 0) {
         t->out_of_memory = true;
         return NULL;
     }
     size_t mask = t->nslots - 1;
-    size_t s = flow_hash(p->family, p->proto, p->src, p->sport, p->dst, p->dport) & mask;
+    size_t s = flow_hash(family_of(p), p->proto, addr_of(&p->src), p->sport, addr_of(&p->dst), p->dport) & mask;
     for (; t->slots[s]; s = (s + 1) & mask) {
         struct flow *f = &t->flows[t->slots[s] - 1];
         int m = flow_match(f, p);
@@ -189,7 +202,7 @@ static int add_segment(struct pcap_flows *t, struct flow_direction *d, uint32_t 
     return 0;
 }
 
-static void note_tcp_control(struct flow *f, int sender, const struct packet *p)
+static void note_tcp_control(struct flow *f, int sender, const struct decoded_packet *p)
 {
     struct flow_direction *d = &f->dir[sender], *peer = &f->dir[!sender];
     uint8_t fl = p->tcp_flags;
@@ -218,7 +231,7 @@ static void note_tcp_control(struct flow *f, int sender, const struct packet *p)
     d->rst |= (fl & TCPF_RST) != 0;
 }
 
-int pcap_flows_add(struct pcap_flows *t, const struct packet *p, struct timestamp ts)
+int pcap_flows_add(struct pcap_flows *t, const struct decoded_packet *p, struct timestamp ts)
 {
     int sender;
     struct flow *f = lookup(t, p, ts, &sender);
@@ -229,8 +242,8 @@ int pcap_flows_add(struct pcap_flows *t, const struct packet *p, struct timestam
     struct flow_direction *d = &f->dir[sender];
     d->packets++;
     d->ip_bytes += p->ip_len;
-    d->clipped |= p->payload_clipped;
-    if (p->proto == IPPROTO_NUM_TCP) {
+    d->clipped |= p->payload_wire_len > p->payload_len;
+    if (p->proto == IPPROTO_TCP) {
         note_tcp_control(f, sender, p);
         /* data on a SYN (TCP Fast Open) starts one past the SYN's own sequence number */
         uint32_t seq = (p->tcp_flags & TCPF_SYN) ? p->seq + 1 : p->seq;

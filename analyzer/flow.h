@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "packet.h"
+#include "decode.h"
 #include "reassembly.h"
 
 #define FLOW_TABLE_MAX_FLOWS (1u << 20)
@@ -68,6 +68,6 @@ void pcap_flows_reset(struct pcap_flows *t);
 void pcap_flows_segments(const struct pcap_flows *t, const struct flow_direction *d, struct segment *out);
 
 /* Adds one decoded packet captured at ts. Returns 0, or -1 if it could not be stored (counted in the table). */
-int pcap_flows_add(struct pcap_flows *t, const struct packet *p, struct timestamp ts);
+int pcap_flows_add(struct pcap_flows *t, const struct decoded_packet *p, struct timestamp ts);
 
 #endif

@@ -9,43 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cursor.h"
+
 #define TLS_MAX_HELLO 65536
-
-struct reader {
-    const uint8_t *b;
-    size_t n, at;
-    bool bad;
-};
-
-static size_t take(struct reader *r, size_t k)
-{
-    if (r->bad || r->n - r->at < k) {
-        r->bad = true;
-        return r->at;
-    }
-    size_t at = r->at;
-    r->at += k;
-    return at;
-}
-
-static unsigned u8(struct reader *r)
-{
-    size_t at = take(r, 1);
-    return r->bad ? 0 : r->b[at];
-}
-
-static unsigned u16(struct reader *r)
-{
-    size_t at = take(r, 2);
-    return r->bad ? 0 : (unsigned)(r->b[at] << 8 | r->b[at + 1]);
-}
-
-static struct reader sub(struct reader *r, size_t len)
-{
-    size_t at = take(r, len);
-    struct reader s = { .b = r->b + at, .n = r->bad ? 0 : len, .at = 0, .bad = r->bad };
-    return s;
-}
 
 static bool is_grease(unsigned v)
 {
@@ -119,49 +85,49 @@ static size_t gather_handshake(const uint8_t *b, size_t n, uint8_t *out, size_t 
     return len;
 }
 
-static void parse_extensions(struct reader *ext, struct recognised *out, struct ja3_text *exts,
+static void parse_extensions(struct cursor *ext, struct recognised *out, struct ja3_text *exts,
                              struct ja3_text *groups, struct ja3_text *formats, unsigned *best_version)
 {
     while (!ext->bad && ext->at < ext->n) {
-        unsigned type = u16(ext);
-        struct reader body = sub(ext, u16(ext));
+        unsigned type = cursor_u16(ext);
+        struct cursor body = cursor_sub(ext, cursor_u16(ext));
         if (ext->bad)
             break;
         if (!is_grease(type))
             ja3_value(exts, type);
         if (type == 0) { /* server_name */
-            struct reader list = sub(&body, u16(&body));
+            struct cursor list = cursor_sub(&body, cursor_u16(&body));
             while (!list.bad && list.at < list.n) {
-                unsigned kind = u8(&list);
-                struct reader name = sub(&list, u16(&list));
+                unsigned kind = cursor_u8(&list);
+                struct cursor name = cursor_sub(&list, cursor_u16(&list));
                 if (!list.bad && kind == 0 && !out->tls_sni[0]) {
                     recognise_copy_printable(out->tls_sni, sizeof out->tls_sni, name.b, name.n);
                 }
             }
         } else if (type == 16) { /* ALPN */
-            struct reader list = sub(&body, u16(&body));
+            struct cursor list = cursor_sub(&body, cursor_u16(&body));
             while (!list.bad && list.at < list.n) {
-                struct reader proto = sub(&list, u8(&list));
+                struct cursor proto = cursor_sub(&list, cursor_u8(&list));
                 if (!list.bad && out->tls_nalpn < TLS_MAX_ALPN) {
                     char *slot = out->tls_alpn[out->tls_nalpn++];
                     recognise_copy_printable(slot, sizeof out->tls_alpn[0], proto.b, proto.n);
                 }
             }
         } else if (type == 10) { /* supported_groups */
-            struct reader list = sub(&body, u16(&body));
+            struct cursor list = cursor_sub(&body, cursor_u16(&body));
             while (!list.bad && list.n - list.at >= 2) {
-                unsigned g = u16(&list);
+                unsigned g = cursor_u16(&list);
                 if (!is_grease(g))
                     ja3_value(groups, g);
             }
         } else if (type == 11) { /* ec_point_formats */
-            struct reader list = sub(&body, u8(&body));
+            struct cursor list = cursor_sub(&body, cursor_u8(&body));
             while (!list.bad && list.at < list.n)
-                ja3_value(formats, u8(&list));
+                ja3_value(formats, cursor_u8(&list));
         } else if (type == 43) { /* supported_versions */
-            struct reader list = sub(&body, u8(&body));
+            struct cursor list = cursor_sub(&body, cursor_u8(&body));
             while (!list.bad && list.n - list.at >= 2) {
-                unsigned v = u16(&list);
+                unsigned v = cursor_u16(&list);
                 if (!is_grease(v) && v > *best_version && v <= 0x0304)
                     *best_version = v;
             }
@@ -203,18 +169,18 @@ bool recognise_tls(const uint8_t *b, size_t n, struct recognised *out)
     if (!hs)
         return false;
     size_t hlen = gather_handshake(b, n, hs, TLS_MAX_HELLO);
-    struct reader r = { .b = hs, .n = hlen };
+    struct cursor r = cursor_of(hs, hlen);
     bool ok = false;
-    if (u8(&r) != 1)
+    if (cursor_u8(&r) != 1)
         goto done;
-    size_t body_len = (size_t)u8(&r) << 16;
-    body_len |= u16(&r);
-    struct reader hello = sub(&r, body_len < r.n - r.at ? body_len : r.n - r.at);
-    unsigned version = u16(&hello);
-    take(&hello, 32); /* random */
-    sub(&hello, u8(&hello)); /* session id */
-    struct reader ciphers = sub(&hello, u16(&hello));
-    sub(&hello, u8(&hello)); /* compression methods */
+    size_t body_len = (size_t)cursor_u8(&r) << 16;
+    body_len |= cursor_u16(&r);
+    struct cursor hello = cursor_sub(&r, body_len < cursor_left(&r) ? body_len : cursor_left(&r));
+    unsigned version = cursor_u16(&hello);
+    cursor_take(&hello, 32); /* random */
+    cursor_sub(&hello, cursor_u8(&hello)); /* session id */
+    struct cursor ciphers = cursor_sub(&hello, cursor_u16(&hello));
+    cursor_sub(&hello, cursor_u8(&hello)); /* compression methods */
     if (hello.bad)
         goto done;
 
@@ -227,7 +193,7 @@ bool recognise_tls(const uint8_t *b, size_t n, struct recognised *out)
     ja3_value(&ja3, version);
     ja3_field_end(&ja3, false);
     while (ciphers.n - ciphers.at >= 2) {
-        unsigned c = u16(&ciphers);
+        unsigned c = cursor_u16(&ciphers);
         if (!is_grease(c))
             ja3_value(&ja3, c);
     }
@@ -246,7 +212,7 @@ bool recognise_tls(const uint8_t *b, size_t n, struct recognised *out)
     groups_s[0] = formats_s[0] = '\0';
     unsigned best = version;
     if (hello.n - hello.at >= 2) {
-        struct reader ext = sub(&hello, u16(&hello));
+        struct cursor ext = cursor_sub(&hello, cursor_u16(&hello));
         parse_extensions(&ext, out, &ja3, &groups, &formats, &best);
     }
     ja3_field_end(&ja3, false);

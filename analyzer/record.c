@@ -554,7 +554,7 @@ static void write_record(const struct record_input *in, struct record_buffer *b)
     PUT_KEY(b, "\"server_packets\":");
     put_int(b, (int64_t)sd->packets);
 
-    bool tcp = f->proto == IPPROTO_NUM_TCP;
+    bool tcp = f->proto == IPPROTO_TCP;
     PUT_KEY(b, "\"handshake\":");
     put_bool(b, tcp && cd->acked_peer_synack);
     if (tcp) {
@@ -572,7 +572,7 @@ static void write_record(const struct record_input *in, struct record_buffer *b)
         put_bool(b, sd->rst);
         put_char(b, '}');
     }
-    if (f->proto == IPPROTO_NUM_ICMP || f->proto == IPPROTO_NUM_ICMPV6) {
+    if (f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6) {
         PUT_KEY(b, "\"icmp\":{\"type\":");
         put_uint(b, f->icmp_type);
         PUT_KEY(b, "\"code\":");

@@ -6,7 +6,8 @@
 
 static bool supported_link(int dlt)
 {
-    return dlt == DLT_EN10MB || dlt == DLT_RAW || dlt == DLT_LINUX_SLL || dlt == DLT_IPV4 || dlt == DLT_IPV6;
+    return dlt == DLT_EN10MB || dlt == DLT_RAW || dlt == DLT_LINUX_SLL || dlt == DLT_LINUX_SLL2 || dlt == DLT_IPV4 ||
+           dlt == DLT_IPV6;
 }
 
 static pcap_t *fail(pcap_t *p, char *err, size_t errlen, const char *what, const char *detail)

@@ -15,7 +15,8 @@
 
 #define CAPTURE_TIMEOUT_MS 100
 
-/* Returns the activated handle, or NULL with a message in err. The link type must be one decode.h understands. */
+/* Returns the activated handle, or NULL with a message in err. The link type must be one common/decode.h
+ * understands. */
 pcap_t *capture_open(const struct lurker_config *cfg, char *err, size_t errlen);
 
 /* Packets the kernel dropped since the handle opened because the ring was full. */

@@ -16,7 +16,7 @@ static bool is_icmp(const struct decoded_packet *p)
 
 static bool icmp_error(const struct decoded_packet *p)
 {
-    uint16_t type = p->sport;
+    uint8_t type = p->icmp_type;
     if (p->proto == IPPROTO_ICMP)
         return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
     return p->proto == IPPROTO_ICMPV6 && type >= 1 && type <= 4;
@@ -24,12 +24,7 @@ static bool icmp_error(const struct decoded_packet *p)
 
 static bool neighbour_discovery(const struct decoded_packet *p)
 {
-    return p->proto == IPPROTO_ICMPV6 && p->sport >= 133 && p->sport <= 137;
-}
-
-static uint16_t be16_at(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
+    return p->proto == IPPROTO_ICMPV6 && p->icmp_type >= 133 && p->icmp_type <= 137;
 }
 
 /* The error's verdict from the packet it quotes (IP header and at least the first bytes of its transport). */
@@ -43,15 +38,11 @@ static enum origin_verdict icmp_error_origin(const struct tracker *tr, const uin
     const uint8_t *quoted = data + p->l4off + ICMP_HEADER_LEN;
     size_t quoted_len = p->l4len - ICMP_HEADER_LEN;
     struct decoded_packet q;
-    if (decode_packet(DLT_RAW, quoted, quoted_len, &q) == DECODE_NOT_IP || q.family != p->family)
+    /* the quoted transport header may be cut to its first 8 bytes: the decoder still gives its ports */
+    if (decode_packet(DLT_RAW, quoted, quoted_len, &q) == DECODE_NOT_IP || q.src.family != p->src.family)
         return ORIGIN_OUTSIDER;
-    if (!tracker_is_local(tr, q.family, q.src))
+    if (!tracker_is_local(tr, q.src.family, q.src.bytes))
         return ORIGIN_OUTSIDER; /* about a packet that came from outside */
-    /* about the host's packet: the quoted transport header may be cut to its first 8 bytes, the ports are there */
-    if ((q.proto == IPPROTO_TCP || q.proto == IPPROTO_UDP) && q.l4len >= 4) {
-        q.sport = be16_at(quoted + q.l4off);
-        q.dport = be16_at(quoted + q.l4off + 2);
-    }
     struct flow_key key;
     int quoted_inbound;
     tracker_flow_key(tr, &q, &key, &quoted_inbound);
@@ -90,7 +81,7 @@ static enum origin_verdict tcp_first_packet(const struct tracker *tr, const stru
         return inbound ? ORIGIN_OUTSIDER : ORIGIN_HOST;
     if (syn && !inbound)
         return ORIGIN_OUTSIDER; /* our SYN+ACK: the answer to an outsider's SYN */
-    if (inbound && ack && !syn && valid_cookie(tr, key, p->tcp_ack))
+    if (inbound && ack && !syn && valid_cookie(tr, key, p->ack))
         return ORIGIN_OUTSIDER; /* the rest of a handshake the responder answered */
     return port_range_has(tr->ephemeral, key->local_port) ? ORIGIN_HOST : ORIGIN_OUTSIDER;
 }

@@ -152,7 +152,7 @@ static void packet(struct replay *r, const struct jrec *rec)
         f->key = key;
         f->journal_serial = rec->serial; /* while replayed: the way back from the order list to the slot */
         if (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6)
-            f->first_code = p.dport;
+            f->first_code = p.icmp_code;
         if (insert(r, rec->serial, f) != 0) {
             free(f);
             r->stats.packets_skipped++;

@@ -79,14 +79,14 @@ void tracker_flow_key(const struct tracker *tr, const struct decoded_packet *p, 
 {
     memset(key, 0, sizeof *key);
     key->proto = p->proto;
-    key->family = p->family;
+    key->family = p->src.family;
     /* from a monitored address (and not to one): our own reply; anything else counts as the remote side's */
-    *inbound = !(tracker_is_local(tr, p->family, p->src) && !tracker_is_local(tr, p->family, p->dst));
-    const uint8_t *remote = *inbound ? p->src : p->dst, *local = *inbound ? p->dst : p->src;
-    memcpy(key->remote, remote, 16);
-    memcpy(key->local, local, 16);
+    *inbound = !(tracker_is_local(tr, key->family, p->src.bytes) && !tracker_is_local(tr, key->family, p->dst.bytes));
+    const struct ip_addr *remote = *inbound ? &p->src : &p->dst, *local = *inbound ? &p->dst : &p->src;
+    memcpy(key->remote, remote->bytes, 16);
+    memcpy(key->local, local->bytes, 16);
     if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) {
-        key->remote_port = icmp_request_type(p->proto, p->sport);
+        key->remote_port = icmp_request_type(p->proto, p->icmp_type);
     } else {
         key->remote_port = *inbound ? p->sport : p->dport;
         key->local_port = *inbound ? p->dport : p->sport;
@@ -124,13 +124,21 @@ static void finish(struct tracker *tr, struct flow *f, enum finish_reason why)
         set_aside(tr, &key, 0, last);
 }
 
+/* Echo and timestamp requests carry what the sender chose; errors quote our own packets (backscatter). */
+static bool icmp_is_query(const struct decoded_packet *p)
+{
+    return p->proto == IPPROTO_ICMP ? p->icmp_type == 8 || p->icmp_type == 13 : p->icmp_type == 128;
+}
+
 void tracker_track_client_data(struct flow *f, const struct decoded_packet *p, enum decode_result r, int inbound)
 {
     if (!inbound || (f->flags & FLOW_CLIENT_DATA))
         return;
-    bool known = p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP || p->proto == IPPROTO_ICMP ||
-                 p->proto == IPPROTO_ICMPV6;
-    if (r != DECODE_OK || !known || p->payload_len > 0)
+    bool icmp = p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6;
+    bool known = icmp || p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP;
+    /* ICMP: only a query's data after its 8-byte header is the client's (an error quotes our own packet) */
+    uint32_t data = icmp ? (icmp_is_query(p) && p->payload_len > 4 ? p->payload_len - 4 : 0) : p->payload_len;
+    if (r != DECODE_OK || !known || data > 0)
         f->flags |= FLOW_CLIENT_DATA;
 }
 
@@ -143,7 +151,7 @@ static struct flow *open_flow(struct tracker *tr, const struct flow_key *key, co
     if (f == NULL)
         return NULL;
     if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6)
-        f->first_code = p->dport;
+        f->first_code = p->icmp_code;
     tr->stats.flows_started++;
     return f;
 }

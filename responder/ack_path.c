@@ -23,7 +23,7 @@ void ack_path_free(struct ack_path *a)
     a->waiting = NULL;
 }
 
-static void flow_of(const struct tcp_segment *s, struct seq_flow *f)
+static void flow_of(const struct decoded_packet *s, struct seq_flow *f)
 {
     memset(f, 0, sizeof *f);
     memcpy(f->src, s->src.bytes, 16);
@@ -48,7 +48,7 @@ static void count_invalid(struct ack_path *a, uint16_t dport)
  * entry starts at this segment, like a SYN-cookie stack that takes the client's start from the first ACK it sees.
  * *acked is how much of what we sent after the SYN+ACK (banner, then FIN: `ours` bytes + 1) the client has
  * acknowledged. NULL: not ours (counted), or a segment that needs no entry (a RST, the ACK of our FIN). */
-static struct seq_entry *flow_entry(struct responder *r, const struct tcp_segment *s, uint32_t ours, uint32_t coarse,
+static struct seq_entry *flow_entry(struct responder *r, const struct decoded_packet *s, uint32_t ours, uint32_t coarse,
                                     uint32_t *acked)
 {
     struct ack_path *a = &r->acks;
@@ -57,7 +57,7 @@ static struct seq_entry *flow_entry(struct responder *r, const struct tcp_segmen
     struct seq_entry *e = seq_table_find(&a->flows, &key);
     if (e && (*acked = s->ack - 1 - e->isn) <= ours + 1)
         return e;
-    if (s->flags & TCP_FLAG_RST)
+    if (s->tcp_flags & TCPF_RST)
         return NULL; /* nothing of ours to forget: not worth a cookie */
     uint32_t isn;
     if (!syncookie_ack_isn(r->key, &s->src, &s->dst, s->sport, s->dport, s->ack, ours + 1, coarse, &isn)) {
@@ -86,7 +86,7 @@ static void send_answer(struct responder *r, const struct waiting_answer *w, uin
 {
     const struct responder_config *rc = &r->cfg->responder;
     struct tcp_shape shape;
-    persona_established(rc->persona, &r->host, w->seg.src.family == AF_INET6, &w->seg.offer,
+    persona_established(rc->persona, &r->host, w->seg.src.family == AF_INET6, &w->seg.tcp_opts,
                         responder_ts_clock(r, now_ns), &shape);
     const struct banner *b = w->banner ? &rc->banners[w->banner - 1] : NULL;
     responder_send(r, &w->seg, &shape, w->seq, w->ack, w->flags, b ? (const uint8_t *)b->text : NULL,
@@ -100,7 +100,7 @@ static enum recording recorded(const struct ack_path *a, uint64_t ts_us)
 
 /* The capturer will not record the segment: as if it never arrived. Its flow's entry goes too (the next byte
  * expected moved past it), so what the client sends again starts the flow afresh and is acknowledged then. */
-static void forget_unrecorded(struct ack_path *a, const struct tcp_segment *s)
+static void forget_unrecorded(struct ack_path *a, const struct decoded_packet *s)
 {
     struct seq_flow key;
     flow_of(s, &key);
@@ -128,7 +128,7 @@ uint32_t ack_path_release(struct responder *r, uint64_t now_ns)
     return a->waiting_count;
 }
 
-void ack_path_handle(struct responder *r, const struct tcp_segment *s, uint64_t ts_us, uint64_t now_ns,
+void ack_path_handle(struct responder *r, const struct decoded_packet *s, uint64_t ts_us, uint64_t now_ns,
                      uint32_t coarse)
 {
     struct ack_path *a = &r->acks;
@@ -143,12 +143,12 @@ void ack_path_handle(struct responder *r, const struct tcp_segment *s, uint64_t 
     struct seq_entry *e = flow_entry(r, s, ours, coarse, &acked);
     if (!e)
         return;
-    if ((s->flags & TCP_FLAG_RST) || acked == ours + 1) {
+    if ((s->tcp_flags & TCPF_RST) || acked == ours + 1) {
         seq_table_forget(&a->flows, e); /* the client reset, or acknowledged our FIN: the conversation is over */
         return;
     }
 
-    uint32_t len = (uint32_t)s->payload_wire_len + ((s->flags & TCP_FLAG_FIN) ? 1u : 0u);
+    uint32_t len = (uint32_t)s->payload_wire_len + ((s->tcp_flags & TCPF_FIN) ? 1u : 0u);
     bool banner_due = b && acked == 0;
     if (!len && !banner_due)
         return; /* a bare ACK: nothing to acknowledge (a real stack does not ACK an ACK) */
@@ -171,17 +171,17 @@ void ack_path_handle(struct responder *r, const struct tcp_segment *s, uint64_t 
         e->next = s->seq + len;
         break;
     }
-    bool fin = (s->flags & TCP_FLAG_FIN) && e->next == s->seq + len; /* the FIN and everything before it arrived */
+    bool fin = (s->tcp_flags & TCPF_FIN) && e->next == s->seq + len; /* the FIN and everything before it arrived */
     if (rate_limiter_check(&r->limiter, &s->src, now_ns) != RATE_PASS) {
         a->counts.rate_limited++;
     } else {
         struct waiting_answer w = {.seg = *s, .ack = e->next, .ts_us = ts_us, .queued_ns = now_ns};
         w.seg.payload = NULL;
         w.seg.payload_len = 0;
-        w.flags = TCP_FLAG_ACK | (fin ? TCP_FLAG_FIN : 0);
+        w.flags = TCPF_ACK | (fin ? TCPF_FIN : 0);
         if (banner_due) { /* (again, if it was lost) */
             w.seq = e->isn + 1;
-            w.flags |= TCP_FLAG_PSH;
+            w.flags |= TCPF_PSH;
             w.banner = idx;
             w.kind = PACKET_BANNER;
         } else {

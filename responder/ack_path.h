@@ -16,7 +16,7 @@
 
 #include "ephemeral_ports.h"
 #include "seq_table.h"
-#include "tcp_segment.h"
+#include "decode.h"
 
 #define ACK_PATH_FLOWS 65536          /* seq_table entries (about 3.5 MiB) */
 #define ACK_PATH_WINDOW (1u << 20)    /* a segment further than this from what we expect is not this flow's */
@@ -28,7 +28,7 @@ enum recording { RECORDING_DONE, RECORDING_WAIT, RECORDING_DOWN };
 
 /* One answer built but not sent until its segment is recorded. */
 struct waiting_answer {
-    struct tcp_segment seg;            /* the client's segment (payload pointer cleared) */
+    struct decoded_packet seg;         /* the client's segment (payload pointer cleared) */
     uint32_t seq, ack;
     uint8_t flags, banner;             /* banner: index + 1 into cfg->responder.banners, or 0 */
     uint8_t kind;                      /* enum packet_kind */
@@ -57,7 +57,7 @@ int ack_path_init(struct ack_path *a, const uint8_t hash_key[16]);
 void ack_path_free(struct ack_path *a);
 
 /* Handles one segment with ACK set and SYN clear to a monitored address, captured at ts_us (unix us). */
-void ack_path_handle(struct responder *r, const struct tcp_segment *s, uint64_t ts_us, uint64_t now_ns,
+void ack_path_handle(struct responder *r, const struct decoded_packet *s, uint64_t ts_us, uint64_t now_ns,
                      uint32_t coarse);
 
 /* Sends the waiting answers whose segments the capturer has recorded since, drops those it never will (the client

@@ -4,7 +4,7 @@
 #include <sys/socket.h>
 
 #include "packet_build.h"
-#include "tcp_segment.h"
+#include "decode.h"
 
 #define NS_PER_MS 1000000ULL
 
@@ -64,14 +64,14 @@ uint32_t responder_ts_clock(const struct responder *r, uint64_t now_ns)
     return (uint32_t)(r->ts_origin_ms + now_ns / NS_PER_MS);
 }
 
-static uint32_t flow_label(const struct responder *r, const struct tcp_segment *s)
+static uint32_t flow_label(const struct responder *r, const struct decoded_packet *s)
 {
     if (r->cfg->responder.persona != PERSONA_LINUX)
         return 0;
     return syncookie_isn(r->key, &s->src, &s->dst, s->sport, s->dport, 0xffffffffu) & 0xfffff;
 }
 
-void responder_send(struct responder *r, const struct tcp_segment *s, const struct tcp_shape *shape, uint32_t seq,
+void responder_send(struct responder *r, const struct decoded_packet *s, const struct tcp_shape *shape, uint32_t seq,
                     uint32_t ack, uint8_t flags, const uint8_t *payload, size_t payload_len, enum packet_kind kind)
 {
     uint8_t *slot = raw_sender_slot(r->sender, &s->src);
@@ -87,7 +87,7 @@ void responder_send(struct responder *r, const struct tcp_segment *s, const stru
     raw_sender_commit(r->sender, &s->src, packet_build(&reply, slot, PACKET_MAX), kind);
 }
 
-static void answer_syn(struct responder *r, const struct tcp_segment *s, uint64_t now_ns, uint32_t coarse)
+static void answer_syn(struct responder *r, const struct decoded_packet *s, uint64_t now_ns, uint32_t coarse)
 {
     r->counts.syn_seen++;
     if (!port_set_has(&r->cfg->responder.ports, s->dport)) {
@@ -105,18 +105,17 @@ static void answer_syn(struct responder *r, const struct tcp_segment *s, uint64_
         break;
     }
     struct tcp_shape shape;
-    persona_synack(r->cfg->responder.persona, &r->host, s->src.family == AF_INET6, &s->offer,
+    persona_synack(r->cfg->responder.persona, &r->host, s->src.family == AF_INET6, &s->tcp_opts,
                    responder_ts_clock(r, now_ns), &shape);
     uint32_t isn = syncookie_isn(r->key, &s->src, &s->dst, s->sport, s->dport, coarse);
-    responder_send(r, s, &shape, isn, s->seq + 1, TCP_FLAG_SYN | TCP_FLAG_ACK, NULL, 0, PACKET_SYNACK);
+    responder_send(r, s, &shape, isn, s->seq + 1, TCPF_SYN | TCPF_ACK, NULL, 0, PACKET_SYNACK);
 }
 
 void responder_handle(struct responder *r, const uint8_t *frame, size_t caplen, int linktype, uint64_t ts_us,
                       uint64_t now_ns, uint32_t coarse)
 {
-    struct tcp_segment s;
-    enum segment_result res = tcp_segment_parse(frame, caplen, linktype, &s);
-    if (res != SEGMENT_OK) {
+    struct decoded_packet s;
+    if (decode_packet(linktype, frame, caplen, &s) != DECODE_OK || s.proto != IPPROTO_TCP) {
         r->counts.malformed++;
         return;
     }
@@ -124,8 +123,8 @@ void responder_handle(struct responder *r, const uint8_t *frame, size_t caplen, 
         r->counts.not_ours++;
         return;
     }
-    if ((s.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN)
+    if ((s.tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_SYN)
         answer_syn(r, &s, now_ns, coarse);
-    else if ((s.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_ACK)
+    else if ((s.tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_ACK)
         ack_path_handle(r, &s, ts_us, now_ns, coarse);
 }

@@ -40,7 +40,7 @@ void responder_free(struct responder *r);
 /* Shared by the SYN path and the ACK path. */
 uint32_t responder_ts_clock(const struct responder *r, uint64_t now_ns);
 /* Builds a reply to segment s (from the monitored address back to the client) into the sender's batch. */
-void responder_send(struct responder *r, const struct tcp_segment *s, const struct tcp_shape *shape, uint32_t seq,
+void responder_send(struct responder *r, const struct decoded_packet *s, const struct tcp_shape *shape, uint32_t seq,
                     uint32_t ack, uint8_t flags, const uint8_t *payload, size_t payload_len, enum packet_kind kind);
 
 /* Handles one captured frame, captured at ts_us (unix us, the capture timestamp). now_ns is CLOCK_MONOTONIC, coarse

@@ -63,7 +63,7 @@ static uint16_t linux_initial_window(uint16_t mss, bool timestamps)
     return (uint16_t)((65535u / emss) * emss);
 }
 
-static void linux_synack(const struct persona_host *host, bool ipv6, const struct tcp_offer *o, uint32_t ts_now,
+static void linux_synack(const struct persona_host *host, bool ipv6, const struct tcp_options *o, uint32_t ts_now,
                          struct tcp_shape *out, struct option_writer *w)
 {
     uint16_t mss = ipv6 ? host->mss_v6 : host->mss_v4;
@@ -91,7 +91,7 @@ static void linux_synack(const struct persona_host *host, bool ipv6, const struc
     }
 }
 
-static void freebsd_synack(const struct persona_host *host, bool ipv6, const struct tcp_offer *o, uint32_t ts_now,
+static void freebsd_synack(const struct persona_host *host, bool ipv6, const struct tcp_options *o, uint32_t ts_now,
                            struct tcp_shape *out, struct option_writer *w)
 {
     out->ttl = 64;
@@ -117,7 +117,7 @@ static void freebsd_synack(const struct persona_host *host, bool ipv6, const str
     pad_eol(w);
 }
 
-static void windows_synack(const struct persona_host *host, bool ipv6, const struct tcp_offer *o,
+static void windows_synack(const struct persona_host *host, bool ipv6, const struct tcp_options *o,
                            struct tcp_shape *out, struct option_writer *w)
 {
     out->ttl = 128;
@@ -137,7 +137,7 @@ static void windows_synack(const struct persona_host *host, bool ipv6, const str
     pad_eol(w);
 }
 
-void persona_synack(enum persona p, const struct persona_host *host, bool ipv6, const struct tcp_offer *offer,
+void persona_synack(enum persona p, const struct persona_host *host, bool ipv6, const struct tcp_options *offer,
                     uint32_t ts_now, struct tcp_shape *out)
 {
     memset(out, 0, sizeof *out);
@@ -157,7 +157,7 @@ void persona_synack(enum persona p, const struct persona_host *host, bool ipv6, 
     out->options_len = w.len;
 }
 
-void persona_established(enum persona p, const struct persona_host *host, bool ipv6, const struct tcp_offer *client,
+void persona_established(enum persona p, const struct persona_host *host, bool ipv6, const struct tcp_options *client,
                          uint32_t ts_now, struct tcp_shape *out)
 {
     memset(out, 0, sizeof *out);

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "tcp_segment.h"
+#include "decode.h"
 
 #define TCP_OPTIONS_MAX 40
 
@@ -29,13 +29,13 @@ struct tcp_shape {
 };
 
 /* The SYN+ACK to a SYN that offered `offer`. ts_now is the persona's timestamp clock (TSval). */
-void persona_synack(enum persona p, const struct persona_host *host, bool ipv6, const struct tcp_offer *offer,
+void persona_synack(enum persona p, const struct persona_host *host, bool ipv6, const struct tcp_options *offer,
                     uint32_t ts_now, struct tcp_shape *out);
 
 /* A segment after the handshake (banner, ACK of client data). `client` holds the options of the client's segment
  * (timestamps are echoed when it carries them); syn_had_wscale says whether the client's window scaling is in use,
  * which we cannot know statelessly: an ACK carrying timestamps implies a modern stack that also offered it. */
-void persona_established(enum persona p, const struct persona_host *host, bool ipv6, const struct tcp_offer *client,
+void persona_established(enum persona p, const struct persona_host *host, bool ipv6, const struct tcp_options *client,
                          uint32_t ts_now, struct tcp_shape *out);
 
 /* Ticks per second of the persona's TCP timestamp clock. */

@@ -6,6 +6,8 @@
 
 #define RESPONDER_SNAPLEN 256   /* headers and the start of a client's payload: enough to answer, never to store */
 #define RESPONDER_BUFFER (16 << 20)
+/* IPv6 with a Hop-by-Hop, Routing or Destination Options header first (a TCP segment may follow) */
+#define IPV6_EXTENDED "(ip6 and (ip6[6] == 0 or ip6[6] == 43 or ip6[6] == 60))"
 
 static bool append(char *out, size_t outlen, size_t *len, const char *s)
 {
@@ -26,21 +28,22 @@ int syn_capture_filter(const struct lurker_config *cfg, enum syn_scope scope, ch
     char syn_part[8192], ack_part[8192] = "";
     if (outlen)
         out[0] = '\0';
-    /* SYN set, ACK clear */
-    static const char syns[] =
-        "((ip and tcp and tcp[13] & 0x12 == 0x02) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02))";
+    /* SYN set, ACK clear; behind IPv6 extension headers the flags are not at a fixed offset: the decoder decides */
+    static const char syns[] = "((ip and tcp and tcp[13] & 0x12 == 0x02) or "
+                               "(ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02) or " IPV6_EXTENDED ")";
     if (scope == SYNS_ALL)
         snprintf(syn_part, sizeof syn_part, "(%s and %s)", dst, syns);
     else /* Linux hands the tap a VLAN tag as metadata, which `vlan` tests; it must come last: libpcap's `vlan`
           * changes the offsets of everything after it */
         snprintf(syn_part, sizeof syn_part,
                  "(%s and %s and (ether[0] & 1 != 0 or (ip and (ip[0] & 0x0f != 5 or ip[6:2] & 0x3fff != 0)) or "
-                 "vlan))", dst, syns);
+                 IPV6_EXTENDED " or vlan))", dst, syns);
     if (cfg->responder.ack_data) {
         /* ACK set, SYN clear: every later segment of a client (the ACK path needs the handshake's ACK too: it tells
          * where the client's data starts; FIN, RST+ACK). A scanner's bare RST (no ACK) stays out. */
         snprintf(ack_part, sizeof ack_part,
-                 "(%s and ((ip and tcp and tcp[13] & 0x12 == 0x10) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x10)))",
+                 "(%s and ((ip and tcp and tcp[13] & 0x12 == 0x10) or "
+                 "(ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x10) or " IPV6_EXTENDED "))",
                  dst);
     } else if (cfg->responder.nbanners > 0) {
         /* without ack_data, only banner ports: ACK set, SYN clear (the handshake's last step, data, FIN, RST+ACK) */
@@ -57,7 +60,7 @@ int syn_capture_filter(const struct lurker_config *cfg, enum syn_scope scope, ch
         }
         snprintf(ack_part, sizeof ack_part,
                  "(%s and ((ip and tcp and tcp[13] & 0x12 == 0x10 and (%s)) or "
-                 "(ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x10 and (%s))))",
+                 "(ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x10 and (%s)) or " IPV6_EXTENDED "))",
                  dst, ports4, ports6);
     }
     const char *first = scope == SYNS_ALL ? syn_part : ack_part, *second = scope == SYNS_ALL ? ack_part : syn_part;

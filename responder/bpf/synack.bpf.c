@@ -229,7 +229,7 @@ static __always_inline enum verdict rate_check(const struct synack_settings *s, 
     return PASS;
 }
 
-/* ---- the SYN's offer (tcp_segment.c's tcp_options_parse) ---- */
+/* ---- the SYN's offer (common/decode.c's tcp_options_parse) ---- */
 
 struct offer {
     __u8 has_wscale, sack_permitted, has_timestamp;

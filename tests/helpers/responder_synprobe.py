@@ -3,13 +3,15 @@
 
 usage: responder_synprobe.py DST PORT OPTSET[,OPTSET...] [SPORT]
 One SYN per option set (one JSON line each, in order). OPTSET: linux (mss,sackOK,ts,nop,ws7 as a Linux client sends), nmap (mss 1460 only, window 1024), none,
-        mss_ws (mss,nop,ws), mss_sack (mss,nop,nop,sackOK), mss_ts (mss,nop,nop,ts), windows (mss,nop,ws8,nop,nop,sackOK)
+        mss_ws (mss,nop,ws), mss_sack (mss,nop,nop,sackOK), mss_ts (mss,nop,nop,ts), windows (mss,nop,ws8,nop,nop,sackOK);
+        OPTSET+hbh sends that SYN behind an IPv6 Hop-by-Hop options header (PadN), and reports the answer's IPv6 next header
 Prints {"answered": false} when nothing came back within 2 s. Run it inside the attacker namespace."""
 import json
 import random
 import sys
+import threading
 
-from scapy.all import IP, IPv6, TCP, conf, sr1  # noqa: E402
+from scapy.all import IP, IPv6, TCP, AsyncSniffer, IPv6ExtHdrHopByHop, conf, send, sr1  # noqa: E402
 
 OPTSETS = {
     "linux": [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (123456, 0)), ("NOP", None), ("WScale", 7)],
@@ -30,12 +32,27 @@ def main():
         probe(dst, port, optset, sport if sport else random.randint(20000, 60000))
 
 
+def sniffed_answer(syn, sport, port):
+    """scapy's sr1 does not match an answer to a request with extension headers: sniff for it instead."""
+    started = threading.Event()
+    sniffer = AsyncSniffer(filter="tcp and src port %d and dst port %d" % (port, sport), count=1, timeout=2,
+                           started_callback=started.set)
+    sniffer.start()
+    started.wait(2)
+    send(syn)
+    sniffer.join()
+    return sniffer.results[0] if sniffer.results else None
+
+
 def probe(dst, port, optset, sport):
+    optset, hbh = optset.split("+")[0], optset.endswith("+hbh")
     ip = IPv6(dst=dst) if ":" in dst else IP(dst=dst)
+    if hbh:
+        ip = ip / IPv6ExtHdrHopByHop()
     window = 1024 if optset == "nmap" else 64240
     syn = ip / TCP(sport=sport, dport=port, flags="S", seq=random.getrandbits(32), window=window,
                    options=OPTSETS[optset])
-    ans = sr1(syn, timeout=2)
+    ans = sr1(syn, timeout=2) if not hbh else sniffed_answer(syn, sport, port)
     if ans is None or TCP not in ans:
         print(json.dumps({"answered": False}), flush=True)
         return
@@ -47,7 +64,7 @@ def probe(dst, port, optset, sport):
     if IP in ans:
         out.update({"ttl": ans[IP].ttl, "df": bool(ans[IP].flags.DF), "ip_id": ans[IP].id})
     else:
-        out.update({"ttl": ans[IPv6].hlim, "tc": ans[IPv6].tc})
+        out.update({"ttl": ans[IPv6].hlim, "tc": ans[IPv6].tc, "nh": ans[IPv6].nh})
     print(json.dumps(out), flush=True)
 
 

@@ -1,7 +1,7 @@
 """lurker-responder with real clients: nc, curl and ssh complete handshakes on random ports and send their first
 payload (seen by tcpdump in the sensor namespace), over IPv4 and IPv6; the kernel stays silent while it runs and its
 rules are gone after it stops (also when the worker is killed); the worker holds no capability; two starts give
-unrelated ISNs."""
+unrelated ISNs; a SYN behind IPv6 Hop-by-Hop options gets the SYN+ACK a plain one gets."""
 import os
 import random
 import re
@@ -19,7 +19,7 @@ class HandshakeTest(unittest.TestCase):
     engine = "raw"  # responder.engine
 
     def setUp(self):
-        ipv6 = self._testMethodName.endswith("v4_and_v6")
+        ipv6 = self._testMethodName.endswith("v6")
         self.topo = Topology(ipv6=ipv6)
         self.topo.up()
         self.addCleanup(self.topo.down)
@@ -158,6 +158,24 @@ class HandshakeTest(unittest.TestCase):
         self.assertEqual(isns[0][0], isns[0][1])
         self.assertEqual(isns[1][0], isns[1][1])
         self.assertNotEqual(isns[0][0], isns[1][0])
+
+    def test_syn_behind_hop_by_hop_options_is_answered_v6(self):
+        # a host's kernel processes Hop-by-Hop options (PadN) and answers the SYN behind them; so does the responder,
+        # with the reply it gives the same SYN without them (and no extension header of its own)
+        t = self.topo
+        with Responder(t, engine=self.engine, addresses=(SENSOR_V4, SENSOR_V6)) as r:
+            plain, behind = probes(t, SENSOR_V6, 4444, ["linux", "linux+hbh"])
+            self.assertTrue(plain["answered"], plain)
+            self.assertTrue(behind["answered"], "no answer to a SYN behind Hop-by-Hop options")
+            self.assertEqual(behind["flags"], "SA")
+            self.assertEqual(behind["ack"], (behind["syn_seq"] + 1) % 2 ** 32)
+            self.assertEqual((behind["sport"], behind["nh"]), (4444, 6))
+            for field in ("window", "ttl", "tc"):
+                self.assertEqual(behind[field], plain[field], field)
+            # the same options (our timestamp clock moved on between the two; the echoed value is the client's)
+            shape = lambda a: [[n, [None, v[1]] if n == "Timestamp" else v] for n, v in a["options"]]
+            self.assertEqual(shape(behind), shape(plain))
+            self.assertGreaterEqual(r.counters()["synack_sent"], 2)
 
 
 class HandshakeTestTc(HandshakeTest):

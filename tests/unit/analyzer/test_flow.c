@@ -9,15 +9,19 @@
 #define CLIENT 0xc6336402u /* 198.51.100.2 */
 #define SERVER 0xcb00710au /* 203.0.113.10 */
 
-static struct packet tcp(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint8_t flags, uint32_t seq,
-                         uint32_t ack, const char *payload)
+static struct ip_addr v4(uint32_t a)
 {
-    struct packet p = { .family = 4, .proto = IPPROTO_NUM_TCP, .sport = sport, .dport = dport, .tcp_flags = flags,
-                        .seq = seq, .ack = ack };
-    for (int i = 0; i < 4; i++) {
-        p.src[i] = (uint8_t)(src >> (24 - 8 * i));
-        p.dst[i] = (uint8_t)(dst >> (24 - 8 * i));
-    }
+    const uint8_t bytes[4] = { (uint8_t)(a >> 24), (uint8_t)(a >> 16), (uint8_t)(a >> 8), (uint8_t)a };
+    struct ip_addr r;
+    ip_addr_from_v4(&r, bytes);
+    return r;
+}
+
+static struct decoded_packet tcp(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint8_t flags,
+                                 uint32_t seq, uint32_t ack, const char *payload)
+{
+    struct decoded_packet p = { .src = v4(src), .dst = v4(dst), .proto = IPPROTO_TCP, .sport = sport,
+                                .dport = dport, .tcp_flags = flags, .seq = seq, .ack = ack };
     p.payload = (const uint8_t *)payload;
     p.payload_len = payload ? (uint32_t)strlen(payload) : 0;
     p.ip_len = 40 + p.payload_len;
@@ -33,7 +37,7 @@ Test(flow, handshake_data_and_teardown_in_one_flow)
 {
     struct pcap_flows t;
     pcap_flows_init(&t);
-    struct packet pk[] = {
+    struct decoded_packet pk[] = {
         tcp(CLIENT, 40000, SERVER, 80, TCPF_SYN, 1000, 0, NULL),
         tcp(SERVER, 80, CLIENT, 40000, TCPF_SYN | TCPF_ACK, 5000, 1001, NULL),
         tcp(CLIENT, 40000, SERVER, 80, TCPF_ACK, 1001, 5001, NULL),
@@ -48,7 +52,7 @@ Test(flow, handshake_data_and_teardown_in_one_flow)
     cr_assert_eq(t.nflows, 1);
     const struct flow *f = &t.flows[0];
     cr_assert_eq(f->family, 4);
-    cr_assert_eq(f->proto, IPPROTO_NUM_TCP);
+    cr_assert_eq(f->proto, IPPROTO_TCP);
     cr_assert_eq(f->port[0], 40000, "endpoint 0 sent the first packet");
     cr_assert_eq(f->port[1], 80);
     cr_assert_eq(memcmp(f->addr[0], (uint8_t[]){ 198, 51, 100, 2 }, 4), 0);
@@ -86,8 +90,8 @@ Test(flow, client_from_the_handshake_not_the_first_packet)
     struct pcap_flows t;
     pcap_flows_init(&t);
     /* the capture starts with the server's SYN+ACK: the client is its receiver (endpoint 1) */
-    struct packet synack = tcp(SERVER, 22, CLIENT, 50000, TCPF_SYN | TCPF_ACK, 7, 100, NULL);
-    struct packet ack = tcp(CLIENT, 50000, SERVER, 22, TCPF_ACK, 100, 8, NULL);
+    struct decoded_packet synack = tcp(SERVER, 22, CLIENT, 50000, TCPF_SYN | TCPF_ACK, 7, 100, NULL);
+    struct decoded_packet ack = tcp(CLIENT, 50000, SERVER, 22, TCPF_ACK, 100, 8, NULL);
     cr_assert_eq(pcap_flows_add(&t, &synack, at(10, 0)), 0);
     cr_assert_eq(pcap_flows_add(&t, &ack, at(11, 0)), 0);
     cr_assert_eq(t.nflows, 1);
@@ -96,7 +100,7 @@ Test(flow, client_from_the_handshake_not_the_first_packet)
     cr_assert(t.flows[0].dir[1].acked_peer_synack);
 
     /* mid-stream data only: the first packet's sender is the client */
-    struct packet data = tcp(SERVER, 443, CLIENT, 50001, TCPF_ACK, 1, 1, "x");
+    struct decoded_packet data = tcp(SERVER, 443, CLIENT, 50001, TCPF_ACK, 1, 1, "x");
     cr_assert_eq(pcap_flows_add(&t, &data, at(12, 0)), 0);
     cr_assert_eq(t.nflows, 2);
     cr_assert_eq(t.flows[1].client, 0);
@@ -108,10 +112,10 @@ Test(flow, reused_four_tuple_with_a_new_syn_is_a_new_flow)
 {
     struct pcap_flows t;
     pcap_flows_init(&t);
-    struct packet first = tcp(CLIENT, 40000, SERVER, 80, TCPF_SYN, 1000, 0, NULL);
-    struct packet again = tcp(CLIENT, 40000, SERVER, 80, TCPF_SYN, 1000, 0, NULL); /* a retransmitted SYN */
-    struct packet reuse = tcp(CLIENT, 40000, SERVER, 80, TCPF_SYN, 900000, 0, NULL);
-    struct packet data = tcp(CLIENT, 40000, SERVER, 80, TCPF_ACK, 900001, 0, "b");
+    struct decoded_packet first = tcp(CLIENT, 40000, SERVER, 80, TCPF_SYN, 1000, 0, NULL);
+    struct decoded_packet again = tcp(CLIENT, 40000, SERVER, 80, TCPF_SYN, 1000, 0, NULL); /* a retransmitted SYN */
+    struct decoded_packet reuse = tcp(CLIENT, 40000, SERVER, 80, TCPF_SYN, 900000, 0, NULL);
+    struct decoded_packet data = tcp(CLIENT, 40000, SERVER, 80, TCPF_ACK, 900001, 0, "b");
     cr_assert_eq(pcap_flows_add(&t, &first, at(1, 0)), 0);
     cr_assert_eq(pcap_flows_add(&t, &again, at(2, 0)), 0);
     cr_assert_eq(t.nflows, 1);
@@ -129,11 +133,11 @@ Test(flow, datagrams_icmp_families_and_time_order)
 {
     struct pcap_flows t;
     pcap_flows_init(&t);
-    struct packet q = { .family = 4, .proto = IPPROTO_NUM_UDP, .src = { 198, 51, 100, 2 }, .dst = { 203, 0, 113, 10 },
-                        .sport = 5353, .dport = 53, .payload = (const uint8_t *)"abc", .payload_len = 3, .ip_len = 31 };
-    struct packet r = q;
-    memcpy(r.src, q.dst, 4);
-    memcpy(r.dst, q.src, 4);
+    struct decoded_packet q = { .src = v4(CLIENT), .dst = v4(SERVER), .proto = IPPROTO_UDP, .sport = 5353,
+                                .dport = 53, .payload = (const uint8_t *)"abc", .payload_len = 3, .ip_len = 31 };
+    struct decoded_packet r = q;
+    r.src = q.dst;
+    r.dst = q.src;
     r.sport = 53;
     r.dport = 5353;
     r.payload = (const uint8_t *)"de";
@@ -142,11 +146,12 @@ Test(flow, datagrams_icmp_families_and_time_order)
     cr_assert_eq(pcap_flows_add(&t, &r, at(99, 0)), 0); /* earlier timestamp: last stays at the latest */
     cr_assert_eq(pcap_flows_add(&t, &q, at(100, 400)), 0);
     /* the same 4-byte address as an IPv6 prefix is another flow */
-    struct packet v6 = q;
-    v6.family = 6;
+    struct decoded_packet v6 = q;
+    ip_addr_from_v6(&v6.src, (const uint8_t[16]){ 198, 51, 100, 2 });
+    ip_addr_from_v6(&v6.dst, (const uint8_t[16]){ 203, 0, 113, 10 });
     cr_assert_eq(pcap_flows_add(&t, &v6, at(101, 0)), 0);
-    struct packet icmp = { .family = 4, .proto = IPPROTO_NUM_ICMP, .src = { 198, 51, 100, 9 },
-                           .dst = { 203, 0, 113, 10 }, .icmp_type = 8, .icmp_code = 0, .ip_len = 28 };
+    struct decoded_packet icmp = { .src = v4(0xc6336409u /* 198.51.100.9 */), .dst = v4(SERVER),
+                                   .proto = IPPROTO_ICMP, .icmp_type = 8, .icmp_code = 0, .ip_len = 28 };
     cr_assert_eq(pcap_flows_add(&t, &icmp, at(102, 0)), 0);
     icmp.icmp_type = 0;
     cr_assert_eq(pcap_flows_add(&t, &icmp, at(103, 0)), 0);
@@ -175,7 +180,7 @@ Test(flow, many_flows_keep_their_order_and_reset_empties)
     const unsigned n = 20000;
     for (unsigned round = 0; round < 2; round++) /* each flow's second packet comes back the other way */
         for (unsigned i = 0; i < n; i++) {
-            struct packet p = round == 0 ? tcp(CLIENT + i / 1000, (uint16_t)(1024 + i % 1000), SERVER, 80, TCPF_SYN, i, 0, NULL)
+            struct decoded_packet p = round == 0 ? tcp(CLIENT + i / 1000, (uint16_t)(1024 + i % 1000), SERVER, 80, TCPF_SYN, i, 0, NULL)
                                          : tcp(SERVER, 80, CLIENT + i / 1000, (uint16_t)(1024 + i % 1000),
                                                TCPF_RST | TCPF_ACK, 0, i + 1, NULL);
             cr_assert_eq(pcap_flows_add(&t, &p, at(round, i)), 0);
@@ -191,7 +196,7 @@ Test(flow, many_flows_keep_their_order_and_reset_empties)
     }
     pcap_flows_reset(&t);
     cr_assert_eq(t.nflows, 0);
-    struct packet p = tcp(CLIENT, 1024, SERVER, 80, TCPF_SYN, 0, 0, NULL);
+    struct decoded_packet p = tcp(CLIENT, 1024, SERVER, 80, TCPF_SYN, 0, 0, NULL);
     cr_assert_eq(pcap_flows_add(&t, &p, at(5, 0)), 0);
     cr_assert_eq(t.nflows, 1);
     cr_assert_eq(t.flows[0].dir[0].packets, 1, "nothing left over from before the reset");

@@ -9,7 +9,7 @@
 
 static struct flow tcp_flow(void)
 {
-    struct flow f = { .family = 4, .proto = IPPROTO_NUM_TCP, .addr = { { 198, 51, 100, 2 }, { 203, 0, 113, 10 } },
+    struct flow f = { .family = 4, .proto = IPPROTO_TCP, .addr = { { 198, 51, 100, 2 }, { 203, 0, 113, 10 } },
                       .port = { 40000, 80 }, .client = 0,
                       .first = { .sec = 1764098401, .nsec = 250000000 },   /* 2025-11-25T19:20:01.25Z */
                       .last = { .sec = 1764098403, .nsec = 750000999 } };
@@ -140,7 +140,7 @@ Test(record, tcp_flow_member_by_member)
 
 Test(record, truncation_reasons_icmp_v6_and_unknown_names)
 {
-    struct flow f = { .family = 6, .proto = IPPROTO_NUM_ICMPV6, .client = 1, .icmp_type = 128, .icmp_code = 0,
+    struct flow f = { .family = 6, .proto = IPPROTO_ICMPV6, .client = 1, .icmp_type = 128, .icmp_code = 0,
                       .first = { .sec = 100, .nsec = 0 }, .last = { .sec = 99, .nsec = 0 } }; /* time goes back */
     f.addr[0][0] = 0x20;
     f.addr[0][1] = 0x01;

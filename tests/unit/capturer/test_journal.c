@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../../capturer/decode.h"
+#include "decode.h"
 #include "../../../capturer/journal.h"
 #include "../../../capturer/journal_format.h"
 #include "../../../capturer/recover.h"

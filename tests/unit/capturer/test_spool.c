@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../../capturer/decode.h"
+#include "decode.h"
 #include "../../../capturer/flow_table.h"
 #include "../../../capturer/spool.h"
 #include "../../../capturer/tracker.h"

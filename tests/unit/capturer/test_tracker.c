@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 
 #include "../../helpers/capturer_packets.h"
-#include "../../../capturer/decode.h"
+#include "decode.h"
 #include "../../../capturer/flow_table.h"
 #include "pcap/pcap.h"
 #include "queue.h"
@@ -344,32 +344,6 @@ Test(capturer_tracker, truncated_and_garbage_packets_are_bounded)
     tracker_packet(&tr, 1, f.bytes, f.len, f.len, 3);
     cr_assert_eq(tr.stats.malformed, before + 1);
     stop();
-}
-
-Test(capturer_decode, vlan_and_udp)
-{
-    struct test_frame f;
-    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_UDP, 33333, 53, 0, 0, 0, 20);
-    /* insert an 802.1Q tag */
-    memmove(f.bytes + 16, f.bytes + 12, f.len - 12);
-    tf_put16(f.bytes + 12, 0x8100);
-    tf_put16(f.bytes + 14, 42);
-    f.len += 4;
-    struct decoded_packet p;
-    cr_assert_eq(decode_packet(DLT_EN10MB, f.bytes, f.len, &p), DECODE_OK);
-    cr_assert_eq(p.proto, IPPROTO_UDP);
-    cr_assert_eq(p.sport, 33333);
-    cr_assert_eq(p.dport, 53);
-}
-
-Test(capturer_decode, raw_ip_link)
-{
-    struct test_frame f;
-    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 1, 2, TCPF_SYN, 5, 0, 0);
-    struct decoded_packet p;
-    cr_assert_eq(decode_packet(DLT_RAW, f.bytes + 14, f.len - 14, &p), DECODE_OK);
-    cr_assert_eq(p.tcp_flags, TCPF_SYN);
-    cr_assert_eq(p.tcp_seq, 5);
 }
 
 /* Only flows an outsider starts are recorded (origin.h): the sensor host's own traffic leaves nothing. */

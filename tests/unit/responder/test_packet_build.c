@@ -100,7 +100,7 @@ static void write_replies(const char *path)
     cr_assert_not_null(d, "%s", pcap_geterr(dead));
     for (size_t i = 0; i < NCASES; i++) {
         const struct wire_case *c = &CASES[i];
-        struct tcp_offer offer = {.has_mss = true, .mss = 1460, .sack_permitted = c->sack, .has_timestamp = c->ts,
+        struct tcp_options offer = {.has_mss = true, .mss = 1460, .sack_permitted = c->sack, .has_timestamp = c->ts,
                                   .ts_val = CLIENT_TSVAL, .has_wscale = c->ws, .wscale = 7};
         struct tcp_shape shape;
         persona_synack(c->persona, &HOST, c->ipv6, &offer, TS_NOW, &shape);

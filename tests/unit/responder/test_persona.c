@@ -9,9 +9,9 @@
 
 static const struct persona_host HOST = {.mss_v4 = 1460, .mss_v6 = 1440, .linux_wscale = 10};
 
-static struct tcp_offer offer(bool mss, bool sack, bool ts, bool ws)
+static struct tcp_options offer(bool mss, bool sack, bool ts, bool ws)
 {
-    struct tcp_offer o = {.has_mss = mss, .mss = 1460, .sack_permitted = sack, .has_timestamp = ts,
+    struct tcp_options o = {.has_mss = mss, .mss = 1460, .sack_permitted = sack, .has_timestamp = ts,
                           .ts_val = 123456, .has_wscale = ws, .wscale = 7};
     return o;
 }
@@ -25,7 +25,7 @@ static void expect(const struct tcp_shape *s, const uint8_t *opts, size_t len, u
 
 Test(responder_persona, linux_full_offer_like_the_kernel)
 {
-    struct tcp_offer o = offer(true, true, true, true);
+    struct tcp_options o = offer(true, true, true, true);
     struct tcp_shape s;
     persona_synack(PERSONA_LINUX, &HOST, false, &o, 0x01020304, &s);
     const uint8_t want[] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 0, 1, 0xe2, 0x40, 1, 3, 3, 10};
@@ -41,7 +41,7 @@ Test(responder_persona, linux_full_offer_like_the_kernel)
 Test(responder_persona, linux_partial_offers_like_the_kernel)
 {
     struct tcp_shape s;
-    struct tcp_offer o = offer(true, false, false, false); /* nmap -sS */
+    struct tcp_options o = offer(true, false, false, false); /* nmap -sS */
     persona_synack(PERSONA_LINUX, &HOST, false, &o, 1, &s);
     expect(&s, (const uint8_t[]){2, 4, 0x05, 0xb4}, 4, 64240);
     o = offer(false, false, false, false); /* no options at all: the kernel still sends its MSS */
@@ -58,7 +58,7 @@ Test(responder_persona, linux_partial_offers_like_the_kernel)
 Test(responder_persona, freebsd_aligns_like_tcp_addoptions)
 {
     struct tcp_shape s;
-    struct tcp_offer o = offer(true, true, true, true);
+    struct tcp_options o = offer(true, true, true, true);
     persona_synack(PERSONA_FREEBSD, &HOST, false, &o, 5, &s);
     expect(&s, (const uint8_t[]){2, 4, 0x05, 0xb4, 1, 3, 3, 6, 4, 2, 8, 10, 0, 0, 0, 5, 0, 1, 0xe2, 0x40}, 20, 65535);
     o = offer(true, true, false, false);
@@ -73,7 +73,7 @@ Test(responder_persona, freebsd_aligns_like_tcp_addoptions)
 Test(responder_persona, windows_answers_without_timestamps_ttl_128_incrementing_id)
 {
     struct tcp_shape s;
-    struct tcp_offer o = offer(true, true, true, true);
+    struct tcp_options o = offer(true, true, true, true);
     persona_synack(PERSONA_WINDOWS, &HOST, false, &o, 5, &s);
     expect(&s, (const uint8_t[]){2, 4, 0x05, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2}, 12, 65535);
     cr_assert_eq(s.ttl, 128);
@@ -86,7 +86,7 @@ Test(responder_persona, windows_answers_without_timestamps_ttl_128_incrementing_
 Test(responder_persona, established_segments_echo_timestamps)
 {
     struct tcp_shape s;
-    struct tcp_offer o = offer(false, false, true, false);
+    struct tcp_options o = offer(false, false, true, false);
     o.ts_val = 0xaabbccdd;
     persona_established(PERSONA_LINUX, &HOST, false, &o, 0x11223344, &s);
     expect(&s, (const uint8_t[]){1, 1, 8, 10, 0x11, 0x22, 0x33, 0x44, 0xaa, 0xbb, 0xcc, 0xdd}, 12, 65160 >> 10);
