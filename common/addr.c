@@ -5,21 +5,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static const uint8_t v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-void ip_addr_from_v4(struct ip_addr *a, const void *four_bytes)
-{
-    a->family = AF_INET;
-    memcpy(a->bytes, v4_mapped_prefix, 12);
-    memcpy(a->bytes + 12, four_bytes, 4);
-}
-
-void ip_addr_from_v6(struct ip_addr *a, const void *sixteen_bytes)
-{
-    a->family = AF_INET6;
-    memcpy(a->bytes, sixteen_bytes, 16);
-}
-
 const uint8_t *ip_addr_v4(const struct ip_addr *a)
 {
     return a->bytes + 12;

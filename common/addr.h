@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
 
 /* IPv4 is stored as an IPv4-mapped IPv6 address (::ffff:a.b.c.d) so every table keys on 16 bytes. */
 struct ip_addr {
@@ -17,8 +19,21 @@ struct prefix {
     uint8_t len; /* in bits of the family: 0..32 for IPv4, 0..128 for IPv6 */
 };
 
-void ip_addr_from_v4(struct ip_addr *a, const void *four_bytes);
-void ip_addr_from_v6(struct ip_addr *a, const void *sixteen_bytes);
+/* Inline: the packet decoder sets two addresses for every packet. */
+static inline void ip_addr_from_v4(struct ip_addr *a, const void *four_bytes)
+{
+    static const uint8_t v4_mapped_prefix[12] = {[10] = 0xff, [11] = 0xff};
+    a->family = AF_INET;
+    memcpy(a->bytes, v4_mapped_prefix, 12);
+    memcpy(a->bytes + 12, four_bytes, 4);
+}
+
+static inline void ip_addr_from_v6(struct ip_addr *a, const void *sixteen_bytes)
+{
+    a->family = AF_INET6;
+    memcpy(a->bytes, sixteen_bytes, 16);
+}
+
 const uint8_t *ip_addr_v4(const struct ip_addr *a); /* the last four bytes */
 bool ip_addr_equal(const struct ip_addr *a, const struct ip_addr *b);
 

@@ -181,7 +181,8 @@ static enum decode_result transport(const uint8_t *h, size_t len, size_t claimed
         p->ack = be32(h + 8);
         p->tcp_flags = h[13];
         p->window = be16(h + 14);
-        tcp_options_parse(h + 20, hlen - 20, &p->tcp_opts);
+        if (hlen > 20) /* without options, *p was zeroed already */
+            tcp_options_parse(h + 20, hlen - 20, &p->tcp_opts);
         set_payload(p, h + hlen, len - hlen, claimed - hlen);
     } else if (udp) {
         if (len < 8)
