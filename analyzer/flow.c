@@ -54,7 +54,6 @@ static uint64_t hash_bytes(uint64_t h, const uint8_t *b, size_t n)
     return h;
 }
 
-/* Symmetric: both directions of a flow hash alike. */
 /* A flow holds its family as 4 or 6 and an IPv4 address in the first 4 bytes of its 16 (record.c prints them so). */
 static uint8_t family_of(const struct decoded_packet *p)
 {
@@ -66,6 +65,7 @@ static const uint8_t *addr_of(const struct ip_addr *a)
     return a->family == AF_INET ? a->bytes + 12 : a->bytes;
 }
 
+/* Symmetric: both directions of a flow hash alike. */
 static uint64_t flow_hash(uint8_t family, uint8_t proto, const uint8_t *a, uint16_t pa, const uint8_t *b,
                           uint16_t pb)
 {
