@@ -20,10 +20,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "lib"))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 import lurkertest as lt  # noqa: E402
+from lambdaruntime import RuntimeApi  # noqa: E402
 from motoserver import MotoServer  # noqa: E402
-from test_analyzer_lambda import RuntimeApi  # noqa: E402
 
 BUCKET = "lurker-bench"
 
