@@ -5,8 +5,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from lurkertest import (BIN, BUILD, DEBIAN_PY, SENSOR_V4, Processes, TempDir, ctl_status_json,  # noqa: E402
-                        remove_shm, sh, start_logged, unique_shm_name, wait_for, write_config)
+from lurkertest import (BIN, BUILD, DEBIAN_PY, SENSOR_V4, Processes, TempDir, Topology,  # noqa: E402
+                        ctl_status_json, remove_shm, sh, start_logged, unique_shm_name, wait_for, write_config)
 
 HELPERS = os.path.dirname(os.path.abspath(__file__))
 SYNPROBE = os.path.join(HELPERS, "responder_synprobe.py")
@@ -78,6 +78,43 @@ class Responder:
 
     def nft_ruleset(self):
         return self.topo.ns(self.topo.sensor, "nft", "list", "ruleset").stdout
+
+
+class SensorRun:
+    """A unittest.TestCase mixin for a sensor run shared by a class's tests: an IPv4 topology and cls.procs are set
+    up, then the class's run_sensor() (which calls start_responder and starts what else it needs); everything is
+    stopped and removed after the class's tests, or at once if run_sensor fails."""
+    responder = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.topo = Topology(ipv6=False)
+        cls.topo.up()
+        cls.procs = Processes()
+        try:
+            cls.run_sensor()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def start_responder(cls, **kw):
+        """The responder (Responder's arguments); cls.spool is its directory, which holds the spool too."""
+        cls.responder = Responder(cls.topo, **kw)
+        cls.responder.__enter__()
+        cls.spool = os.path.dirname(cls.responder.config)
+        return cls.responder
+
+    @classmethod
+    def spool_pcaps(cls):
+        return sorted(os.path.join(cls.spool, n) for n in os.listdir(cls.spool) if n.endswith(".pcap"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.procs.stop_all()
+        if cls.responder:
+            cls.responder.__exit__(None, None, None)
+        cls.topo.down()
 
 
 def wait_ipv6_ready(topo):

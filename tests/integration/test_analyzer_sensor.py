@@ -12,8 +12,8 @@ sys.dont_write_bytecode = True  # keep tests/data free of __pycache__
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "analyzer"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
 import analyzer_check as ac  # noqa: E402
-from lurkertest import SENSOR_V4, Processes, Topology, sh, tshark_fields  # noqa: E402
-from responder_env import Responder  # noqa: E402
+from lurkertest import SENSOR_V4, sh, tshark_fields  # noqa: E402
+from responder_env import SensorRun  # noqa: E402
 
 SSH_BANNER = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"
 YAML = ("  banners:\n"
@@ -21,27 +21,13 @@ YAML = ("  banners:\n"
         "capturer:\n  flow_timeout: 30s\n" % SSH_BANNER)
 
 
-class FromLurker(unittest.TestCase):
+class FromLurker(SensorRun, unittest.TestCase):
     engine = "raw"  # responder.engine
-
-    @classmethod
-    def setUpClass(cls):
-        cls.topo = Topology(ipv6=False)
-        cls.topo.up()
-        cls.procs = Processes()
-        try:
-            cls.run_sensor()
-        except BaseException:
-            cls.procs.stop_all()
-            cls.topo.down()
-            raise
 
     @classmethod
     def run_sensor(cls):
         t = cls.topo
-        cls.responder = Responder(t, responder_yaml=YAML, engine=cls.engine)
-        cls.responder.__enter__()
-        cls.spool = os.path.dirname(cls.responder.config)
+        cls.start_responder(responder_yaml=YAML, engine=cls.engine)
         cap = cls.responder.start_beside("capturer", cls.procs)
         time.sleep(0.3)
         a = t.attacker
@@ -56,13 +42,7 @@ class FromLurker(unittest.TestCase):
              timeout=60)
         time.sleep(0.5)
         cls.procs.stop(cap, signal.SIGTERM, timeout=30)  # SIGTERM writes every open flow
-        cls.pcaps = sorted(os.path.join(cls.spool, n) for n in os.listdir(cls.spool) if n.endswith(".pcap"))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.procs.stop_all()
-        cls.responder.__exit__(None, None, None)
-        cls.topo.down()
+        cls.pcaps = cls.spool_pcaps()
 
     def records(self):
         out = {}

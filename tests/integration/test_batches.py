@@ -15,8 +15,8 @@ sys.dont_write_bytecode = True  # keep tests/data free of __pycache__
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "analyzer"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
 import analyzer_check as ac  # noqa: E402
-from lurkertest import SENSOR_V4, Processes, TempDir, Topology, ctl_status_json, sh, wait_for  # noqa: E402
-from responder_env import Responder  # noqa: E402
+from lurkertest import SENSOR_V4, TempDir, ctl_status_json, sh, wait_for  # noqa: E402
+from responder_env import SensorRun  # noqa: E402
 
 PATHS = ["/batch-probe-%d-%s" % (i, s) for i, s in enumerate(("alpha", "bravo", "charlie", "delta", "echo"))]
 CURL_PORT = 8088
@@ -26,30 +26,16 @@ def archive_pcaps(root):
     return sorted(os.path.join(d, n) for d, _, names in os.walk(root) for n in names if n.endswith(".pcap"))
 
 
-class FullRangeScanInBatches(unittest.TestCase):
+class FullRangeScanInBatches(SensorRun, unittest.TestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.topo = Topology(ipv6=False)
-        cls.topo.up()
-        cls.procs = Processes()
+    def run_sensor(cls):
+        t = cls.topo
         cls.archive_tmp = TempDir()
         cls.archive = cls.archive_tmp.__enter__()
         os.chmod(cls.archive, 0o755)
-        yaml = ("  source_rate_limit: 1000000\n  source_burst: 100000\n"
-                "capturer:\n  flow_timeout: 30s\n  batch_interval: 60s\n"
-                "shipper:\n  storage: local\n  archive_dir: %s\n" % cls.archive)
-        cls.responder = Responder(cls.topo, responder_yaml=yaml)
-        cls.responder.__enter__()
-        try:
-            cls.run_sensor()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def run_sensor(cls):
-        t, cfg = cls.topo, cls.responder.config
-        cls.spool = os.path.dirname(cfg)
+        cls.start_responder(responder_yaml="  source_rate_limit: 1000000\n  source_burst: 100000\n"
+                            "capturer:\n  flow_timeout: 30s\n  batch_interval: 60s\n"
+                            "shipper:\n  storage: local\n  archive_dir: %s\n" % cls.archive)
         cap = cls.responder.start_beside("capturer", cls.procs)
         cls.shipper = cls.responder.start_beside("shipper", cls.procs, in_sensor_ns=False)
         time.sleep(0.3)
@@ -71,10 +57,8 @@ class FullRangeScanInBatches(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.procs.stop_all()
-        cls.responder.__exit__(None, None, None)
+        super().tearDownClass()
         cls.archive_tmp.__exit__(None, None, None)
-        cls.topo.down()
 
     def test_archive_holds_the_payload_flows_and_a_few_batches(self):
         self.assertEqual(len(self.singles), len(PATHS), self.singles)

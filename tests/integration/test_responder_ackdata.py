@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "data", "analyzer"))
 sys.path.insert(0, os.path.join(HERE, "..", "helpers"))
 import analyzer_check as ac  # noqa: E402
 from lurkertest import DEBIAN_PY, SENSOR_V4, SENSOR_V6, Processes, Topology, tshark_fields  # noqa: E402
-from responder_env import Responder, wait_ipv6_ready  # noqa: E402
+from responder_env import Responder, SensorRun, wait_ipv6_ready  # noqa: E402
 
 SEGMENTS = os.path.join(HERE, "..", "helpers", "responder_segments.py")
 GET_PORT, POST_PORT = 8080, 8081
@@ -32,25 +32,11 @@ def crafted(topo, dst, port, scenario):
     return json.loads(topo.ns(topo.attacker, DEBIAN_PY, SEGMENTS, dst, str(port), scenario, timeout=60).stdout)
 
 
-class OneConversationOneFlow(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.topo = Topology(ipv6=False)
-        cls.topo.up()
-        cls.procs = Processes()
-        cls.responder = None
-        try:
-            cls.run_sensor()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
+class OneConversationOneFlow(SensorRun, unittest.TestCase):
     @classmethod
     def run_sensor(cls):
         t = cls.topo
-        cls.responder = Responder(t, responder_yaml="  persona: linux\ncapturer:\n  flow_timeout: 2s\n")
-        cls.responder.__enter__()
-        cls.spool = os.path.dirname(cls.responder.config)
+        cls.start_responder(responder_yaml="  persona: linux\ncapturer:\n  flow_timeout: 2s\n")
         cap = cls.responder.start_beside("capturer", cls.procs)
         time.sleep(0.3)
         cls.body = os.urandom(BODY_BYTES)
@@ -70,14 +56,7 @@ class OneConversationOneFlow(unittest.TestCase):
         time.sleep(5)
         cls.procs.stop(cap, signal.SIGTERM, timeout=30)  # SIGTERM writes every open flow
         cls.counters = cls.responder.counters()
-        cls.pcaps = sorted(os.path.join(cls.spool, n) for n in os.listdir(cls.spool) if n.endswith(".pcap"))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.procs.stop_all()
-        if cls.responder:
-            cls.responder.__exit__(None, None, None)
-        cls.topo.down()
+        cls.pcaps = cls.spool_pcaps()
 
     def flows(self, port):
         """[(pcap, record)] of the flows to `port`, in time order."""
