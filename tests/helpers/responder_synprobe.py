@@ -44,6 +44,14 @@ def sniffed_answer(syn, sport, port):
     return sniffer.results[0] if sniffer.results else None
 
 
+def checksum_ok(ans):
+    """The TCP checksum as scapy computes it over the answer's bytes (pseudo-header included)."""
+    ip = ans[IP] if IP in ans else ans[IPv6]
+    again = ip.__class__(bytes(ip))
+    del again[TCP].chksum
+    return again.__class__(bytes(again))[TCP].chksum == ans[TCP].chksum
+
+
 def probe(dst, port, optset, sport):
     optset, hbh = optset.split("+")[0], optset.endswith("+hbh")
     ip = IPv6(dst=dst) if ":" in dst else IP(dst=dst)
@@ -60,7 +68,8 @@ def probe(dst, port, optset, sport):
     out = {"answered": True, "flags": str(t.flags), "window": t.window, "sport": t.sport, "dport": t.dport,
            "seq": t.seq, "ack": t.ack, "syn_seq": syn[TCP].seq,
            "options": [[name, list(v) if isinstance(v, tuple) else (v.hex() if isinstance(v, bytes) else v)]
-                       for name, v in t.options]}
+                       for name, v in t.options],
+           "checksum_ok": checksum_ok(ans)}
     if IP in ans:
         out.update({"ttl": ans[IP].ttl, "df": bool(ans[IP].flags.DF), "ip_id": ans[IP].id})
     else:

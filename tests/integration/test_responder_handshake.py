@@ -169,7 +169,7 @@ class HandshakeTest(unittest.TestCase):
             self.assertTrue(behind["answered"], "no answer to a SYN behind Hop-by-Hop options")
             self.assertEqual(behind["flags"], "SA")
             self.assertEqual(behind["ack"], (behind["syn_seq"] + 1) % 2 ** 32)
-            self.assertEqual((behind["sport"], behind["nh"]), (4444, 6))
+            self.assertEqual((behind["sport"], behind["nh"], behind["checksum_ok"]), (4444, 6, True))
             for field in ("window", "ttl", "tc"):
                 self.assertEqual(behind[field], plain[field], field)
             # the same options (our timestamp clock moved on between the two; the echoed value is the client's)
