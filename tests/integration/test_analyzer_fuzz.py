@@ -16,9 +16,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import analyzer_check as ac  # noqa: E402
 
 ROOT = ac.ROOT
-SOURCES = ["analyzer/" + n for n in ("packet", "flow", "reassembly", "recognise", "proto_text",
-                                      "proto_tls", "proto_dns", "text", "record", "analyze", "lambda_event", "report")] + \
-    ["common/addr", "common/pcapfile", "common/flowid"]  # --local prefixes, the pcap reader, protocol names
+SOURCES = ["analyzer/" + n for n in ("flow", "reassembly", "recognise", "proto_text", "proto_tls", "proto_dns",
+                                      "text", "record", "analyze", "lambda_event", "report")] + \
+    ["common/addr", "common/pcapfile", "common/flowid", "common/decode"]  # --local, pcap reader, names, decoder
 TARGETS = {"fuzz_analyzer_pcap": 5, "fuzz_analyzer_reassembly": 3, "fuzz_analyzer_protocols": 4,
            "fuzz_analyzer_report": 3}
 FLAGS = ["-O1", "-g", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-I" + os.path.join(ROOT, "common"),
@@ -35,7 +35,7 @@ class Fuzz(unittest.TestCase):
         for name in SOURCES:
             src = os.path.join(ROOT, name + ".c")
             obj = os.path.join(cls.out, os.path.basename(name) + ".o")
-            inputs = glob.glob(os.path.join(ROOT, "analyzer", "*")) + glob.glob(os.path.join(ROOT, "common", "addr.*"))
+            inputs = glob.glob(os.path.join(ROOT, "analyzer", "*")) + glob.glob(os.path.join(ROOT, "common", "*.[ch]"))
             if not os.path.exists(obj) or os.path.getmtime(obj) < max(os.path.getmtime(p) for p in inputs):
                 subprocess.run(["clang"] + FLAGS + ["-c", "-o", obj, src], check=True, timeout=300)
             objs.append(obj)
