@@ -67,19 +67,31 @@ Test(responder_firewall, ingress_mode_and_none)
     cr_assert_str_eq(s, "");
 }
 
-Test(responder_firewall, bpf_filter_compiles_with_banner_ports)
+#define FILTER_MAX 16384
+/* a sensor on one IPv4 and one IPv6 address */
+#define DUAL_STACK "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::10\"]\nuser: \"\"\nkeep_identity: true\n"
+
+/* The SYN capture filter of the configuration yaml (its text in f, FILTER_MAX bytes), compiled for Ethernet. */
+static struct bpf_program compiled_filter(const char *yaml, enum syn_scope scope, char *f)
 {
     static struct lurker_config cfg;
-    config(&cfg, "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::10\"]\nuser: \"\"\nkeep_identity: true\nresponder:\n"
-                 "  ack_data: false\n  banners:\n    - port: 2222\n      text: \"SSH-2.0-x\\r\\n\"\n    - port: 21\n      text: \"220 hi\\r\\n\"\n");
-    char f[16384];
-    cr_assert_eq(syn_capture_filter(&cfg, SYNS_ALL, f, sizeof f), 0);
-    cr_assert_not_null(strstr(f, "tcp[2:2] == 2222 or tcp[2:2] == 21"), "%s", f);
+    config(&cfg, yaml);
+    cr_assert_eq(syn_capture_filter(&cfg, scope, f, FILTER_MAX), 0);
     pcap_t *dead = pcap_open_dead(DLT_EN10MB, 256);
     struct bpf_program prog;
-    cr_assert_eq(pcap_compile(dead, &prog, f, 1, PCAP_NETMASK_UNKNOWN), 0, "%s", pcap_geterr(dead));
-    pcap_freecode(&prog);
+    cr_assert_eq(pcap_compile(dead, &prog, f, 1, PCAP_NETMASK_UNKNOWN), 0, "%s: %s", f, pcap_geterr(dead));
     pcap_close(dead);
+    return prog;
+}
+
+Test(responder_firewall, bpf_filter_compiles_with_banner_ports)
+{
+    char f[FILTER_MAX];
+    struct bpf_program prog = compiled_filter(DUAL_STACK "responder:\n  ack_data: false\n  banners:\n"
+                                              "    - port: 2222\n      text: \"SSH-2.0-x\\r\\n\"\n"
+                                              "    - port: 21\n      text: \"220 hi\\r\\n\"\n", SYNS_ALL, f);
+    cr_assert_not_null(strstr(f, "tcp[2:2] == 2222 or tcp[2:2] == 21"), "%s", f);
+    pcap_freecode(&prog);
 }
 
 /* One Ethernet frame carrying a TCP SYN to 203.0.113.10: IPv4 header of ihl words (options NOPs), optional MF flag,
@@ -112,13 +124,8 @@ static size_t syn_frame(uint8_t *f, int ihl, bool more_fragments, bool broadcast
  * which an offline filter cannot carry: test_responder_engines.py sends a tagged SYN through the kernel.) */
 Test(responder_firewall, tc_scope_filter_takes_only_what_the_program_leaves)
 {
-    static struct lurker_config cfg;
-    config(&cfg, "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::10\"]\nuser: \"\"\nkeep_identity: true\n");
-    char f[16384];
-    cr_assert_eq(syn_capture_filter(&cfg, SYNS_TC_LEAVES, f, sizeof f), 0);
-    pcap_t *dead = pcap_open_dead(DLT_EN10MB, 256);
-    struct bpf_program prog;
-    cr_assert_eq(pcap_compile(dead, &prog, f, 1, PCAP_NETMASK_UNKNOWN), 0, "%s: %s", f, pcap_geterr(dead));
+    char f[FILTER_MAX];
+    struct bpf_program prog = compiled_filter(DUAL_STACK, SYNS_TC_LEAVES, f);
     struct {
         int ihl;
         bool mf, broadcast, taken;
@@ -135,7 +142,6 @@ Test(responder_firewall, tc_scope_filter_takes_only_what_the_program_leaves)
         cr_assert_eq(pcap_offline_filter(&prog, &h, frame) != 0, cases[i].taken, "case %zu", i);
     }
     pcap_freecode(&prog);
-    pcap_close(dead);
 }
 
 /* One Ethernet + IPv4/IPv6 + TCP frame with the given flags and payload length, as the kernel filter sees it. */
@@ -180,13 +186,8 @@ static bool passes(const struct bpf_program *prog, bool v6, uint8_t flags, size_
 
 Test(responder_firewall, bpf_filter_passes_syns_and_the_clients_later_segments)
 {
-    static struct lurker_config cfg;
-    config(&cfg, "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::10\"]\nuser: \"\"\nkeep_identity: true\n");
-    char f[16384];
-    cr_assert_eq(syn_capture_filter(&cfg, SYNS_ALL, f, sizeof f), 0);
-    pcap_t *dead = pcap_open_dead(DLT_EN10MB, 256);
-    struct bpf_program prog;
-    cr_assert_eq(pcap_compile(dead, &prog, f, 1, PCAP_NETMASK_UNKNOWN), 0, "%s", pcap_geterr(dead));
+    char f[FILTER_MAX];
+    struct bpf_program prog = compiled_filter(DUAL_STACK, SYNS_ALL, f);
     for (int v6 = 0; v6 < 2; v6++) {
         cr_assert(passes(&prog, v6, 0x02, 0), "SYN (v6=%d)", v6);
         cr_assert(passes(&prog, v6, 0x10, 0), "the handshake's ACK");
@@ -199,12 +200,9 @@ Test(responder_firewall, bpf_filter_passes_syns_and_the_clients_later_segments)
     }
     pcap_freecode(&prog);
     /* ack_data off: SYNs only (no banner ports here) */
-    config(&cfg, "interface: veth0\naddresses: [203.0.113.10, \"2001:db8::10\"]\nuser: \"\"\nkeep_identity: true\nresponder:\n  ack_data: false\n");
-    cr_assert_eq(syn_capture_filter(&cfg, SYNS_ALL, f, sizeof f), 0);
-    cr_assert_eq(pcap_compile(dead, &prog, f, 1, PCAP_NETMASK_UNKNOWN), 0, "%s", pcap_geterr(dead));
+    prog = compiled_filter(DUAL_STACK "responder:\n  ack_data: false\n", SYNS_ALL, f);
     cr_assert(passes(&prog, false, 0x02, 0));
     cr_assert_not(passes(&prog, false, 0x18, 100));
     cr_assert_not(passes(&prog, true, 0x10, 0));
     pcap_freecode(&prog);
-    pcap_close(dead);
 }
