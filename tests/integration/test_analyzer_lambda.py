@@ -97,10 +97,7 @@ class Lambda(unittest.TestCase):
             api.events.put(("req-broken", broken_event))
             with open(out_path, "wb") as out, open(err_path, "wb") as err:
                 procs.start([bootstrap], stdout=out, stderr=err, env=env)
-                results = {}
-                while len(results) < 4:
-                    rid, kind, body, etype = api.results.get(timeout=60)
-                    results[rid] = (kind, body, etype)
+                results = api.answers(4)
         finally:
             procs.stop_all()
             api.close()

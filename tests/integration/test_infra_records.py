@@ -129,15 +129,12 @@ class Records(unittest.TestCase):
                    LAMBDA_TASK_ROOT=self.tmp.path, LURKER_RECORDS_BUCKET=records_bucket,
                    LURKER_LOCAL="203.0.113.0/24,2001:db8:5::/48",  # the corpus's server side: started_by too
                    LURKER_RECORDS_PREFIX="records/")
-        results = {}
         try:
             for e in events:
                 api.events.put(e)
             with open(out_path, "wb") as out, open(err_path, "wb") as err:
                 procs.start([bootstrap], stdout=out, stderr=err, env=env)
-                while len(results) < len(events):
-                    rid, kind, body, etype = api.results.get(timeout=60)
-                    results[rid] = (kind, body, etype)
+                results = api.answers(len(events))
         finally:
             procs.stop_all()
             api.close()

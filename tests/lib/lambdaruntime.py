@@ -60,6 +60,14 @@ class RuntimeApi:
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def answers(self, count, timeout=60):
+        """The next count results, by request id: {id: (kind, body, error type)}."""
+        out = {}
+        while len(out) < count:
+            rid, kind, body, etype = self.results.get(timeout=timeout)
+            out[rid] = (kind, body, etype)
+        return out
+
     def close(self):
         self.server.shutdown()
         self.server.server_close()
