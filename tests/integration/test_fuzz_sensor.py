@@ -9,7 +9,6 @@ test. The analyzer's targets run in test_analyzer_fuzz.py. Longer runs, e.g. an 
 import glob
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -30,10 +29,7 @@ class SensorFuzzTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.targets = sensor_targets()
-        r = subprocess.run(["make", "-s", "-C", lt.ROOT, "-j2", "FUZZ=1"] +
-                           ["build-fuzz/fuzz/" + t for t in cls.targets], capture_output=True, text=True, timeout=900)
-        if r.returncode != 0:
-            raise RuntimeError("fuzz build failed:\n" + r.stdout[-3000:] + r.stderr[-3000:])
+        lt.build_fuzzers(cls.targets)
         cls.tmp = tempfile.mkdtemp(prefix="lurker-fuzz-")
 
     @classmethod
@@ -46,22 +42,8 @@ class SensorFuzzTest(unittest.TestCase):
             self.assertIn(required, self.targets)
         for target in self.targets:
             with self.subTest(target=target):
-                corpus = os.path.join(self.tmp, target)
-                seeds = os.path.join(lt.ROOT, "tests", "fuzz", "corpus", target[len("fuzz_"):])
-                if os.path.isdir(seeds):
-                    shutil.copytree(seeds, corpus)
-                else:
-                    os.makedirs(corpus)
-                seconds = SECONDS.get(target, DEFAULT_SECONDS)
-                argv = [os.path.join(lt.ROOT, "build-fuzz", "fuzz", target), "-max_total_time=%d" % seconds,
-                        "-rss_limit_mb=1024", "-max_len=4096", "-timeout=10",
-                        "-artifact_prefix=%s/" % self.tmp, corpus]
-                env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
-                           UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
-                r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120, env=env)
-                self.assertEqual(r.returncode, 0, r.stderr[-4000:])
-                self.assertNotIn("runtime error", r.stderr)
-                self.assertRegex(r.stderr, r"Done \d+ runs")
+                lt.run_fuzzer(self, target, SECONDS.get(target, DEFAULT_SECONDS), self.tmp, 4096,
+                              os.path.join(lt.ROOT, "tests", "fuzz", "corpus", target[len("fuzz_"):]))
 
 
 if __name__ == "__main__":

@@ -234,6 +234,30 @@ def tshark_fields(pcap, fields, display_filter=None, prefs=()):
     return [line.split("\t") for line in r.stdout.splitlines()]
 
 
+def build_fuzzers(targets):
+    """build-fuzz/fuzz/TARGET for each target, by the Makefile's rules (clang, libFuzzer, ASan and UBSan)."""
+    r = subprocess.run(["make", "-s", "-C", ROOT, "-j2", "FUZZ=1"] + ["build-fuzz/fuzz/" + t for t in targets],
+                       capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        raise RuntimeError("fuzz build failed:\n" + r.stdout[-3000:] + r.stderr[-3000:])
+
+
+def run_fuzzer(test, target, seconds, work, max_len, seeds=None):
+    """A bounded libFuzzer run of build-fuzz/fuzz/TARGET on a new corpus in work, seeded from the directory seeds
+    (read only) if it exists; test fails on a crash, a sanitizer report or a run that did not finish."""
+    corpus = os.path.join(work, target)
+    os.makedirs(corpus, exist_ok=True)
+    argv = [os.path.join(ROOT, "build-fuzz", "fuzz", target), "-max_total_time=%d" % seconds, "-rss_limit_mb=1024",
+            "-max_len=%d" % max_len, "-timeout=10", "-artifact_prefix=%s/" % work, corpus]
+    argv += [seeds] if seeds and os.path.isdir(seeds) else []
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
+               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120, env=env)
+    test.assertEqual(r.returncode, 0, r.stderr[-4000:])
+    test.assertNotIn("runtime error", r.stderr)
+    test.assertRegex(r.stderr, r"Done \d+ runs")
+
+
 class TempDir:
     def __init__(self, prefix="lurker-test-"):
         self.path = tempfile.mkdtemp(prefix=prefix)
