@@ -158,11 +158,18 @@ static void feed(const struct test_frame *f, uint64_t now)
     tracker_packet(&tr, 1700000000000000ull + now, f->bytes, f->len, f->len, now);
 }
 
-static void syn_from(uint16_t sport, uint64_t now)
+/* One IPv4 frame (tf_ipv4's arguments) fed at now. */
+static void feed_ipv4(const char *src, const char *dst, uint8_t proto, uint16_t sport, uint16_t dport, uint8_t flags,
+                      uint32_t seq, uint32_t ack, uint32_t payload_len, uint64_t now)
 {
     struct test_frame f;
-    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, sport, 80, TCPF_SYN, 1000, 0, 0);
+    tf_ipv4(&f, src, dst, proto, sport, dport, flags, seq, ack, payload_len);
     feed(&f, now);
+}
+
+static void syn_from(uint16_t sport, uint64_t now)
+{
+    feed_ipv4("198.51.100.2", "203.0.113.10", IPPROTO_TCP, sport, 80, TCPF_SYN, 1000, 0, 0, now);
 }
 
 TestSuite(capturer_tracker, .init = setup_tracker);
@@ -170,13 +177,9 @@ TestSuite(capturer_tracker, .init = setup_tracker);
 Test(capturer_tracker, both_directions_make_one_flow)
 {
     start();
-    struct test_frame f;
-    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_SYN, 1000, 0, 0);
-    feed(&f, 0);
-    tf_ipv4(&f, "203.0.113.10", "198.51.100.2", IPPROTO_TCP, 80, 40000, TCPF_SYN | TCPF_ACK, 777, 1001, 0);
-    feed(&f, 10);
-    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1001, 778, 0);
-    feed(&f, 20);
+    feed_ipv4("198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_SYN, 1000, 0, 0, 0);
+    feed_ipv4("203.0.113.10", "198.51.100.2", IPPROTO_TCP, 80, 40000, TCPF_SYN | TCPF_ACK, 777, 1001, 0, 10);
+    feed_ipv4("198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1001, 778, 0, 20);
     cr_assert_eq(tr.table.count, 1);
     struct flow *fl = flow_table_oldest(&tr.table);
     cr_assert_eq(fl->packets, 3);
@@ -294,13 +297,9 @@ Test(capturer_tracker, max_age_finishes_at_next_packet)
 Test(capturer_tracker, icmp_echo_and_reply_share_a_flow)
 {
     start();
-    struct test_frame f;
-    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_ICMP, 8, 0, 0, 0, 0, 16);
-    feed(&f, 0);
-    tf_ipv4(&f, "203.0.113.10", "198.51.100.2", IPPROTO_ICMP, 0, 0, 0, 0, 0, 16);
-    feed(&f, 1);
-    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_ICMP, 13, 0, 0, 0, 0, 16);
-    feed(&f, 2);
+    feed_ipv4("198.51.100.2", "203.0.113.10", IPPROTO_ICMP, 8, 0, 0, 0, 0, 16, 0);
+    feed_ipv4("203.0.113.10", "198.51.100.2", IPPROTO_ICMP, 0, 0, 0, 0, 0, 16, 1);
+    feed_ipv4("198.51.100.2", "203.0.113.10", IPPROTO_ICMP, 13, 0, 0, 0, 0, 16, 2);
     cr_assert_eq(tr.table.count, 2);
     cr_assert_eq(flow_table_oldest(&tr.table)->packets, 2);
     cr_assert_eq(flow_table_oldest(&tr.table)->key.remote_port, 8);
@@ -352,9 +351,7 @@ TestSuite(capturer_origin, .init = setup_tracker);
 static void tcp4(const char *src, const char *dst, uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq,
                  uint32_t ack, uint32_t len, uint64_t now)
 {
-    struct test_frame f;
-    tf_ipv4(&f, src, dst, IPPROTO_TCP, sport, dport, flags, seq, ack, len);
-    feed(&f, now);
+    feed_ipv4(src, dst, IPPROTO_TCP, sport, dport, flags, seq, ack, len, now);
 }
 
 /* An ICMPv4 error from `from` to the sensor quoting the IP packet of frame q (its first 28 bytes, as routers do). */
@@ -386,23 +383,15 @@ Test(capturer_origin, a_connection_the_host_starts_is_never_recorded)
 Test(capturer_origin, the_host_s_udp_query_and_ping_are_ignored_an_outsider_s_are_recorded)
 {
     start();
-    struct test_frame f;
-    tf_ipv4(&f, "203.0.113.10", "198.51.100.53", IPPROTO_UDP, 40001, 53, 0, 0, 0, 30);
-    feed(&f, 0);
-    tf_ipv4(&f, "198.51.100.53", "203.0.113.10", IPPROTO_UDP, 53, 40001, 0, 0, 0, 60);
-    feed(&f, 1);
-    tf_ipv4(&f, "203.0.113.10", "198.51.100.9", IPPROTO_ICMP, 8, 0, 0, 0, 0, 56);
-    feed(&f, 2);
-    tf_ipv4(&f, "198.51.100.9", "203.0.113.10", IPPROTO_ICMP, 0, 0, 0, 0, 0, 56);
-    feed(&f, 3);
+    feed_ipv4("203.0.113.10", "198.51.100.53", IPPROTO_UDP, 40001, 53, 0, 0, 0, 30, 0);
+    feed_ipv4("198.51.100.53", "203.0.113.10", IPPROTO_UDP, 53, 40001, 0, 0, 0, 60, 1);
+    feed_ipv4("203.0.113.10", "198.51.100.9", IPPROTO_ICMP, 8, 0, 0, 0, 0, 56, 2);
+    feed_ipv4("198.51.100.9", "203.0.113.10", IPPROTO_ICMP, 0, 0, 0, 0, 0, 56, 3);
     cr_assert_eq(tr.table.count, 0);
     cr_assert_eq(tr.stats.flows_ignored_local, 2);
-    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_UDP, 5000, 40001, 0, 0, 0, 10);
-    feed(&f, 4);
-    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_ICMP, 8, 0, 0, 0, 0, 56);
-    feed(&f, 5);
-    tf_ipv4(&f, "203.0.113.10", "198.51.100.2", IPPROTO_ICMP, 0, 0, 0, 0, 0, 56);
-    feed(&f, 6);
+    feed_ipv4("198.51.100.2", "203.0.113.10", IPPROTO_UDP, 5000, 40001, 0, 0, 0, 10, 4);
+    feed_ipv4("198.51.100.2", "203.0.113.10", IPPROTO_ICMP, 8, 0, 0, 0, 0, 56, 5);
+    feed_ipv4("203.0.113.10", "198.51.100.2", IPPROTO_ICMP, 0, 0, 0, 0, 0, 56, 6);
     cr_assert_eq(tr.table.count, 2, "the outsider's datagram (even to an ephemeral port) and ping");
     tracker_finish_all(&tr);
     cr_assert_eq(sink.n, 2);
