@@ -38,18 +38,6 @@ class Server:
         self.server.server_close()
 
 
-class Quiet(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-
-    def reply(self, code, body, ctype="text/plain"):
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 def env_with(**kw):
     env = dict(os.environ)
     for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
@@ -63,7 +51,7 @@ class HostileEndpoints(unittest.TestCase):
     def test_a_listing_that_repeats_its_token_ends_with_an_error(self):
         pages = []
 
-        class Stuck(Quiet):
+        class Stuck(lt.QuietHandler):
             def do_GET(self):
                 pages.append(self.path)
                 self.reply(200, STUCK_LISTING, "application/xml")
@@ -79,7 +67,7 @@ class HostileEndpoints(unittest.TestCase):
     def test_an_imds_token_that_is_not_header_safe_is_never_sent(self):
         seen = {"tokens": 0, "gets": []}
 
-        class Imds(Quiet):
+        class Imds(lt.QuietHandler):
             def do_PUT(self):
                 seen["tokens"] += 1
                 self.reply(200, b"tok\x01en\x7fX-Injected: 1")

@@ -394,17 +394,7 @@ class ShipperS3Test(unittest.TestCase):
         moto = self.moto
         state = {"token": "tok-%d" % os.getpid(), "fetches": [], "rejected": 0, "lifetime": 10}
 
-        class Imds(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def reply(self, code, body):
-                data = body.encode()
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Imds(lt.QuietHandler):
             def do_PUT(self):
                 if self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
                     return self.reply(200, state["token"])
@@ -418,13 +408,10 @@ class ShipperS3Test(unittest.TestCase):
                 if self.path == "/latest/meta-data/iam/security-credentials/":
                     return self.reply(200, "lurker-sensor-role")
                 if self.path == "/latest/meta-data/iam/security-credentials/lurker-sensor-role":
-                    c = moto.assume_role("imds-%d" % len(state["fetches"]))
                     exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=state["lifetime"])
+                    session = "imds-%d" % len(state["fetches"])
                     state["fetches"].append((time.time(), exp.timestamp()))
-                    return self.reply(200, json.dumps({
-                        "Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": c["AccessKeyId"],
-                        "SecretAccessKey": c["SecretAccessKey"], "Token": c["SessionToken"],
-                        "Expiration": exp.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+                    return self.reply(200, moto.imds_credentials(session, exp))
                 self.reply(404, "")
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Imds)

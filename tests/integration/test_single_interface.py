@@ -20,9 +20,7 @@ and a ping (hping3 --icmp). Checked, for `firewall: output` and `firewall: ingre
 """
 import ctypes
 import http.server
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -87,18 +85,6 @@ def http_server_in_netns(ns, host, port, handler):
     return server
 
 
-class Reply(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-
-    def reply(self, code, body):
-        data = body.encode()
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
 class SingleInterfaceTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -113,7 +99,7 @@ class SingleInterfaceTest(unittest.TestCase):
         moto = self.moto
         imds_fetches = []
 
-        class Imds(Reply):
+        class Imds(lt.QuietHandler):
             def do_PUT(self):
                 self.reply(200 if self.path == "/latest/api/token" else 404, "imds-token")
 
@@ -121,15 +107,12 @@ class SingleInterfaceTest(unittest.TestCase):
                 if self.path == "/latest/meta-data/iam/security-credentials/":
                     return self.reply(200, "lurker-sensor-role")
                 if self.path == "/latest/meta-data/iam/security-credentials/lurker-sensor-role":
-                    c = moto.assume_role("single-%d" % len(imds_fetches))
+                    session = "single-%d" % len(imds_fetches)
                     imds_fetches.append(time.time())
-                    return self.reply(200, json.dumps({
-                        "Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": c["AccessKeyId"],
-                        "SecretAccessKey": c["SecretAccessKey"], "Token": c["SessionToken"],
-                        "Expiration": c["Expiration"].strftime("%Y-%m-%dT%H:%M:%SZ")}))
+                    return self.reply(200, moto.imds_credentials(session))
                 self.reply(404, "")
 
-        class Web(Reply):
+        class Web(lt.QuietHandler):
             def do_GET(self):
                 self.reply(200, "the sensor host's own download\n")
 

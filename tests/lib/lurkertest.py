@@ -11,6 +11,7 @@ Topology (names unique per test run, so tests never collide with each other or w
 Offloads are off on both ends (otherwise locally generated packets are captured with partial checksums and as
 64 KB super-packets) and reverse-path filtering is off. Nothing here routes anywhere but between the two namespaces.
 """
+import http.server
 import json
 import os
 import re
@@ -232,6 +233,21 @@ def tshark_fields(pcap, fields, display_filter=None, prefs=()):
         argv += ["-Y", display_filter]
     r = sh(*argv, timeout=120)
     return [line.split("\t") for line in r.stdout.splitlines()]
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A test's HTTP stand-in: no access log; reply(code, body) sends body (str or bytes) with its length."""
+
+    def log_message(self, *a):
+        pass
+
+    def reply(self, code, body, ctype="text/plain"):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
 
 def build_fuzzers(targets):

@@ -139,6 +139,14 @@ class MotoServer:
         return {"AccessKeyId": c["AccessKeyId"], "SecretAccessKey": c["SecretAccessKey"],
                 "SessionToken": c["SessionToken"], "Expiration": c["Expiration"]}
 
+    def imds_credentials(self, session_name, expiration=None):
+        """What the instance metadata service answers for a role's credentials: a new assume_role session's, expiring
+        at expiration (a datetime; default the session's)."""
+        c = self.assume_role(session_name)
+        return json.dumps({"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": c["AccessKeyId"],
+                           "SecretAccessKey": c["SecretAccessKey"], "Token": c["SessionToken"],
+                           "Expiration": (expiration or c["Expiration"]).strftime("%Y-%m-%dT%H:%M:%SZ")})
+
     def env(self, access_key=None, secret_key=None, session_token=None):
         """Environment for a child process (lurker-shipper, aws CLI) that should use this server's credentials.
         IMDS stays disabled and no shared file or profile leaks in from the caller's home."""
