@@ -46,22 +46,12 @@ struct follower {
     char root[FOLLOW_PATH_MAX]; /* opt->dir without trailing slashes */
 };
 
-static volatile sig_atomic_t stop_signal, reopen_signal;
-
-static void on_signal(int sig)
-{
-    if (sig == SIGHUP)
-        reopen_signal = 1;
-    else
-        stop_signal = sig;
-}
-
 /* Signals stay blocked except inside ppoll(), so a flag can never be set between its check and the wait; long
  * scans look at the pending set instead. */
 static bool stopping(void)
 {
     sigset_t pending;
-    if (stop_signal)
+    if (daemon_stop)
         return true;
     if (sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT)))
         return true;
@@ -284,13 +274,7 @@ static void read_events(struct follower *f)
 
 static void install_signals(sigset_t *wait_mask)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    daemon_catch_signals(DAEMON_SIGHUP_RELOADS);
     sigset_t block;
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
@@ -326,9 +310,9 @@ int follow_main(const struct follow_options *opt, struct run *run)
     if (stat(opt->dir, &st) != 0 && errno == ENOENT) {
         /* the shipper creates the archive with its first pcap: wait for it rather than fail under supervisord */
         fprintf(stderr, "lurker-analyzer: %s does not exist yet: waiting for it\n", opt->dir);
-        while (!stop_signal && stat(opt->dir, &st) != 0 && errno == ENOENT)
+        while (!daemon_stop && stat(opt->dir, &st) != 0 && errno == ENOENT)
             ppoll(NULL, 0, &(struct timespec){ .tv_sec = 1 }, &wait_mask);
-        if (stop_signal) {
+        if (daemon_stop) {
             rc = 0;
             goto out;
         }
@@ -346,7 +330,9 @@ int follow_main(const struct follow_options *opt, struct run *run)
         fprintf(stderr, "lurker-analyzer: warning: running as root; run it as the sensor's user "
                         "(infra/supervisord-follow.conf: user=)\n");
     char err[512];
-    if (follow_confine(f.root, opt->log_path, err, sizeof err) != 0) {
+    struct follow_policy policy;
+    if (follow_policy(&policy, f.root, opt->log_path, err, sizeof err) != 0 ||
+        daemon_confine(&policy.daemon, err, sizeof err) != 0) {
         fprintf(stderr, "lurker-analyzer: confinement: %s\n", err);
         goto out;
     }
@@ -354,11 +340,11 @@ int follow_main(const struct follow_options *opt, struct run *run)
         goto out;
     fprintf(stderr, "lurker-analyzer: following %s (%zu directories watched, %s)\n", opt->dir, f.nwatches,
             opt->existing ? "existing pcaps analysed" : "new pcaps only");
-    while (!stop_signal) {
+    while (!daemon_stop) {
         struct pollfd pfd = { .fd = f.fd, .events = POLLIN };
         int n = ppoll(&pfd, 1, NULL, &wait_mask);
-        if (reopen_signal) {
-            reopen_signal = 0;
+        if (daemon_reload) {
+            daemon_reload = 0;
             reopen_log(&f);
         }
         if (n < 0 && errno != EINTR) {
@@ -368,7 +354,7 @@ int follow_main(const struct follow_options *opt, struct run *run)
         if (n > 0)
             read_events(&f);
     }
-    fprintf(stderr, "lurker-analyzer: stopped by signal %d after %llu pcaps, %llu flows\n", (int)stop_signal,
+    fprintf(stderr, "lurker-analyzer: stopped by signal %d after %llu pcaps, %llu flows\n", (int)daemon_stop,
             (unsigned long long)run->inputs, (unsigned long long)run->flows);
     rc = 0;
 out:

@@ -4,8 +4,6 @@
  * journal that lets open flows survive a killed capturer. */
 #include <errno.h>
 #include <poll.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +16,12 @@
 #include "cli.h"
 #include "config.h"
 #include "confine.h"
+#include "daemon.h"
 #include "ephemeral_ports.h"
 #include "fsutil.h"
 #include "journal.h"
 #include "log.h"
 #include "pcapfile.h"
-#include "privdrop.h"
 #include "recover.h"
 #include "shm.h"
 #include "spool.h"
@@ -52,45 +50,9 @@ struct capturer {
     uint64_t published[CNT_COUNT];     /* what the shared counters already hold from this process */
 };
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
-static _Noreturn void fatal(const char *what, const char *detail)
-{
-    log_error("event=fatal what=\"%s\" detail=\"%s\"", what, detail);
-    exit(1);
-}
-
 static uint64_t monotonic_us(void)
 {
     return monotonic_ns() / 1000u;
-}
-
-static void attach_shared_memory(struct capturer *c)
-{
-    char err[256] = "";
-    if (shm_attach(c->cfg.shm_name, c->cfg.queue_slots, &c->shm, err, sizeof err) != 0)
-        fatal("shared memory", err);
-    if (err[0])
-        log_warn("event=shm_note detail=\"%s\"", err);
-    if (shm_register(&c->shm, PROC_CAPTURER, err, sizeof err) != 0)
-        fatal("shared memory", err);
-}
-
-static void install_signal_handlers(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 }
 
 static void open_capture(struct capturer *c)
@@ -127,25 +89,19 @@ static void prepare_spool_directory(const struct lurker_config *cfg)
     log_info("event=spool_created dir=%s", dir);
 }
 
-static void drop_privileges(const struct lurker_config *cfg)
-{
-    char err[256];
-    if (privdrop(cfg->user, err, sizeof err) != 0)
-        fatal("privdrop", err);
-}
-
 static void to_writer(void *arg, struct flow *f)
 {
     struct capturer *c = arg;
     writer_submit(&c->writer, f, c->shutting_down);
 }
 
-static void open_spool_and_flows(struct capturer *c)
+/* As the user, before the sandbox closes: the spool's new files are the user's, the port range is a /proc read. */
+static int open_spool_and_flows(void *arg, char *err, size_t errlen)
 {
-    char err[512];
+    struct capturer *c = arg;
     int dlt = pcap_datalink(c->pcap);
     if (spool_open(&c->spool, c->cfg.spool.directory, c->cfg.spool.quota, pcapfile_linktype_from_dlt(dlt),
-                   c->cfg.capturer.snaplen, c->shm.queue, err, sizeof err) != 0)
+                   c->cfg.capturer.snaplen, c->shm.queue, err, errlen) != 0)
         fatal("spool", err);
     spool_batch_configure(&c->spool, (uint64_t)c->cfg.capturer.batch_interval * 1000000u,
                           c->cfg.capturer.batch_max_flows, c->cfg.capturer.batch_max_bytes);
@@ -156,6 +112,7 @@ static void open_spool_and_flows(struct capturer *c)
                      c) != 0)
         fatal("flow table", "out of memory");
     c->tracker.ephemeral = ephemeral_ports_read();
+    return 0;
 }
 
 /* The writer thread is not running yet: what recovery finishes is written here, and told to the journal at once. */
@@ -215,8 +172,12 @@ static void recover_and_start_journal(struct capturer *c)
 
 static void confine(struct capturer *c)
 {
+    struct capturer_policy policy;
+    capturer_policy(&policy, c->cfg.user, c->cfg.spool.directory);
+    policy.daemon.as_user = open_spool_and_flows;
+    policy.daemon.as_user_arg = c;
     char err[512];
-    if (capturer_confine(c->cfg.spool.directory, err, sizeof err) != 0)
+    if (daemon_confine(&policy.daemon, err, sizeof err) != 0)
         fatal("confinement", err);
 }
 
@@ -352,7 +313,7 @@ static int run(struct capturer *c)
     /* before the first packet: the ring holds what arrived while we (re)started, and an outsider's segment to an
      * ephemeral port is told from the host's own by its SYN cookie (origin.h) */
     refresh_cookie_key(c);
-    while (!stop_requested) {
+    while (!daemon_stop) {
         if (poll(&pfd, 1, poll_timeout_ms(c)) < 0 && errno != EINTR)
             fatal("poll", strerror(errno));
         c->now_us = monotonic_us();
@@ -388,14 +349,12 @@ int main(int argc, char **argv)
     struct cli_options opts;
     cli_start(argc, argv, "capturer", &opts, &c.cfg);
     open_capture(&c); /* before registering: the responder acknowledges clients' data once a capturer is registered */
-    attach_shared_memory(&c);
+    daemon_join(&c.cfg, PROC_CAPTURER, &c.shm);
     counter_set(&c.shm, CNT_recorded_through, 0); /* a dead predecessor's value says nothing about this run */
     background_scheduling(c.cfg.capturer.sched_idle, "capturer"); /* before the writer thread: it inherits it */
-    install_signal_handlers();
+    daemon_catch_signals(DAEMON_IGNORE_SIGPIPE);
     prepare_spool_directory(&c.cfg);
-    drop_privileges(&c.cfg);
-    open_spool_and_flows(&c);
-    confine(&c); /* before the journal, which a dead run (or anyone who could write the spool) left behind */
+    confine(&c); /* opens the spool as the user; before the journal, which a dead run (or anyone) left behind */
     recover_and_start_journal(&c);
     log_info("event=start interface=%s linktype=%d spool=%s spool_bytes=%llu flow_timeout=%us max_flows=%u "
              "journal=%s ephemeral_ports=%u-%u",
@@ -410,7 +369,6 @@ int main(int argc, char **argv)
     spool_close(&c.spool);
     tracker_destroy(&c.tracker);
     pcap_close(c.pcap);
-    shm_unregister(&c.shm, PROC_CAPTURER);
-    shm_detach(&c.shm);
+    daemon_leave(&c.shm, PROC_CAPTURER);
     return rc;
 }

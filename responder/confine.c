@@ -1,15 +1,6 @@
 #include "confine.h"
 
-#include "log.h"
-#include "sandbox.h"
-
-int responder_confine(char *err, size_t errlen)
+struct daemon_policy responder_policy(const char *user)
 {
-    const struct sandbox_paths nothing = {.confine_reads = true};
-    int rc = sandbox_restrict_paths(&nothing, err, errlen);
-    if (rc == 0)
-        log_warn("event=landlock_unavailable reason=\"%s\"", err);
-    if (rc < 0)
-        return -1;
-    return sandbox_apply(SANDBOX_RESPONDER, err, errlen);
+    return (struct daemon_policy){.user = user, .files = {.confine_reads = true}, .calls = SANDBOX_RESPONDER};
 }

@@ -1,12 +1,11 @@
-/* The responder worker's confinement once its handles are open and privileges dropped: Landlock lets it read and
- * write no file at all (its capture handle and raw socket are open already), seccomp allows only the calls answering
- * needs (common/sandbox.h). The supervising parent stays outside: it removes the firewall rules at exit. */
+/* The responder worker's policy (common/daemon.h): once its capture handle and raw socket are open it becomes the
+ * configured user, reads and writes no file at all, and makes only the calls answering needs (SANDBOX_RESPONDER).
+ * The supervising parent stays outside: it removes the firewall rules at exit. */
 #ifndef LURKER_RESPONDER_CONFINE_H
 #define LURKER_RESPONDER_CONFINE_H
 
-#include <stddef.h>
+#include "daemon.h"
 
-/* Returns 0, or -1 with a message in err. A kernel without Landlock is logged, not an error. */
-int responder_confine(char *err, size_t errlen);
+struct daemon_policy responder_policy(const char *user);
 
 #endif

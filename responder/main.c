@@ -7,7 +7,6 @@
  * SIGTERM/SIGINT. */
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +17,11 @@
 #include "cli.h"
 #include "config.h"
 #include "confine.h"
+#include "daemon.h"
 #include "engine_tc.h"
 #include "firewall.h"
 #include "host_profile.h"
 #include "log.h"
-#include "privdrop.h"
-#include "sandbox.h"
 #include "raw_sender.h"
 #include "recorder_watch.h"
 #include "shm.h"
@@ -44,14 +42,6 @@ struct handles {
     struct engine_tc tc;
     pid_t tc_owner;             /* the process that may detach it (root: the parent) */
 };
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 static bool has_family(const struct lurker_config *cfg, int family)
 {
@@ -105,28 +95,20 @@ static void open_handles(const struct lurker_config *cfg, struct handles *h)
     char err[512];
     h->cfg = cfg;
     h->capture = syn_capture_open(cfg, h->use_tc ? SYNS_TC_LEAVES : SYNS_ALL, err, sizeof err);
-    if (!h->capture) {
-        log_error("event=capture_failed reason=\"%s\"", err);
-        exit(1);
-    }
-    if (raw_sender_open(&h->sender, has_family(cfg, AF_INET), has_family(cfg, AF_INET6), err, sizeof err) < 0) {
-        log_error("event=raw_socket_failed reason=\"%s\"", err);
-        exit(1);
-    }
+    if (!h->capture)
+        fatal("capture", err);
+    if (raw_sender_open(&h->sender, has_family(cfg, AF_INET), has_family(cfg, AF_INET6), err, sizeof err) < 0)
+        fatal("raw socket", err);
 }
 
 static void install_firewall(struct handles *h)
 {
     char script[16384], err[512];
     firewall_table_name(h->cfg->shm_name, h->table, sizeof h->table);
-    if (firewall_install_script(h->cfg, h->table, ephemeral_ports_read(), script, sizeof script) < 0) {
-        log_error("event=firewall_failed reason=\"ruleset too long\"");
-        exit(1);
-    }
-    if (firewall_apply(script, err, sizeof err) < 0) {
-        log_error("event=firewall_failed table=%s reason=\"%s\"", h->table, err);
-        exit(1);
-    }
+    if (firewall_install_script(h->cfg, h->table, ephemeral_ports_read(), script, sizeof script) < 0)
+        fatal("firewall", "ruleset too long");
+    if (firewall_apply(script, err, sizeof err) < 0)
+        fatal("firewall", err);
     log_info("event=firewall_installed table=%s mode=%s", h->table,
              h->cfg->responder.firewall == FIREWALL_INGRESS  ? "ingress"
              : h->cfg->responder.firewall == FIREWALL_OUTPUT ? "output"
@@ -164,45 +146,27 @@ static void cleanup_after_worker(void *arg)
 static void attach_shared_memory(const struct lurker_config *cfg, struct shm_segment *seg, uint8_t key[16])
 {
     char err[512];
-    if (shm_attach(cfg->shm_name, cfg->queue_slots, seg, err, sizeof err) < 0 ||
-        shm_register(seg, PROC_RESPONDER, err, sizeof err) < 0) {
-        log_error("event=shm_failed reason=\"%s\"", err);
-        exit(1);
-    }
+    daemon_join(cfg, PROC_RESPONDER, seg);
     uint64_t generation = 0;
-    if (shm_new_key(seg) < 0 || shm_get_key(seg, key, &generation, err, sizeof err) != 0 || generation == 0) {
-        log_error("event=shm_failed reason=\"cannot set the SYN-cookie key\"");
-        exit(1);
-    }
+    if (shm_new_key(seg) < 0 || shm_get_key(seg, key, &generation, err, sizeof err) != 0 || generation == 0)
+        fatal("shared memory", "cannot set the SYN-cookie key");
 }
 
-static void drop_privileges(const struct lurker_config *cfg)
+/* Once the parent-death signal is set again (a change of credentials clears it). */
+static int bind_to_supervisor(void *arg, char *err, size_t errlen)
 {
-    char err[512];
-    if (privdrop(cfg->user, err, sizeof err) < 0) {
-        log_error("event=privdrop_failed reason=\"%s\"", err);
-        exit(1);
-    }
+    (void)arg, (void)err, (void)errlen;
     supervisor_child_bind();
+    return 0;
 }
 
-static void confine(void)
+static void confine(const struct lurker_config *cfg)
 {
+    struct daemon_policy policy = responder_policy(cfg->user);
+    policy.as_user = bind_to_supervisor;
     char err[512];
-    if (responder_confine(err, sizeof err) != 0) {
-        log_error("event=sandbox_failed reason=\"%s\"", err);
-        exit(1);
-    }
-}
-
-static void catch_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (daemon_confine(&policy, err, sizeof err) != 0)
+        fatal("confinement", err);
 }
 
 struct dispatch_ctx {
@@ -258,7 +222,7 @@ static void answer_until_stopped(struct handles *h, struct shm_segment *seg, str
     struct pollfd pfd = {.fd = pcap_get_selectable_fd(h->capture), .events = POLLIN};
     uint64_t last_beat = 0;
     uint32_t waiting = 0;
-    while (!stop_requested) {
+    while (!daemon_stop) {
         /* ACKs waiting for the capturer to record their segments: look again soon */
         int ready = poll(&pfd, 1, waiting ? WAITING_POLL_MS : POLL_MS);
         if (ready < 0 && errno != EINTR) {
@@ -316,14 +280,11 @@ int main(int argc, char **argv)
         cleanup_after_worker(&handles);
         return 1;
     }
-    catch_stop_signals();
+    daemon_catch_signals(DAEMON_IGNORE_SIGPIPE);
     attach_shared_memory(&cfg, &seg, key);
-    drop_privileges(&cfg);
-    confine();
-    if (responder_init(&responder, &cfg, &host, key, &handles.sender, monotonic_ns()) < 0) {
-        log_error("event=start_failed reason=\"out of memory\"");
-        return 1;
-    }
+    confine(&cfg);
+    if (responder_init(&responder, &cfg, &host, key, &handles.sender, monotonic_ns()) < 0)
+        fatal("start", "out of memory");
     responder.acks.ephemeral = ephemeral;
     recorder_watch_init(&recorder, &seg);
     responder.acks.recording = recorder_watch_state;
@@ -335,8 +296,7 @@ int main(int argc, char **argv)
     answer_until_stopped(&handles, &seg, &responder);
     engine_tc_stop(&handles.tc);
     log_totals(&responder, &seg);
-    shm_unregister(&seg, PROC_RESPONDER);
-    shm_detach(&seg);
+    daemon_leave(&seg, PROC_RESPONDER);
     responder_free(&responder);
     recorder_watch_close(&recorder);
     raw_sender_close(&handles.sender);

@@ -1,90 +1,26 @@
 /* lurker-shipper: stores every finished pcap of the spool (local archive or S3) exactly once in effect, through
  * outages and restarts. See docs/design.md §2 and shipper/shipper.h for the engine. */
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "background.h"
 #include "cli.h"
 #include "config.h"
 #include "confine.h"
-#include "fsutil.h"
+#include "daemon.h"
 #include "log.h"
 #include "metrics.h"
-#include "privdrop.h"
 #include "shipper.h"
 #include "shm.h"
 
 #define DRAIN_SECONDS 10 /* SIGTERM: how long in-flight uploads may take to finish */
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
+static void confine(const struct lurker_config *cfg)
 {
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void install_signal_handlers(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
-static _Noreturn void fatal(const char *what, const char *detail)
-{
-    log_error("event=fatal what=\"%s\" detail=\"%s\"", what, detail);
-    exit(1);
-}
-
-static void join_shared_memory(const struct lurker_config *cfg, struct shm_segment *seg)
-{
-    char err[CONFIG_ERR_MAX];
-    if (shm_attach(cfg->shm_name, cfg->queue_slots, seg, err, sizeof err) < 0)
-        fatal("shared memory", err);
-    if (shm_register(seg, PROC_SHIPPER, err, sizeof err) < 0)
-        fatal("shared memory", err);
-}
-
-/* The shipper needs no privilege; when started as root it becomes the configured user. Then it may write only in
- * the spool, the archive and the Prometheus file's directory, and read only those and what S3 needs (Landlock;
- * shipper/confine.h), with HTTP(S) sockets, files and threads and nothing else (seccomp; common/sandbox.h). */
-static void drop_privileges(const struct lurker_config *cfg)
-{
+    static struct shipper_policy policy;
     char err[512];
-    static char prom_dir[CONFIG_PATH_MAX];
-    const char *writable[3];
-    size_t n = 0;
-    writable[n++] = cfg->spool.directory;
-    if (cfg->shipper.storage == STORAGE_LOCAL)
-        writable[n++] = cfg->shipper.archive_dir;
-    if (cfg->shipper.prometheus_file[0]) {
-        snprintf(prom_dir, sizeof prom_dir, "%s", cfg->shipper.prometheus_file);
-        char *slash = strrchr(prom_dir, '/');
-        if (slash && slash != prom_dir)
-            *slash = '\0';
-        else
-            snprintf(prom_dir, sizeof prom_dir, "%s", slash ? "/" : ".");
-        writable[n++] = prom_dir;
-    }
-    /* Landlock rules name existing directories: make them (as root, for the user) before the drop. One that cannot
-     * be made is a reason not to start: the rule would have to name a wider directory (up to "/"), and that is not
-     * confinement. The files wait in the spool; supervisord retries the start until the path is fixed. */
-    for (size_t i = 0; i < n; i++)
-        if (dir_prepare(writable[i], geteuid() == 0 ? cfg->user : "", err, sizeof err) != 0)
-            fatal("directory", err);
-    if (geteuid() == 0 && privdrop(cfg->user, err, sizeof err) < 0)
-        fatal("privdrop", err);
-    if (shipper_confine(writable, n, err, sizeof err) < 0)
-        fatal("confine", err);
+    if (shipper_policy(&policy, cfg, err, sizeof err) != 0)
+        fatal("directory", err);
+    if (daemon_confine(&policy.daemon, err, sizeof err) != 0)
+        fatal("confinement", err);
 }
 
 static struct metrics_publisher *start_metrics(const struct lurker_config *cfg, struct shm_segment *seg)
@@ -113,7 +49,7 @@ static void start_engine(struct shipper *s, const struct lurker_config *cfg, str
 
 static void ship_until_stopped(struct shipper *s, struct shm_segment *seg)
 {
-    while (!stop_requested) {
+    while (!daemon_stop) {
         shm_heartbeat(seg, PROC_SHIPPER);
         shipper_tick(s, false);
     }
@@ -136,11 +72,11 @@ int main(int argc, char **argv)
     static struct lurker_config cfg;
     cli_start(argc, argv, "shipper", &opts, &cfg);
     background_scheduling(cfg.shipper.sched_idle, "shipper"); /* before its upload threads: they inherit it */
-    install_signal_handlers();
+    daemon_catch_signals(DAEMON_IGNORE_SIGPIPE);
 
     struct shm_segment seg;
-    join_shared_memory(&cfg, &seg);
-    drop_privileges(&cfg);
+    daemon_join(&cfg, PROC_SHIPPER, &seg);
+    confine(&cfg);
 
     static struct shipper engine;
     start_engine(&engine, &cfg, &seg);
@@ -150,8 +86,7 @@ int main(int argc, char **argv)
 
     metrics_stop(metrics);
     shipper_free(&engine);
-    shm_unregister(&seg, PROC_SHIPPER);
-    shm_detach(&seg);
+    daemon_leave(&seg, PROC_SHIPPER);
     log_info("event=stopped");
     return 0;
 }

@@ -23,6 +23,7 @@
 #include "../../../capturer/confine.h"
 #include "../../../responder/confine.h"
 #include "../../../shipper/confine.h"
+#include "daemon.h"
 #include "sandbox.h"
 
 /* Runs probe() in a child under the profile's PRODUCTION filter (also in sanitizer builds, whose own processes
@@ -310,7 +311,9 @@ static int secret_is_unreadable(void)
 static int capturer_reads_only_its_spool(void)
 {
     char err[256];
-    if (capturer_confine(spool, err, sizeof err) != 0) {
+    struct capturer_policy policy;
+    capturer_policy(&policy, "", spool);
+    if (daemon_confine(&policy.daemon, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return 10;
     }
@@ -329,7 +332,8 @@ static int capturer_reads_only_its_spool(void)
 static int responder_reads_nothing(void)
 {
     char err[256];
-    if (responder_confine(err, sizeof err) != 0) {
+    const struct daemon_policy policy = responder_policy("");
+    if (daemon_confine(&policy, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return 10;
     }
@@ -383,6 +387,18 @@ Test(sandbox, responder_worker_cannot_read_any_file)
     cr_assert_eq(code, 0, "probe step %d failed", code);
 }
 
+/* The shipper's policy for an S3 shipper whose spool is DIR. */
+static int shipper_confine_to(const char *dir, char *err, size_t errlen)
+{
+    static struct lurker_config cfg;
+    static struct shipper_policy policy;
+    cfg.shipper.storage = STORAGE_S3;
+    snprintf(cfg.spool.directory, sizeof cfg.spool.directory, "%s", dir);
+    if (shipper_policy(&policy, &cfg, err, errlen) != 0)
+        return -1;
+    return daemon_confine(&policy.daemon, err, errlen);
+}
+
 /* The shipper reads its spool and its credentials file (AWS_SHARED_CREDENTIALS_FILE, here the secret), not another
  * file of the user's beside it, nor /etc/passwd. */
 static int shipper_reads_only_its_paths(void)
@@ -393,9 +409,7 @@ static int shipper_reads_only_its_paths(void)
     if (fd < 0 || close(fd) != 0)
         return 9;
     setenv("AWS_SHARED_CREDENTIALS_FILE", secret, 1);
-    const char *writable[1] = {spool};
-    int rc = shipper_confine(writable, 1, err, sizeof err);
-    if (rc != 0) {
+    if (shipper_confine_to(spool, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         unlink(other);
         return 10;
@@ -443,8 +457,7 @@ static int shipper_reads_home_aws_only(void)
     snprintf(other, sizeof other, "%s/notes", home);
     unsetenv("AWS_SHARED_CREDENTIALS_FILE");
     setenv("HOME", home, 1);
-    const char *writable[1] = {spool};
-    if (shipper_confine(writable, 1, err, sizeof err) != 0) {
+    if (shipper_confine_to(spool, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return 10;
     }
@@ -513,7 +526,9 @@ static int analyzer_reads_only_the_archive(void)
     snprintf(log, sizeof log, "%s/flows.jsonl", log_dir);
     if (mkdir(log_dir, 0700) != 0)
         return 9;
-    if (follow_confine(spool, log, err, sizeof err) != 0) {
+    struct follow_policy policy;
+    if (follow_policy(&policy, spool, log, err, sizeof err) != 0 ||
+        daemon_confine(&policy.daemon, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return 10;
     }
