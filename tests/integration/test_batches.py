@@ -48,6 +48,9 @@ class FullRangeScanInBatches(SensorRun, unittest.TestCase):
         cls.counters_before_stop = ctl_status_json(cls.responder.shm)["counters"]
         cls.procs.stop(cap, signal.SIGTERM, timeout=60)  # SIGTERM publishes the open batch
         wait_for(lambda: not [n for n in os.listdir(cls.spool) if n.endswith(".pcap")], 30, what="spool shipped")
+        # the shipper moves a file into the archive, then counts it: wait for the count of the last one too
+        wait_for(lambda: ctl_status_json(cls.responder.shm)["counters"]["uploaded"] >= len(archive_pcaps(cls.archive)),
+                 10, what="every archived pcap counted")
         cls.counters = ctl_status_json(cls.responder.shm)["counters"]
         cls.pcaps = archive_pcaps(cls.archive)
         cls.batches = [p for p in cls.pcaps if "_batch_" in os.path.basename(p)]
