@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cursor.h"
+#include "text.h"
 
 #define TLS_MAX_HELLO 65536
 
@@ -25,20 +26,15 @@ struct ja3_text {
     bool first;
 };
 
-/* Appends "-v" (or "v" first in its list): the digits by hand, printf being most of a ClientHello's cost. */
+/* Appends "-v" (or "v" first in its list). */
 static void ja3_value(struct ja3_text *t, unsigned v)
 {
-    char digits[12];
-    size_t k = sizeof digits;
-    do {
-        digits[--k] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    char digits[24], *end = digits + sizeof digits, *d = text_decimal(end, v);
     if (!t->first)
-        digits[--k] = '-';
-    size_t n = sizeof digits - k;
+        *--d = '-';
+    size_t n = (size_t)(end - d);
     if (n < t->size - t->len) {
-        memcpy(t->s + t->len, digits + k, n);
+        memcpy(t->s + t->len, d, n);
         t->len += n;
         t->s[t->len] = '\0';
     }

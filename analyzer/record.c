@@ -104,16 +104,10 @@ static inline void put_char(struct record_buffer *b, char c)
         b->s[b->len++] = c;
 }
 
-/* Decimal digits written backwards: printf is a visible cost per record. */
 static void put_uint(struct record_buffer *b, uint64_t u)
 {
-    char buf[24];
-    size_t k = sizeof buf;
-    do {
-        buf[--k] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    put_raw(b, buf + k, sizeof buf - k);
+    char buf[24], *start = text_decimal(buf + sizeof buf, u);
+    put_raw(b, start, (size_t)(buf + sizeof buf - start));
 }
 
 /* As json_integer() stores a json_int_t (int64): values above INT64_MAX come out negative, as they always did. */
@@ -357,17 +351,11 @@ static void put_iso_time(struct record_buffer *b, struct timestamp ts)
         buf[k++] = '.';
     }
     /* %06u of the microseconds: at least six digits (nsec may exceed a second in a corrupt pcapng) */
-    unsigned us = ts.nsec / 1000;
-    char digits[12];
-    size_t d = sizeof digits;
-    do {
-        digits[--d] = (char)('0' + us % 10);
-        us /= 10;
-    } while (us);
-    while (sizeof digits - d < 6)
-        digits[--d] = '0';
-    memcpy(buf + k, digits + d, sizeof digits - d);
-    k += sizeof digits - d;
+    char digits[24], *end = digits + sizeof digits, *d = text_decimal(end, ts.nsec / 1000);
+    while (end - d < 6)
+        *--d = '0';
+    memcpy(buf + k, d, (size_t)(end - d));
+    k += (size_t)(end - d);
     buf[k++] = 'Z';
     buf[k++] = '"';
     put_raw(b, buf, k);

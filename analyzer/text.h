@@ -10,6 +10,17 @@
 /* Most characters text_readable_json_into() writes for n bytes (an escaped \u000b is six). */
 #define TEXT_READABLE_JSON_MAX(n) ((n) * 6)
 
+/* v's decimal digits, written backwards so that they end just before end; returns where they start (at most 20
+ * characters). By hand: printf is a visible cost in a record and in a JA3 string. */
+static inline char *text_decimal(char *end, uint64_t v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
 /* Standard base64 with padding into a malloc'd NUL-terminated string; *outlen set. NULL when out of memory. */
 char *text_base64(const uint8_t *b, size_t n, size_t *outlen);
 
