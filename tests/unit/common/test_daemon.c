@@ -13,17 +13,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
-
-static int in_child(int (*probe)(void))
-{
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0)
-        _exit(probe());
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 200 + WTERMSIG(status);
-}
+#include "../../helpers/fork_probe.h"
 
 /* The value of FIELD in /proc/self/status, "" when absent. */
 static const char *proc_status(const char *field, char *out, size_t cap)

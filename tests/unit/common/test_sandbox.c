@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../helpers/fork_probe.h"
 #include "../../../analyzer/confine.h"
 #include "../../../capturer/confine.h"
 #include "../../../responder/confine.h"
@@ -338,17 +339,6 @@ static int responder_reads_nothing(void)
         return 10;
     }
     return secret_is_unreadable();
-}
-
-static int in_child(int (*probe)(void))
-{
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0)
-        _exit(probe());
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 200 + WTERMSIG(status);
 }
 
 static void make_secret_and_spool(void)
