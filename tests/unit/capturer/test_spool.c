@@ -315,9 +315,10 @@ Test(capturer_spool, a_batch_at_its_flow_cap_is_published_and_a_new_one_opened)
     cr_assert_eq(spool.stats.written, 250);
 }
 
-Test(capturer_spool, a_full_spool_counts_the_flow_and_publishes_the_open_batch)
+/* 20,000 SYN-only flows (batch members) into a 1 MiB spool: a SYN-only flow is 16 + 54 bytes, so about 15,000 fit. */
+static void syn_flood_into_a_small_spool(void)
 {
-    start(1 << 20); /* 1 MiB: a SYN-only flow is 16 + 54 bytes, so about 15,000 fit */
+    start(1 << 20);
     spool_batch_configure(&spool, 60000000u, 100000, 64u << 20);
     struct test_frame f;
     for (uint32_t i = 0; i < 20000; i++) {
@@ -327,6 +328,11 @@ Test(capturer_spool, a_full_spool_counts_the_flow_and_publishes_the_open_batch)
     }
     tracker_finish_all(&tr);
     spool_flush(&spool);
+}
+
+Test(capturer_spool, a_full_spool_counts_the_flow_and_publishes_the_open_batch)
+{
+    syn_flood_into_a_small_spool();
     cr_assert_gt(spool.stats.dropped_quota, 0);
     cr_assert_eq(spool.stats.written + spool.stats.dropped_quota, 20000);
     cr_assert_eq(spool.batch.stats.batches_written, 1);
@@ -340,18 +346,10 @@ Test(capturer_spool, a_full_spool_counts_the_flow_and_publishes_the_open_batch)
 /* A flood fills the batches' share of the spool; a flow with client data still finds room in the rest. */
 Test(capturer_spool, a_flood_of_empty_flows_leaves_room_for_flows_with_data)
 {
-    start(1 << 20);
-    spool_batch_configure(&spool, 60000000u, 100000, 64u << 20);
-    struct test_frame f;
-    for (uint32_t i = 0; i < 20000; i++) {
-        tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, (uint16_t)(1 + i / 60000), (uint16_t)(1 + i),
-                TCPF_SYN, 1000, 0, 0);
-        feed(&f, 1700000000000000ull + i);
-    }
-    tracker_finish_all(&tr);
-    spool_flush(&spool);
+    syn_flood_into_a_small_spool();
     cr_assert_gt(spool.stats.dropped_quota, 0, "the flood went over the batches' share");
     uint64_t dropped = spool.stats.dropped_quota;
+    struct test_frame f;
     for (uint16_t i = 0; i < 20; i++) {
         tf_ipv4(&f, "198.51.100.9", "203.0.113.10", IPPROTO_TCP, (uint16_t)(50000 + i), 80, TCPF_ACK | 0x08 /* PSH */,
                 1000, 0, 300);
