@@ -35,7 +35,7 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from lurkertest import ROOT  # noqa: E402
+from lurkertest import ROOT, run  # noqa: E402
 from motoserver import MotoServer  # noqa: E402
 
 INFRA = os.path.join(ROOT, "infra")
@@ -90,13 +90,6 @@ def read(path):
 
 LOG_DIR = os.path.join(os.environ.get("BUILD") or os.path.join(ROOT, "build"), "test-logs")
 os.makedirs(LOG_DIR, exist_ok=True)
-
-
-def run(argv, **kw):
-    kw.setdefault("capture_output", True)
-    kw.setdefault("text", True)
-    kw.setdefault("timeout", 120)
-    return subprocess.run(argv, **kw)
 
 
 class TemplateLint(unittest.TestCase):

@@ -25,13 +25,12 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from lurkertest import ROOT  # noqa: E402
+from lurkertest import ROOT, run  # noqa: E402
 from motoserver import MotoServer  # noqa: E402
 import test_infra_aws as infra  # noqa: E402  (its helpers; as a module, its tests are not collected here)
 import test_infra_alarms as health  # noqa: E402
@@ -40,13 +39,6 @@ DEPLOY = os.path.join(ROOT, "infra", "deploy.sh")
 WEST = "eu-west-1"
 SENSORS = (("east-1", "us-east-1"), ("west-1", WEST), ("west-2", WEST))
 IMAGE_PARAM = "/test/debian-12-arm64"
-
-
-def run(argv, **kw):
-    kw.setdefault("capture_output", True)
-    kw.setdefault("text", True)
-    kw.setdefault("timeout", 300)
-    return subprocess.run(argv, **kw)
 
 
 class Fleet(unittest.TestCase):

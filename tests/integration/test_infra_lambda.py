@@ -23,7 +23,7 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from lurkertest import ROOT  # noqa: E402
+from lurkertest import ROOT, run  # noqa: E402
 from lambdaruntime import RuntimeApi  # noqa: E402
 from motoserver import MotoServer  # noqa: E402
 
@@ -52,13 +52,6 @@ TOO_NEW = r"""
 #include <stdlib.h>
 int main(void) { printf("%u\n", arc4random()); return 0; }
 """
-
-
-def run(argv, **kw):
-    kw.setdefault("capture_output", True)
-    kw.setdefault("text", True)
-    kw.setdefault("timeout", 300)
-    return subprocess.run(argv, **kw)
 
 
 def pkg_libs(*pkgs):

@@ -41,6 +41,14 @@ def sh(*args, check=True, capture=True, timeout=60, input=None):
     return r
 
 
+def run(argv, **kw):
+    """subprocess.run with the output captured as text and a five-minute timeout, unless kw says otherwise."""
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    kw.setdefault("timeout", 300)
+    return subprocess.run(argv, **kw)
+
+
 def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     while True:
