@@ -37,7 +37,8 @@ def sh(*args, check=True, capture=True, timeout=60, input=None):
     """Runs a command (argv list); returns CompletedProcess. Raises with stderr on failure when check."""
     r = subprocess.run(list(args), capture_output=capture, text=True, timeout=timeout, input=input)
     if check and r.returncode != 0:
-        raise RuntimeError("command failed (%d): %s\n%s%s" % (r.returncode, " ".join(args), r.stdout or "", r.stderr or ""))
+        raise RuntimeError("command failed (%d): %s\n%s%s" % (r.returncode, " ".join(args), r.stdout or "",
+                                                               r.stderr or ""))
     return r
 
 

@@ -101,7 +101,7 @@ static void write_replies(const char *path)
     for (size_t i = 0; i < NCASES; i++) {
         const struct wire_case *c = &CASES[i];
         struct tcp_options offer = {.has_mss = true, .mss = 1460, .sack_permitted = c->sack, .has_timestamp = c->ts,
-                                  .ts_val = CLIENT_TSVAL, .has_wscale = c->ws, .wscale = 7};
+                                    .ts_val = CLIENT_TSVAL, .has_wscale = c->ws, .wscale = 7};
         struct tcp_shape shape;
         persona_synack(c->persona, &HOST, c->ipv6, &offer, TS_NOW, &shape);
         struct ip_addr sensor, client;
@@ -134,7 +134,8 @@ Test(responder_packet_build, tshark_reads_each_persona_reply_as_documented)
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "tshark -n -r %s -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE"
-             " -o tcp.relative_sequence_numbers:FALSE -T fields -E separator='|' -E aggregator=, " TSHARK_FIELDS " 2>/dev/null",
+             " -o tcp.relative_sequence_numbers:FALSE -T fields -E separator='|' -E aggregator=, " TSHARK_FIELDS
+             " 2>/dev/null",
              path);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
