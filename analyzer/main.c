@@ -290,13 +290,17 @@ int main(int argc, char **argv)
     analysis_run_init(&cli.run, stdout);
     s3_input_init(&cli.s3, cli.max_file);
     const char *runtime_api = getenv("AWS_LAMBDA_RUNTIME_API");
-    if (runtime_api && *runtime_api)
-        return run_lambda(&cli, runtime_api);
+    if (runtime_api && *runtime_api) {
+        int rc = run_lambda(&cli, runtime_api);
+        analysis_run_finish(&cli.run);
+        return rc;
+    }
     parse_options(argc, argv, &cli);
     cli.s3.max_bytes = cli.max_file;
     if (cli.follow.dir) {
         cli.follow.max_file = cli.max_file;
         int rc = follow_main(&cli.follow, &cli.run);
+        analysis_run_finish(&cli.run);
         s3_input_free(&cli.s3);
         return rc;
     }
