@@ -1,7 +1,8 @@
 /* What the responder puts on the wire, read back by an independent dissector: each persona's SYN+ACK (IPv4 and IPv6,
- * for the option sets clients offer) and a segment with a payload are built with persona_synack + packet_build,
- * written to a pcap with libpcap's own dumper and dissected by tshark with checksum validation on. The expected
- * values are responder/PERSONAS.md's table (MTU 1500, the host's window scale 7), not the code's output. */
+ * for the option sets clients offer) and its segment after the handshake are built with persona_synack or
+ * persona_established and packet_build, written to a pcap with libpcap's own dumper and dissected by tshark with
+ * checksum validation on. The expected values are responder/PERSONAS.md's table (MTU 1500, the host's window scale
+ * 7), not the code's output. */
 #include <criterion/criterion.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -67,11 +68,17 @@ static const struct wire_case CASES[] = {
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
-/* after the SYN+ACKs: one segment with an odd-length payload (the checksum's odd trailing byte) per family */
-static const char *const PAYLOAD_WANT[2] = {
-    "64||1|0x0000||22|40000|3735928560|1001|0x0018|1024||||||5|68656c6c6f|1|1",
-    "|64|||0x000000|22|40000|3735928560|1001|0x0018|1024||||||5|68656c6c6f||1",
+/* after the SYN+ACKs, a segment after the handshake (a banner) to a client that sends timestamps, with an odd-length
+ * payload (the checksum's odd trailing byte): the window is linux's SYN+ACK window >> its scale, freebsd 1027, windows
+ * 1026; timestamps echoed (nop,nop,ts) but by windows */
+static const struct wire_case ESTABLISHED[] = {
+    {PERSONA_LINUX, false, .want = "64||1|0x0000||22|40000|3735928560|1001|0x0018|509|1,1,8|||16909060|123456|5|"
+                                   "68656c6c6f|1|1"},
+    {PERSONA_FREEBSD, true, .want = "|64|||0x000000|22|40000|3735928560|1001|0x0018|1027|1,1,8|||16909060|123456|5|"
+                                    "68656c6c6f||1"},
+    {PERSONA_WINDOWS, false, .want = "128||1|0x1234||22|40000|3735928560|1001|0x0018|1026||||||5|68656c6c6f|1|1"},
 };
+#define NESTABLISHED (sizeof ESTABLISHED / sizeof ESTABLISHED[0])
 
 static void addresses(bool ipv6, struct ip_addr *sensor, struct ip_addr *client)
 {
@@ -111,13 +118,16 @@ static void write_replies(const char *path)
                               .flow_label = c->persona == PERSONA_LINUX ? 0x54321 : 0, .shape = &shape};
         dump(d, &r);
     }
-    for (int v6 = 0; v6 < 2; v6++) {
-        struct tcp_shape shape = {.ttl = 64, .df = true, .window = 1024};
+    for (size_t i = 0; i < NESTABLISHED; i++) {
+        const struct wire_case *c = &ESTABLISHED[i];
+        struct tcp_options client_ts = {.has_timestamp = true, .ts_val = CLIENT_TSVAL};
+        struct tcp_shape shape;
+        persona_established(c->persona, &HOST, c->ipv6, &client_ts, TS_NOW, &shape);
         struct ip_addr sensor, client;
-        addresses(v6, &sensor, &client);
+        addresses(c->ipv6, &sensor, &client);
         struct tcp_reply r = {.src = &sensor, .dst = &client, .sport = 22, .dport = 40000, .seq = 0xdeadbef0,
-                              .ack = 1001, .flags = PSH_ACK, .shape = &shape, .payload = (const uint8_t *)"hello",
-                              .payload_len = 5};
+                              .ack = 1001, .flags = PSH_ACK, .ip_id = 0x1234, .shape = &shape,
+                              .payload = (const uint8_t *)"hello", .payload_len = 5};
         dump(d, &r);
     }
     pcap_dump_close(d);
@@ -143,13 +153,15 @@ Test(responder_packet_build, tshark_reads_each_persona_reply_as_documented)
     size_t row = 0;
     while (fgets(line, sizeof line, p)) {
         line[strcspn(line, "\n")] = '\0';
-        const char *want = row < NCASES ? CASES[row].want : row < NCASES + 2 ? PAYLOAD_WANT[row - NCASES] : "";
+        const char *want = row < NCASES                  ? CASES[row].want
+                           : row < NCASES + NESTABLISHED ? ESTABLISHED[row - NCASES].want
+                                                         : "";
         cr_expect_str_eq(line, want, "packet %zu\n got %s\nwant %s", row + 1, line, want);
         row++;
     }
     cr_assert_eq(pclose(p), 0, "tshark failed");
     unlink(path);
-    cr_assert_eq(row, NCASES + 2, "tshark read %zu packets", row);
+    cr_assert_eq(row, NCASES + NESTABLISHED, "tshark read %zu packets", row);
 }
 
 Test(responder_packet_build, refuses_what_does_not_fit)
