@@ -19,18 +19,11 @@ def flows_to_port(pcaps, proto, port):
 class CapturerSessions(CapturerCase, unittest.TestCase):
 
     def start_server_side(self):
-        """The responder when it is built (it ACKs the clients' data); else kernel listeners, which answer the
-        handshake themselves."""
-        self.with_responder = os.access(RESPONDER, os.X_OK)
-        if self.with_responder:
-            log = open(os.path.join(self.dir, "responder.log"), "a")
-            self.procs.start(self.topo.in_ns(self.topo.sensor, [RESPONDER, "-c", self.config(self.extra)]),
-                             stderr=log)
-            time.sleep(1.0)
-        else:
-            for argv in (["nc", "-l", "-k", "80"], ["nc", "-l", "-k", "8080"], ["nc", "-6", "-l", "-k", "80"]):
-                self.procs.start(self.topo.in_ns(self.topo.sensor, argv))
-            time.sleep(0.3)
+        """The responder answers the handshakes and ACKs the clients' data (a missing build is a failure)."""
+        self.assertTrue(os.access(RESPONDER, os.X_OK), "%s is not built" % RESPONDER)
+        log = open(os.path.join(self.dir, "responder.log"), "a")
+        self.procs.start(self.topo.in_ns(self.topo.sensor, [RESPONDER, "-c", self.config(self.extra)]), stderr=log)
+        time.sleep(1.0)
 
     extra = "capturer:\n  flow_timeout: 4s\n"
 
@@ -57,9 +50,8 @@ class CapturerSessions(CapturerCase, unittest.TestCase):
             self.assertTrue(any(r[1] == "0" and r[2] == "1" and r[3] == "0" for r in inbound), "ACK")
             data = [bytes.fromhex(r[4].replace(":", "")) for r in inbound if r[3] not in ("", "0")]
             self.assertTrue(any(payload in d for d in data), "payload %r in %r" % (payload, data))
-            if self.with_responder:
-                self.assertFalse(any(r[5] for r in inbound if r[3] not in ("", "0")), "retransmission of the payload")
-                self.assertTrue(any(r[2] == "1" and r[3] == "0" for r in outbound[1:]), "the responder's ACK")
+            self.assertFalse(any(r[5] for r in inbound if r[3] not in ("", "0")), "retransmission of the payload")
+            self.assertTrue(any(r[2] == "1" and r[3] == "0" for r in outbound[1:]), "the responder's ACK")
             self.assertNotIn(":", names[0])
         c = self.counters()
         self.assertEqual(c["kernel_drops"], 0)
