@@ -184,14 +184,8 @@ static void init_tracker(struct tracker *tr, struct holder *h, uint32_t max_flow
 {
     const char *why;
     cr_assert_eq(prefix_parse("203.0.113.10", &sensor_prefixes[0], &why), 0);
-    struct capturer_config cc;
-    memset(&cc, 0, sizeof cc);
-    cc.flow_timeout = 60;
-    cc.max_flow_age = 600;
-    cc.max_flows = max_flows;
-    cc.max_flow_packets = 100;
-    cc.max_flow_bytes = 1 << 20;
-    cc.memory_limit = 1 << 30;
+    struct capturer_config cc = {.flow_timeout = 60, .max_flow_age = 600, .max_flows = max_flows,
+                                 .max_flow_packets = 100, .max_flow_bytes = 1 << 20, .memory_limit = 1 << 30};
     cr_assert_eq(tracker_init(tr, &cc, sensor_prefixes, 1, DLT_EN10MB, test_key, hold, h), 0);
 }
 

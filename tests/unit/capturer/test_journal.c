@@ -136,21 +136,9 @@ static void teardown(void)
 
 TestSuite(capturer_journal, .init = setup, .fini = teardown);
 
-/* A capturer's start: spool, journal, recovery of whatever is there, then its own segment. */
-static void start(struct run *r, uint64_t journal_max, struct recover_stats *st)
+static void begin(struct run *r, uint64_t now_us)
 {
-    char err[256];
-    cr_assert_eq(spool_open(&r->spool, fx.dir, 1ull << 30, PCAPFILE_LINKTYPE_ETHERNET, 65535, q, err, sizeof err), 0,
-                 "%s", err);
-    cr_assert_eq(journal_open(&r->journal, r->spool.dirfd, true, journal_max, DLT_EN10MB, PCAPFILE_LINKTYPE_ETHERNET,
-                              65535, err, sizeof err),
-                 0, "%s", err);
-    struct recover_stats ignored;
-    const struct replay_limits limits = {.memory_limit = fx.cc.memory_limit,
-                                         .max_flow_packets = fx.cc.max_flow_packets,
-                                         .max_flow_bytes = fx.cc.max_flow_bytes};
-    cr_assert_eq(recover_journal(r->journal.dirfd, &r->spool, sensor, 1, &limits, NULL, st ? st : &ignored), 0);
-    cr_assert_eq(journal_start(&r->journal, 1), 0);
+    cr_assert_eq(journal_start(&r->journal, now_us), 0);
     r->spool.done = done_now;
     r->spool.done_arg = &r->journal;
     cr_assert_eq(tracker_init(&r->tr, &fx.cc, sensor, 1, DLT_EN10MB, (const uint8_t *)"0123456789abcdef", to_spool,
@@ -159,28 +147,29 @@ static void start(struct run *r, uint64_t journal_max, struct recover_stats *st)
     r->tr.journal = &r->journal;
 }
 
-/* A capturer's start as lurker-capturer does it: its own segment first, then recovery, which puts the dead run's open
- * flows back into the flow table (journaled again) at wall-clock time now_us. Monotonic time is the packets' here. */
-static void start_adopting(struct run *r, uint64_t now_us, struct recover_stats *st)
+/* A capturer's start: spool, journal, recovery of whatever is there, then its own segment. With adopt_us, as
+ * lurker-capturer does it: its own segment first, then recovery, which puts the dead run's open flows back into the
+ * flow table (journaled again) at wall-clock time adopt_us. Monotonic time is the packets' here. */
+static void start(struct run *r, uint64_t journal_max, uint64_t adopt_us, struct recover_stats *st)
 {
     char err[256];
     cr_assert_eq(spool_open(&r->spool, fx.dir, 1ull << 30, PCAPFILE_LINKTYPE_ETHERNET, 65535, q, err, sizeof err), 0,
                  "%s", err);
-    cr_assert_eq(journal_open(&r->journal, r->spool.dirfd, true, 64 << 20, DLT_EN10MB, PCAPFILE_LINKTYPE_ETHERNET,
+    cr_assert_eq(journal_open(&r->journal, r->spool.dirfd, true, journal_max, DLT_EN10MB, PCAPFILE_LINKTYPE_ETHERNET,
                               65535, err, sizeof err),
                  0, "%s", err);
-    cr_assert_eq(journal_start(&r->journal, now_us), 0);
-    cr_assert_eq(tracker_init(&r->tr, &fx.cc, sensor, 1, DLT_EN10MB, (const uint8_t *)"0123456789abcdef", to_spool,
-                              &r->spool),
-                 0);
-    r->tr.journal = &r->journal;
-    r->spool.done = done_now;
-    r->spool.done_arg = &r->journal;
+    if (adopt_us != 0)
+        begin(r, adopt_us);
+    struct recover_stats ignored;
     const struct replay_limits limits = {.memory_limit = fx.cc.memory_limit,
                                          .max_flow_packets = fx.cc.max_flow_packets,
                                          .max_flow_bytes = fx.cc.max_flow_bytes};
-    const struct recover_adopt adopt = {.tr = &r->tr, .now_mono_us = now_us, .now_real_us = now_us};
-    cr_assert_eq(recover_journal(r->journal.dirfd, &r->spool, sensor, 1, &limits, &adopt, st), 0);
+    const struct recover_adopt adopt = {.tr = &r->tr, .now_mono_us = adopt_us, .now_real_us = adopt_us};
+    cr_assert_eq(recover_journal(r->journal.dirfd, &r->spool, sensor, 1, &limits, adopt_us ? &adopt : NULL,
+                                 st ? st : &ignored),
+                 0);
+    if (adopt_us == 0)
+        begin(r, 1);
 }
 
 /* What kill -9 leaves: the journal's files as last written (the main loop's periodic write included), nothing
@@ -220,6 +209,13 @@ static bool exists(const char *name)
     return access(path, F_OK) == 0;
 }
 
+static void remove_pcap(const char *name) /* the shipper stored it */
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", fx.dir, name);
+    cr_assert_eq(unlink(path), 0);
+}
+
 static int files_in(const char *sub, const char *suffix)
 {
     char path[128];
@@ -254,9 +250,8 @@ static int tcpdump_packets(const char *name)
 #define C1_NAME "1700000000000020_udp_198.51.100.3_7000_203.0.113.10_7.pcap"
 #define C2_NAME "1700000000000024_udp_198.51.100.3_7000_203.0.113.10_7.pcap"
 
-/* A: TCP handshake + data (open); B: one UDP datagram (open); C: six datagrams of one tuple, cut at 4 packets:
- * C1 written (FLOW_DONE), C2 (2 packets) open. */
-static void traffic(struct run *r)
+/* A: TCP handshake + data */
+static void flow_a(struct run *r)
 {
     struct test_frame f;
     tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_SYN, 1000, 0, 0);
@@ -265,6 +260,14 @@ static void traffic(struct run *r)
     feed(r, &f, 1700000000000002ull);
     tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1001, 5001, 78);
     feed(r, &f, 1700000000000003ull);
+}
+
+/* A: TCP handshake + data (open); B: one UDP datagram (open); C: six datagrams of one tuple, cut at 4 packets:
+ * C1 written (FLOW_DONE), C2 (2 packets) open. */
+static void traffic(struct run *r)
+{
+    struct test_frame f;
+    flow_a(r);
     tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_UDP, 5353, 53, 0, 0, 0, 30);
     feed(r, &f, 1700000000000010ull);
     tf_ipv4(&f, "198.51.100.3", "203.0.113.10", IPPROTO_UDP, 7000, 7, 0, 0, 0, 10);
@@ -276,22 +279,20 @@ static void traffic(struct run *r)
 Test(capturer_journal, killed_run_open_flows_are_recovered_under_their_names)
 {
     struct run a;
-    start(&a, 64 << 20, NULL);
+    start(&a, 64 << 20, 0, NULL);
     traffic(&a);
     cr_assert(exists(C1_NAME));
     cr_assert_eq(a.journal.stats.dropped, 0);
     kill9(&a);
     cr_assert_eq(files_in(".journal", ".jrnl"), 1);
-    char shipped[256];
-    snprintf(shipped, sizeof shipped, "%s/%s", fx.dir, C1_NAME);
-    cr_assert_eq(unlink(shipped), 0); /* the shipper stored it */
+    remove_pcap(C1_NAME);
     struct queue_record old;
     while (queue_peek(q, &old) == QUEUE_OK)
         queue_commit(q, old.seq);
 
     struct run b;
     struct recover_stats st;
-    start(&b, 64 << 20, &st);
+    start(&b, 64 << 20, 0, &st);
     cr_assert_eq(st.runs, 1);
     cr_assert_eq(st.segments, 1);
     cr_assert_eq(st.flows_recovered, 3, "A, B, C2: %llu", (unsigned long long)st.flows_recovered);
@@ -344,7 +345,7 @@ static void only_segment(char *out, size_t len)
 Test(capturer_journal, recovering_twice_writes_nothing_new_and_cut_tails_are_survived)
 {
     struct run a;
-    start(&a, 64 << 20, NULL);
+    start(&a, 64 << 20, 0, NULL);
     traffic(&a);
     kill9(&a);
     char seg[512], saved[300];
@@ -354,12 +355,12 @@ Test(capturer_journal, recovering_twice_writes_nothing_new_and_cut_tails_are_sur
 
     struct run b;
     struct recover_stats st;
-    start(&b, 64 << 20, &st);
+    start(&b, 64 << 20, 0, &st);
     cr_assert_eq(st.flows_recovered, 3);
     kill9(&b); /* killed again; the first replay's segment is back, as if deleted too late */
     copy_file(saved, seg);
     struct run c;
-    start(&c, 64 << 20, &st);
+    start(&c, 64 << 20, 0, &st);
     cr_assert_eq(st.flows_recovered, 0);
     cr_assert_eq(st.flows_present, 3, "same name, same bytes: left as it is");
     cr_assert_eq(files_in("", ".pcap"), 4); /* A, B, C1, C2: no NAME-1.pcap */
@@ -375,13 +376,10 @@ Test(capturer_journal, recovering_twice_writes_nothing_new_and_cut_tails_are_sur
     FILE *fp = fopen(seg, "a");
     fputs("\x4c\x4a\x52\x31 not a record", fp);
     fclose(fp);
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", fx.dir, A_NAME);
-    cr_assert_eq(unlink(path), 0);
-    snprintf(path, sizeof path, "%s/%s", fx.dir, C2_NAME);
-    cr_assert_eq(unlink(path), 0);
+    remove_pcap(A_NAME);
+    remove_pcap(C2_NAME);
     struct run d;
-    start(&d, 64 << 20, &st);
+    start(&d, 64 << 20, 0, &st);
     cr_assert_eq(st.bad_tails, 1);
     cr_assert_eq(st.flows_done, 0);
     cr_assert_eq(st.flows_recovered, 2);
@@ -397,7 +395,7 @@ Test(capturer_journal, segments_are_deleted_only_when_no_open_flow_needs_them)
 {
     fx.cc.max_flow_packets = 1; /* every packet of the short flows finishes its flow */
     struct run a;
-    start(&a, 1 << 20, NULL); /* 1 MiB: 128 KiB segments */
+    start(&a, 1 << 20, 0, NULL); /* 1 MiB: 128 KiB segments */
     struct test_frame f;
     /* a long-lived flow anchored in the first segment (the packet cap lifted for its first packet only) */
     a.tr.max_packets = 1000;
@@ -432,7 +430,7 @@ Test(capturer_journal, segments_are_deleted_only_when_no_open_flow_needs_them)
 Test(capturer_journal, journal_max_stops_new_flows_and_counts_them)
 {
     struct run a;
-    start(&a, 1 << 20, NULL);
+    start(&a, 1 << 20, 0, NULL);
     struct test_frame f;
     uint64_t now = 10;
     /* 1,000 open flows of ~1.5 KB: 1.5 MB would be needed */
@@ -447,7 +445,7 @@ Test(capturer_journal, journal_max_stops_new_flows_and_counts_them)
     kill9(&a);
     struct run b;
     struct recover_stats st;
-    start(&b, 1 << 20, &st);
+    start(&b, 1 << 20, 0, &st);
     cr_assert_eq(st.flows_recovered, 1000 - a.journal.stats.dropped);
     clean_stop(&b);
 }
@@ -457,7 +455,7 @@ Test(capturer_journal, journal_max_stops_new_flows_and_counts_them)
 Test(capturer_journal, the_host_s_own_flows_are_neither_journaled_nor_recovered)
 {
     struct run a;
-    start(&a, 64 << 20, NULL);
+    start(&a, 64 << 20, 0, NULL);
     struct test_frame f;
     tf_ipv4(&f, "203.0.113.10", "198.51.100.80", IPPROTO_TCP, 45000, 443, TCPF_SYN, 1, 0, 0); /* an S3 upload */
     feed(&a, &f, 1700000000000001ull);
@@ -475,7 +473,7 @@ Test(capturer_journal, the_host_s_own_flows_are_neither_journaled_nor_recovered)
 
     struct run b;
     struct recover_stats st;
-    start(&b, 64 << 20, &st);
+    start(&b, 64 << 20, 0, &st);
     cr_assert_eq(st.flows_recovered, 1, "the outsider's flow only: %llu", (unsigned long long)st.flows_recovered);
     cr_assert(exists("1700000000000005_tcp_198.51.100.2_40000_203.0.113.10_80.pcap"));
     tf_ipv4(&f, "203.0.113.10", "198.51.100.80", IPPROTO_TCP, 45000, 443, TCPF_ACK, 1002, 10, 1000);
@@ -581,16 +579,11 @@ Test(capturer_journal, a_recovered_open_flow_and_its_continuation_are_one_pcap)
 {
     fx.cc.max_flow_packets = 100;
     struct run a;
-    start(&a, 64 << 20, NULL);
+    start(&a, 64 << 20, 0, NULL);
     struct test_frame f;
     tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_UDP, 5353, 53, 0, 0, 0, 30);
     feed(&a, &f, 1699999900000000ull); /* idle 100 s at the restart: over flow_timeout (60 s) */
-    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_SYN, 1000, 0, 0);
-    feed(&a, &f, 1700000000000001ull);
-    tf_ipv4(&f, "203.0.113.10", "198.51.100.2", IPPROTO_TCP, 80, 40000, TCPF_SYN | TCPF_ACK, 5000, 1001, 0);
-    feed(&a, &f, 1700000000000002ull);
-    tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1001, 5001, 78);
-    feed(&a, &f, 1700000000000003ull);
+    flow_a(&a);
     cr_assert_eq(files_in("", ".pcap"), 0);
     kill9(&a);
     char seg_a[512], saved[300];
@@ -601,7 +594,7 @@ Test(capturer_journal, a_recovered_open_flow_and_its_continuation_are_one_pcap)
     struct run b;
     struct recover_stats st;
     uint64_t restart = 1700000002000000ull; /* two seconds later */
-    start_adopting(&b, restart, &st);
+    start(&b, 64 << 20, restart, &st);
     cr_assert_eq(st.flows_recovered, 2, "%llu", (unsigned long long)st.flows_recovered);
     cr_assert_eq(st.flows_adopted, 1);
     cr_assert_eq(st.flows_written_now, 1);
@@ -623,7 +616,7 @@ Test(capturer_journal, a_recovered_open_flow_and_its_continuation_are_one_pcap)
     cr_assert_eq(files_in(".journal", ".jrnl"), 2);
 
     struct run c;
-    start_adopting(&c, restart + 3000000, &st);
+    start(&c, 64 << 20, restart + 3000000, &st);
     cr_assert_eq(st.runs, 2);
     cr_assert_eq(st.flows_recovered, 1, "one flow, whatever number of runs held it: %llu",
                  (unsigned long long)st.flows_recovered);

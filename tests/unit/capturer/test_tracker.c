@@ -132,13 +132,8 @@ static void setup_tracker(void)
     const char *why;
     cr_assert_eq(prefix_parse("203.0.113.10", &sensor_prefixes[0], &why), 0);
     cr_assert_eq(prefix_parse("2001:db8:5::10", &sensor_prefixes[1], &why), 0);
-    memset(&cc, 0, sizeof cc);
-    cc.flow_timeout = 60;
-    cc.max_flow_age = 600;
-    cc.max_flows = 16;
-    cc.max_flow_packets = 100;
-    cc.max_flow_bytes = 1 << 20;
-    cc.memory_limit = 1 << 24;
+    cc = (struct capturer_config){.flow_timeout = 60, .max_flow_age = 600, .max_flows = 16, .max_flow_packets = 100,
+                                  .max_flow_bytes = 1 << 20, .memory_limit = 1 << 24};
     memset(&sink, 0, sizeof sink);
 }
 
@@ -172,7 +167,7 @@ static void syn_from(uint16_t sport, uint64_t now)
     feed_ipv4("198.51.100.2", "203.0.113.10", IPPROTO_TCP, sport, 80, TCPF_SYN, 1000, 0, 0, now);
 }
 
-TestSuite(capturer_tracker, .init = setup_tracker);
+TestSuite(capturer_tracker, .init = setup_tracker, .fini = stop);
 
 Test(capturer_tracker, both_directions_make_one_flow)
 {
@@ -189,7 +184,6 @@ Test(capturer_tracker, both_directions_make_one_flow)
     cr_assert_eq(sink.n, 1);
     cr_assert(sink.flows[0]->flags & FLOW_EARLY);
     cr_assert_eq(tr.stats.finished[FINISH_SHUTDOWN], 1);
-    stop();
 }
 
 Test(capturer_tracker, idle_flows_expire_exactly_at_timeout_oldest_first)
@@ -211,7 +205,6 @@ Test(capturer_tracker, idle_flows_expire_exactly_at_timeout_oldest_first)
     cr_assert_eq(sink.flows[1]->packets, 2);
     cr_assert_eq(tracker_next_expiry(&tr), UINT64_MAX);
     cr_assert_eq(tr.stats.finished[FINISH_IDLE], 2);
-    stop();
 }
 
 Test(capturer_tracker, max_flows_finishes_the_least_recently_active)
@@ -230,7 +223,6 @@ Test(capturer_tracker, max_flows_finishes_the_least_recently_active)
     cr_assert_eq(tr.table.count, 16);
     cr_assert_eq(tr.stats.finished[FINISH_MAX_FLOWS], 2);
     cr_assert_eq(tr.stats.flows_started, 18);
-    stop();
 }
 
 Test(capturer_tracker, packet_cap_cuts_and_marks_truncated)
@@ -244,7 +236,6 @@ Test(capturer_tracker, packet_cap_cuts_and_marks_truncated)
     cr_assert(sink.flows[0]->flags & FLOW_TRUNCATED);
     cr_assert_eq(flow_table_oldest(&tr.table)->packets, 1, "the 7th packet starts a new flow");
     cr_assert_eq(tr.stats.finished[FINISH_CUT_PACKETS], 2);
-    stop();
 }
 
 Test(capturer_tracker, byte_cap_cuts_the_last_packet_short)
@@ -264,7 +255,6 @@ Test(capturer_tracker, byte_cap_cuts_the_last_packet_short)
     memcpy(&len, fl->records + 2 * (16 + 400) + 12, 4);
     cr_assert_eq(caplen, 200);
     cr_assert_eq(len, 400);
-    stop();
 }
 
 Test(capturer_tracker, memory_limit_finishes_oldest_flows)
@@ -278,7 +268,6 @@ Test(capturer_tracker, memory_limit_finishes_oldest_flows)
     cr_assert_eq(sink.flows[1]->key.remote_port, 2);
     cr_assert_leq(tr.table.memory, cc.memory_limit);
     cr_assert_eq(tr.stats.finished[FINISH_MEMORY], 2);
-    stop();
 }
 
 Test(capturer_tracker, max_age_finishes_at_next_packet)
@@ -291,7 +280,6 @@ Test(capturer_tracker, max_age_finishes_at_next_packet)
     cr_assert_eq(sink.n, 1);
     cr_assert_eq(sink.flows[0]->packets, 4, "packets at 0,5,10,15s; the one at 20s opens a new flow");
     cr_assert_eq(tr.stats.finished[FINISH_AGED], 1);
-    stop();
 }
 
 Test(capturer_tracker, icmp_echo_and_reply_share_a_flow)
@@ -303,7 +291,6 @@ Test(capturer_tracker, icmp_echo_and_reply_share_a_flow)
     cr_assert_eq(tr.table.count, 2);
     cr_assert_eq(flow_table_oldest(&tr.table)->packets, 2);
     cr_assert_eq(flow_table_oldest(&tr.table)->key.remote_port, 8);
-    stop();
 }
 
 Test(capturer_tracker, ipv6_with_extension_headers)
@@ -321,7 +308,6 @@ Test(capturer_tracker, ipv6_with_extension_headers)
     cr_assert_eq(fl->key.local_port, 443);
     cr_assert_eq(fl->packets, 2);
     cr_assert_eq(tr.stats.malformed, 0);
-    stop();
 }
 
 Test(capturer_tracker, truncated_and_garbage_packets_are_bounded)
@@ -342,11 +328,10 @@ Test(capturer_tracker, truncated_and_garbage_packets_are_bounded)
     uint64_t before = tr.stats.malformed;
     tracker_packet(&tr, 1, f.bytes, f.len, f.len, 3);
     cr_assert_eq(tr.stats.malformed, before + 1);
-    stop();
 }
 
 /* Only flows an outsider starts are recorded (origin.h): the sensor host's own traffic leaves nothing. */
-TestSuite(capturer_origin, .init = setup_tracker);
+TestSuite(capturer_origin, .init = setup_tracker, .fini = stop);
 
 static void tcp4(const char *src, const char *dst, uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq,
                  uint32_t ack, uint32_t len, uint64_t now)
@@ -377,7 +362,6 @@ Test(capturer_origin, a_connection_the_host_starts_is_never_recorded)
     cr_assert_eq(tr.stats.packets_ignored_local, 4);
     cr_assert_eq(tr.table.count, 0);
     cr_assert_eq(tr.table.memory, 0);
-    stop();
 }
 
 Test(capturer_origin, the_host_s_udp_query_and_ping_are_ignored_an_outsider_s_are_recorded)
@@ -396,7 +380,6 @@ Test(capturer_origin, the_host_s_udp_query_and_ping_are_ignored_an_outsider_s_ar
     tracker_finish_all(&tr);
     cr_assert_eq(sink.n, 2);
     cr_assert_eq(sink.flows[1]->packets, 2, "echo and reply in one flow");
-    stop();
 }
 
 Test(capturer_origin, a_first_packet_mid_stream_is_the_host_s_only_on_an_ephemeral_port_without_a_cookie)
@@ -418,16 +401,10 @@ Test(capturer_origin, a_first_packet_mid_stream_is_the_host_s_only_on_an_ephemer
     tcp4("198.51.100.4", "203.0.113.10", 4322, 50000, TCPF_ACK, 1, isn + 1, 20, 5); /* not its cookie */
     cr_assert_eq(tr.table.count, 3);
     cr_assert_eq(tr.stats.flows_ignored_local, 3);
-    struct flow_key k;
-    memset(&k, 0, sizeof k);
-    k.family = AF_INET;
-    k.proto = IPPROTO_TCP;
+    struct flow_key k = {.family = AF_INET, .proto = IPPROTO_TCP, .remote_port = 4321, .local_port = 50000};
     memcpy(k.remote, client.bytes, 16);
     memcpy(k.local, sensor.bytes, 16);
-    k.remote_port = 4321;
-    k.local_port = 50000;
     cr_assert_not_null(flow_table_lookup(&tr.table, &k));
-    stop();
 }
 
 Test(capturer_origin, icmp_errors_belong_to_whoever_sent_the_packet_they_quote)
@@ -457,7 +434,6 @@ Test(capturer_origin, icmp_errors_belong_to_whoever_sent_the_packet_they_quote)
     icmp_error_quoting("203.0.113.10", "198.51.100.2", &q, 7);
     cr_assert_eq(tr.table.count, 3, "the datagram's flow, nothing more");
     cr_assert_eq(tr.stats.flows_ignored_local, 3);
-    stop();
 }
 
 Test(capturer_origin, a_cut_flow_continues_whatever_the_direction_of_its_next_packet)
@@ -471,7 +447,6 @@ Test(capturer_origin, a_cut_flow_continues_whatever_the_direction_of_its_next_pa
     tcp4("198.51.100.2", "203.0.113.10", 1234, 50000, TCPF_ACK, 30, 10, 0, 3);
     cr_assert_eq(sink.n, 2, "the continuation is recorded too");
     cr_assert_eq(tr.stats.flows_ignored_local, 0);
-    stop();
 }
 
 Test(capturer_origin, ignored_entries_expire_and_are_bounded_by_max_flows)
@@ -484,7 +459,6 @@ Test(capturer_origin, ignored_entries_expire_and_are_bounded_by_max_flows)
     tracker_expire(&tr, 99 + 60000000u + FLOW_EXPIRY_SLACK_US);
     cr_assert_eq(tr.aside.count, 0);
     cr_assert_eq(tracker_next_expiry(&tr), UINT64_MAX);
-    stop();
 }
 
 Test(capturer_decode, ephemeral_port_range_is_parsed_strictly)

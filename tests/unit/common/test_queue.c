@@ -156,42 +156,36 @@ static void producer_entry(int fd)
 
 TestSuite(queue, .init = setup, .fini = teardown, .timeout = 120);
 
-Test(queue, million_records_between_two_processes)
+/* A producer and a consumer process; with a counter, the one that moves it (consumer: head, producer: tail) is
+ * killed at a third of the records and replaced. Every record arrives once, in order. */
+static void two_processes(_Atomic uint64_t *counter, bool consumer_dies)
 {
     int fd = output_file();
-    pid_t producer = spawn(NULL, fd, producer_entry);
-    pid_t consumer = spawn(NULL, fd, consume);
-    wait_ok(producer);
-    wait_ok(consumer);
+    pid_t pids[2] = {spawn(NULL, fd, producer_entry), spawn(NULL, fd, consume)};
+    if (counter != NULL) {
+        kill_when(counter, RECORDS / 3, pids[consumer_dies]);
+        pids[consumer_dies] = spawn(NULL, fd, consumer_dies ? consume : producer_entry);
+    }
+    wait_ok(pids[0]);
+    wait_ok(pids[1]);
     check_output(fd);
-    cr_assert_eq(atomic_load(&seg.queue->shared->pushed_total), RECORDS);
     close(fd);
+}
+
+Test(queue, million_records_between_two_processes)
+{
+    two_processes(NULL, false);
+    cr_assert_eq(atomic_load(&seg.queue->shared->pushed_total), RECORDS);
 }
 
 Test(queue, consumer_killed_midway_then_replaced)
 {
-    int fd = output_file();
-    pid_t producer = spawn(NULL, fd, producer_entry);
-    pid_t consumer = spawn(NULL, fd, consume);
-    kill_when(&seg.queue->shared->head, RECORDS / 3, consumer);
-    consumer = spawn(NULL, fd, consume);
-    wait_ok(producer);
-    wait_ok(consumer);
-    check_output(fd);
-    close(fd);
+    two_processes(&seg.queue->shared->head, true);
 }
 
 Test(queue, producer_killed_midway_then_replaced)
 {
-    int fd = output_file();
-    pid_t producer = spawn(NULL, fd, producer_entry);
-    pid_t consumer = spawn(NULL, fd, consume);
-    kill_when(&seg.queue->shared->tail, RECORDS / 3, producer);
-    producer = spawn(NULL, fd, producer_entry);
-    wait_ok(producer);
-    wait_ok(consumer);
-    check_output(fd);
-    close(fd);
+    two_processes(&seg.queue->shared->tail, false);
 }
 
 Test(queue, full_queue_is_reported_not_overwritten)

@@ -278,12 +278,7 @@ Test(sandbox, landlock_confines_writes_to_the_given_directories)
     int fd = open(existing, O_CREAT | O_WRONLY, 0600);
     cr_assert_geq(fd, 0);
     close(fd);
-    pid_t pid = fork();
-    if (pid == 0)
-        _exit(writes_are_confined());
-    int status;
-    waitpid(pid, &status, 0);
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int code = in_child(writes_are_confined);
     unlink(existing);
     rmdir(other_dir);
     rmdir(allowed_dir);
@@ -355,26 +350,35 @@ static void make_secret_and_spool(void)
 static void remove_secret_and_spool(void)
 {
     char path[128];
-    snprintf(path, sizeof path, "%s/flow.pcap", spool);
-    unlink(path);
+    const char *left[] = {"%s/flow.pcap", "%s/log/flows.jsonl", "%s/log"};
+    for (size_t i = 0; i < sizeof left / sizeof left[0]; i++) {
+        snprintf(path, sizeof path, left[i], spool);
+        if (unlink(path) != 0)
+            rmdir(path);
+    }
     rmdir(spool);
+    snprintf(path, sizeof path, "%s-other", secret);
+    unlink(path);
     unlink(secret);
+}
+
+/* Runs probe in a child beside a fresh secret and spool, then removes whatever the probes leave there. */
+static void expect_probe_passes(int (*probe)(void))
+{
+    make_secret_and_spool();
+    int code = in_child(probe);
+    remove_secret_and_spool();
+    cr_assert_eq(code, 0, "probe step %d failed", code);
 }
 
 Test(sandbox, capturer_cannot_read_outside_its_spool)
 {
-    make_secret_and_spool();
-    int code = in_child(capturer_reads_only_its_spool);
-    remove_secret_and_spool();
-    cr_assert_eq(code, 0, "probe step %d failed", code);
+    expect_probe_passes(capturer_reads_only_its_spool);
 }
 
 Test(sandbox, responder_worker_cannot_read_any_file)
 {
-    make_secret_and_spool();
-    int code = in_child(responder_reads_nothing);
-    remove_secret_and_spool();
-    cr_assert_eq(code, 0, "probe step %d failed", code);
+    expect_probe_passes(responder_reads_nothing);
 }
 
 /* The shipper's policy for an S3 shipper whose spool is DIR. */
@@ -424,13 +428,7 @@ static int shipper_reads_only_its_paths(void)
 
 Test(sandbox, shipper_reads_its_credentials_and_nothing_else_of_the_user)
 {
-    make_secret_and_spool();
-    int code = in_child(shipper_reads_only_its_paths);
-    char other[96];
-    snprintf(other, sizeof other, "%s-other", secret);
-    unlink(other);
-    remove_secret_and_spool();
-    cr_assert_eq(code, 0, "probe step %d failed", code);
+    expect_probe_passes(shipper_reads_only_its_paths);
 }
 
 /* Without AWS_SHARED_CREDENTIALS_FILE it is ~/.aws/credentials: ~/.aws is readable (a credentials file replaced by
@@ -511,10 +509,12 @@ Test(sandbox, shipper_reads_home_aws_and_not_the_rest_of_home)
 /* --follow reads the archive (the "spool" directory here) and writes its log's directory, nothing else */
 static int analyzer_reads_only_the_archive(void)
 {
-    char log_dir[96], log[128], err[256];
+    char log_dir[96], log[128], archived[128], err[256];
     snprintf(log_dir, sizeof log_dir, "%s/log", spool);
     snprintf(log, sizeof log, "%s/flows.jsonl", log_dir);
-    if (mkdir(log_dir, 0700) != 0)
+    snprintf(archived, sizeof archived, "%s/flow.pcap", spool); /* the archive holds one pcap already */
+    int fd = open(archived, O_CREAT | O_WRONLY, 0600);
+    if (fd < 0 || close(fd) != 0 || mkdir(log_dir, 0700) != 0)
         return 9;
     struct follow_policy policy;
     if (follow_policy(&policy, spool, log, err, sizeof err) != 0 ||
@@ -522,11 +522,9 @@ static int analyzer_reads_only_the_archive(void)
         fprintf(stderr, "%s\n", err);
         return 10;
     }
-    int fd = open(log, O_CREAT | O_WRONLY | O_APPEND, 0640);
+    fd = open(log, O_CREAT | O_WRONLY | O_APPEND, 0640);
     if (fd < 0 || write(fd, "{}\n", 3) != 3 || close(fd) != 0)
         return 11;
-    char archived[128];
-    snprintf(archived, sizeof archived, "%s/flow.pcap", spool);
     if (open(archived, O_CREAT | O_WRONLY, 0600) >= 0 || errno != EACCES)
         return 12; /* the archive is read-only to it */
     return secret_is_unreadable();
@@ -534,17 +532,5 @@ static int analyzer_reads_only_the_archive(void)
 
 Test(sandbox, follow_analyzer_reads_only_the_archive)
 {
-    make_secret_and_spool();
-    char archived[128]; /* the archive holds one pcap already */
-    snprintf(archived, sizeof archived, "%s/flow.pcap", spool);
-    int fd = open(archived, O_CREAT | O_WRONLY, 0600);
-    close(fd);
-    int code = in_child(analyzer_reads_only_the_archive);
-    char path[128];
-    snprintf(path, sizeof path, "%s/log/flows.jsonl", spool);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/log", spool);
-    rmdir(path);
-    remove_secret_and_spool();
-    cr_assert_eq(code, 0, "probe step %d failed", code);
+    expect_probe_passes(analyzer_reads_only_the_archive);
 }

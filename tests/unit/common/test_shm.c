@@ -30,11 +30,17 @@ static void teardown(void)
 
 TestSuite(shm, .init = setup, .fini = teardown);
 
+static char err[512];
+
+static void attach(const char *name, uint32_t slots, struct shm_segment *seg)
+{
+    cr_assert_eq(shm_attach(name, slots, seg, err, sizeof err), 0, "%s", err);
+}
+
 Test(shm, layout_version_mismatch_is_refused)
 {
     struct shm_segment seg;
-    char err[512];
-    cr_assert_eq(shm_attach(name_a, 64, &seg, err, sizeof err), 0, "%s", err);
+    attach(name_a, 64, &seg);
     seg.hdr->layout_version = SHM_LAYOUT_VERSION + 98;
     shm_detach(&seg);
     cr_assert_eq(shm_attach(name_a, 64, &seg, err, sizeof err), -1);
@@ -50,8 +56,7 @@ Test(shm, layout_version_mismatch_is_refused)
 Test(shm, foreign_segment_is_refused)
 {
     struct shm_segment seg;
-    char err[512];
-    cr_assert_eq(shm_attach(name_a, 64, &seg, err, sizeof err), 0, "%s", err);
+    attach(name_a, 64, &seg);
     atomic_store(&seg.hdr->magic, 0x1234);
     shm_detach(&seg);
     cr_assert_eq(shm_attach_existing(name_a, &seg, err, sizeof err), -1);
@@ -61,9 +66,8 @@ Test(shm, foreign_segment_is_refused)
 Test(shm, two_instances_do_not_interfere)
 {
     struct shm_segment a, b;
-    char err[512];
-    cr_assert_eq(shm_attach(name_a, 64, &a, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(shm_attach(name_b, 128, &b, err, sizeof err), 0, "%s", err);
+    attach(name_a, 64, &a);
+    attach(name_b, 128, &b);
     cr_assert_eq(shm_register(&a, PROC_CAPTURER, err, sizeof err), 0, "%s", err);
     cr_assert_eq(shm_register(&b, PROC_CAPTURER, err, sizeof err), 0, "a second instance's slot is its own: %s", err);
     counter_add(&a, CNT_flows_written, 5);
@@ -87,8 +91,7 @@ Test(shm, two_instances_do_not_interfere)
 Test(shm, stale_segment_from_a_dead_run_is_recovered)
 {
     struct shm_segment seg;
-    char err[512];
-    cr_assert_eq(shm_attach(name_a, 64, &seg, err, sizeof err), 0, "%s", err);
+    attach(name_a, 64, &seg);
     /* a "previous run": registers as capturer, queues a flow, counts, and dies without cleaning up */
     pid_t pid = fork();
     if (pid == 0) {
@@ -121,8 +124,7 @@ Test(shm, stale_segment_from_a_dead_run_is_recovered)
 Test(shm, a_live_process_keeps_its_slot)
 {
     struct shm_segment seg;
-    char err[512];
-    cr_assert_eq(shm_attach(name_a, 64, &seg, err, sizeof err), 0, "%s", err);
+    attach(name_a, 64, &seg);
     int ready[2];
     cr_assert_eq(pipe(ready), 0);
     pid_t pid = fork();
@@ -151,9 +153,8 @@ Test(shm, a_live_process_keeps_its_slot)
 Test(shm, keys_differ_between_starts)
 {
     struct shm_segment seg;
-    char err[512];
+    attach(name_a, 64, &seg);
     uint8_t k1[SHM_KEY_BYTES], k2[SHM_KEY_BYTES];
-    cr_assert_eq(shm_attach(name_a, 64, &seg, err, sizeof err), 0, "%s", err);
     cr_assert_eq(shm_new_key(&seg), 0);
     uint64_t g1, g2;
     cr_assert_eq(shm_get_key(&seg, k1, &g1, err, sizeof err), 0, "%s", err);
@@ -188,7 +189,6 @@ Test(shm, a_segment_planted_by_another_user_is_refused_with_whose_it_is)
 {
     plant_as_nobody(name_a);
     struct shm_segment seg;
-    char err[512];
     cr_assert_eq(shm_attach(name_a, 64, &seg, err, sizeof err), -1, "a foreign segment was attached");
     cr_assert(strstr(err, "belongs to uid 65534") != NULL, "%s", err);
     char how[128];
@@ -200,8 +200,7 @@ Test(shm, a_segment_planted_by_another_user_is_refused_with_whose_it_is)
 Test(shm, a_segment_opened_to_others_is_refused)
 {
     struct shm_segment seg;
-    char err[512];
-    cr_assert_eq(shm_attach(name_a, 64, &seg, err, sizeof err), 0, "%s", err);
+    attach(name_a, 64, &seg);
     shm_detach(&seg);
     int fd = shm_open(name_a, O_RDWR, 0);
     cr_assert_geq(fd, 0);
@@ -216,8 +215,7 @@ Test(shm, a_segment_opened_to_others_is_refused)
 static void forge_geometry(const char *name, uint32_t slots)
 {
     struct shm_segment seg;
-    char err[512];
-    cr_assert_eq(shm_attach(name, 64, &seg, err, sizeof err), 0, "%s", err);
+    attach(name, 64, &seg);
     size_t header = seg.hdr->header_size;
     seg.queue->shared->slots = slots;
     size_t total = header + sizeof(struct queue_shared) + (size_t)slots * sizeof(struct queue_record);
@@ -236,7 +234,6 @@ Test(shm, a_queue_of_zero_or_odd_slots_is_refused_at_attach)
         shm_remove(name_a);
         forge_geometry(name_a, bad[i]);
         struct shm_segment seg;
-        char err[512];
         cr_assert_eq(shm_attach(name_a, 64, &seg, err, sizeof err), -1, "slots %u attached", bad[i]);
         cr_assert(strstr(err, "inconsistent size or queue geometry") != NULL, "%s", err);
     }
@@ -245,9 +242,8 @@ Test(shm, a_queue_of_zero_or_odd_slots_is_refused_at_attach)
 Test(shm, geometry_rewritten_after_attach_is_never_used)
 {
     struct shm_segment producer, consumer;
-    char err[512];
-    cr_assert_eq(shm_attach(name_a, 64, &producer, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(shm_attach(name_a, 64, &consumer, err, sizeof err), 0, "%s", err);
+    attach(name_a, 64, &producer);
+    attach(name_a, 64, &consumer);
     struct queue_shared *shared = producer.queue->shared;
     /* a huge ring and indices far beyond the mapping: a write at a chosen offset, if the segment's values were used */
     shared->slots = 1u << 31;
@@ -272,8 +268,7 @@ Test(shm, geometry_rewritten_after_attach_is_never_used)
 Test(shm, a_key_generation_left_odd_is_a_clean_error, .timeout = 10)
 {
     struct shm_segment seg;
-    char err[512];
-    cr_assert_eq(shm_attach(name_a, 64, &seg, err, sizeof err), 0, "%s", err);
+    attach(name_a, 64, &seg);
     cr_assert_eq(shm_new_key(&seg), 0);
     uint8_t key[SHM_KEY_BYTES], before[SHM_KEY_BYTES];
     uint64_t gen;
@@ -294,8 +289,7 @@ Test(shm, a_key_generation_left_odd_is_a_clean_error, .timeout = 10)
 Test(shm, a_made_up_pid_does_not_hold_a_slot_for_ever)
 {
     struct shm_segment seg;
-    char err[512];
-    cr_assert_eq(shm_attach(name_a, 64, &seg, err, sizeof err), 0, "%s", err);
+    attach(name_a, 64, &seg);
     struct shm_process_slot *slot = &seg.hdr->procs[PROC_CAPTURER];
     /* pid 1 always exists; its heartbeat never moved */
     atomic_store(&slot->pid, 1);
