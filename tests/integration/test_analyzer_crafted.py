@@ -1,8 +1,6 @@
 """lurker-analyzer on crafted pcaps (scapy): reassembly cases, link types, pcap variants, broken files, inputs.
 
 Every TCP flow is also checked against tshark's follow and the original algorithm (analyzer_check.differential)."""
-import base64
-import json
 import os
 import shutil
 import subprocess

@@ -3,10 +3,8 @@ curl (IPv4 and IPv6), OpenSSH's client, openssl s_client with SNI and ALPN, nc, 
 on the sensor side. Every flow is compared with tshark's follow and the Python/dpkt reference; the recognised fields
 with what the clients sent (and the JA3 with tshark's)."""
 import os
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 

@@ -16,7 +16,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))

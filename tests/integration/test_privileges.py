@@ -4,7 +4,6 @@ Each process that handles attacker bytes runs as nobody with no capabilities, no
 root parent is the one exception by design: it holds no socket and only removes the firewall rules at exit."""
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import unittest

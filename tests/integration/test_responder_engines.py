@@ -17,7 +17,6 @@ import re
 import signal
 import struct
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))

@@ -10,7 +10,7 @@ import struct
 import sys
 
 from scapy.all import IP, IPv6, TCP, UDP, ICMP, Ether, Raw, DNS, DNSQR, wrpcap, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
-from scapy.layers.l2 import CookedLinux, Loopback
+from scapy.layers.l2 import CookedLinux
 
 CLIENT4, SERVER4 = "198.51.100.2", "203.0.113.10"
 CLIENT6, SERVER6 = "2001:db8:a::2", "2001:db8:5::10"
