@@ -93,6 +93,7 @@ static enum decode_result ipv4(struct cursor *c, struct decoded_packet *p, size_
     if (h == NULL || h[0] >> 4 != 4)
         return DECODE_NOT_IP;
     size_t ihl = (size_t)(h[0] & 0x0f) * 4, total = be16(h + 2), len = cursor_left(c);
+    p->ip_len_unset = total == 0;
     if (total == 0)
         total = len; /* TSO/GSO and BIG TCP captures carry 0 */
     if (ihl < 20 || ihl > len || total < ihl)
@@ -122,6 +123,7 @@ static enum decode_result ipv6(struct cursor *c, struct decoded_packet *p, size_
     if (h == NULL || h[0] >> 4 != 6)
         return DECODE_NOT_IP;
     size_t plen = be16(h + 4);
+    p->ip_len_unset = plen == 0;
     if (plen == 0)
         plen = cursor_left(c); /* a jumbogram, or a TSO/GSO and BIG TCP capture */
     ip_addr_from_v6(&p->src, h + 8);

@@ -4,7 +4,8 @@
  * generated packets are captured with partial checksums). Rules settled once for every process:
  * - link types: Ethernet (up to two 802.1Q/802.1ad tags), LINUX_SLL, LINUX_SLL2, NULL/LOOP, RAW (each of its DLT and
  *   LINKTYPE values), IPV4, IPV6; the ethertype must agree with the IP version;
- * - an IPv4 total length or IPv6 payload length of 0 means "as captured" (Linux's TSO/GSO and BIG TCP captures);
+ * - an IPv4 total length or IPv6 payload length of 0 means "as captured" (Linux's TSO/GSO and BIG TCP captures),
+ *   with ip_len_unset set: the responder does not answer such a SYN, as a kernel drops it off the wire;
  * - IPv6 extension headers are walked by every process, so the responder answers a SYN behind Hop-by-Hop options;
  * - a fragment's transport header is decoded only in the first fragment (offset 0); `fragment` tells the rest. */
 #ifndef LURKER_DECODE_H
@@ -54,6 +55,7 @@ struct decoded_packet {
     uint32_t seq, ack;
     struct tcp_options tcp_opts;
     uint32_t ip_len;             /* the datagram's length as its header says (or as captured, if that says 0) */
+    bool ip_len_unset;           /* the header said 0: a TSO/GSO or BIG TCP capture, never a packet off the wire */
     uint32_t l4off, l4len;       /* the transport header's offset in the frame; bytes from there to the datagram's
                                   * end (or the capture's, if cut); 0, 0 for DECODE_NOT_IP */
     const uint8_t *payload;      /* after the TCP/UDP header or the 4-byte ICMP header; points into the frame */

@@ -115,7 +115,9 @@ void responder_handle(struct responder *r, const uint8_t *frame, size_t caplen, 
                       uint64_t now_ns, uint32_t coarse)
 {
     struct decoded_packet s;
-    if (decode_packet(linktype, frame, caplen, &s) != DECODE_OK || s.proto != IPPROTO_TCP) {
+    /* a length of 0 is how Linux captures its own TSO/BIG TCP segments; a kernel drops it off the wire, and so do we
+     * (answering it would tell a scanner this is not a kernel) */
+    if (decode_packet(linktype, frame, caplen, &s) != DECODE_OK || s.proto != IPPROTO_TCP || s.ip_len_unset) {
         r->counts.malformed++;
         return;
     }

@@ -715,7 +715,7 @@ static __always_inline int handle_v6(struct __sk_buff *skb, struct synack_settin
         return LEAVE;
     if (ip->version != 6 || !monitored_v6((const __u8 *)&ip->daddr))
         return LEAVE;
-    if (ip->nexthdr != IPPROTO_TCP) /* extension headers: the raw engine does not follow them either */
+    if (ip->nexthdr != IPPROTO_TCP) /* extension headers: left to the raw engine, which walks them */
         return LEAVE;
     __u32 plen = bpf_ntohs(ip->payload_len);
     if (plen > skb->len - ETH_HLEN - 40) {

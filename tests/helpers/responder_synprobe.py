@@ -53,14 +53,16 @@ def checksum_ok(ans):
 
 
 def probe(dst, port, optset, sport):
-    optset, hbh = optset.split("+")[0], optset.endswith("+hbh")
+    optset, hbh, len0 = optset.split("+")[0], optset.endswith("+hbh"), optset.endswith("+len0")
     ip = IPv6(dst=dst) if ":" in dst else IP(dst=dst)
+    if len0:  # an IP header whose length field says 0 (IPv4 total length, IPv6 payload length)
+        ip = IPv6(dst=dst, plen=0) if ":" in dst else IP(dst=dst, len=0)
     if hbh:
         ip = ip / IPv6ExtHdrHopByHop()
     window = 1024 if optset == "nmap" else 64240
     syn = ip / TCP(sport=sport, dport=port, flags="S", seq=random.getrandbits(32), window=window,
                    options=OPTSETS[optset])
-    ans = sr1(syn, timeout=2) if not hbh else sniffed_answer(syn, sport, port)
+    ans = sr1(syn, timeout=2) if not (hbh or len0) else sniffed_answer(syn, sport, port)
     if ans is None or TCP not in ans:
         print(json.dumps({"answered": False}), flush=True)
         return

@@ -177,6 +177,17 @@ class HandshakeTest(unittest.TestCase):
             self.assertEqual(shape(behind), shape(plain))
             self.assertGreaterEqual(r.counters()["synack_sent"], 2)
 
+    def test_syn_with_ip_length_zero_is_not_answered_v4_and_v6(self):
+        # a kernel drops a datagram whose IP length field says 0 (only its own TSO/BIG TCP captures look like that):
+        # an answer would set lurker apart from a real host
+        t = self.topo
+        with Responder(t, engine=self.engine, addresses=(SENSOR_V4, SENSOR_V6)) as r:
+            for dst in (SENSOR_V4, SENSOR_V6):
+                plain, zero = probes(t, dst, 4445, ["linux", "linux+len0"])
+                self.assertTrue(plain["answered"], "%s: %s" % (dst, plain))
+                self.assertFalse(zero["answered"], "%s: a SYN with IP length 0 was answered: %s" % (dst, zero))
+            self.assertGreaterEqual(r.counters()["syn_malformed"], 2)
+
 
 class HandshakeTestTc(HandshakeTest):
     """The same with engine: tc (the BPF program answers the SYNs)."""

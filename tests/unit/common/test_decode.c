@@ -75,7 +75,8 @@ Test(common_decode, linux_sll2)
 }
 
 /* Settled: an IPv4 total length of 0 (TSO/GSO or BIG TCP, as Linux captures its own large segments) means "as
- * captured", for every process; the capturer and the responder used to drop such a packet as malformed. */
+ * captured", for the capturer and the analyzer; ip_len_unset tells the responder, which refuses such a SYN as a
+ * kernel drops it off the wire (test_responder_handshake). */
 Test(common_decode, ipv4_total_length_zero_is_the_captured_length)
 {
     static uint8_t frame[14 + 20 + 20 + 1000];
@@ -84,6 +85,7 @@ Test(common_decode, ipv4_total_length_zero_is_the_captured_length)
     struct decoded_packet p;
     cr_assert_eq(decode_packet(DLT_EN10MB, frame, sizeof frame, &p), DECODE_OK);
     cr_assert_eq(p.ip_len, 20 + 20 + 1000);
+    cr_assert(p.ip_len_unset);
     cr_assert_eq(p.seq, 5000);
     cr_assert_eq(p.ack, 7);
     cr_assert_eq(p.tcp_flags, TCPF_PSH | TCPF_ACK);
@@ -102,6 +104,7 @@ Test(common_decode, ipv6_syn_behind_hop_by_hop)
 {
     struct decoded_packet p;
     cr_assert_eq(decode_packet(DLT_EN10MB, V6_HBH_SYN, sizeof V6_HBH_SYN, &p), DECODE_OK);
+    cr_assert(!p.ip_len_unset);
     const uint8_t src[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0x0a, [15] = 2};
     const uint8_t dst[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 5, [15] = 0x10};
     cr_assert_eq(p.src.family, AF_INET6);
