@@ -4,6 +4,7 @@
 #define LURKER_TESTS_CAPTURER_SPOOL_FIXTURE_H
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,41 @@ static inline void spool_fixture_teardown(struct spool_fixture *fx)
     snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
     cr_assert_eq(system(cmd), 0);
     free(fx->queue_memory);
+}
+
+/* Files in the spool (or its subdirectory sub, "" for none) whose names end in suffix; hidden ones not counted. */
+static inline int fx_count(const struct spool_fixture *fx, const char *sub, const char *suffix)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", fx->dir, sub);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name), m = strlen(suffix);
+        if (e->d_name[0] != '.' && l > m && strcmp(e->d_name + l - m, suffix) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Lines tcpdump (a real reader, not our code) prints for the spool's file name, the first one in first_line if not
+ * NULL; -1 if it cannot read it. */
+static inline int fx_tcpdump(const struct spool_fixture *fx, const char *name, char *first_line, size_t len)
+{
+    char cmd[512], line[512];
+    snprintf(cmd, sizeof cmd, "tcpdump -n -r '%s/%s' 2>/dev/null", fx->dir, name);
+    FILE *p = popen(cmd, "r");
+    int n = 0;
+    while (fgets(line, sizeof line, p)) {
+        if (n == 0 && first_line)
+            snprintf(first_line, len, "%s", line);
+        n++;
+    }
+    return pclose(p) == 0 ? n : -1;
 }
 
 #endif

@@ -216,35 +216,6 @@ static void remove_pcap(const char *name) /* the shipper stored it */
     cr_assert_eq(unlink(path), 0);
 }
 
-static int files_in(const char *sub, const char *suffix)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/%s", fx.dir, sub);
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name), m = strlen(suffix);
-        if (e->d_name[0] != '.' && l > m && strcmp(e->d_name + l - m, suffix) == 0)
-            n++;
-    }
-    closedir(d);
-    return n;
-}
-
-static int tcpdump_packets(const char *name)
-{
-    char cmd[512], line[512];
-    snprintf(cmd, sizeof cmd, "tcpdump -n -r '%s/%s' 2>/dev/null", fx.dir, name);
-    FILE *p = popen(cmd, "r");
-    int n = 0;
-    while (fgets(line, sizeof line, p))
-        n++;
-    return pclose(p) == 0 ? n : -1;
-}
-
 #define A_NAME "1700000000000001_tcp_198.51.100.2_40000_203.0.113.10_80.pcap"
 #define B_NAME "1700000000000010_udp_198.51.100.2_5353_203.0.113.10_53.pcap"
 #define C1_NAME "1700000000000020_udp_198.51.100.3_7000_203.0.113.10_7.pcap"
@@ -284,7 +255,7 @@ Test(capturer_journal, killed_run_open_flows_are_recovered_under_their_names)
     cr_assert(exists(C1_NAME));
     cr_assert_eq(a.journal.stats.dropped, 0);
     kill9(&a);
-    cr_assert_eq(files_in(".journal", ".jrnl"), 1);
+    cr_assert_eq(fx_count(&fx, ".journal", ".jrnl"), 1);
     remove_pcap(C1_NAME);
     struct queue_record old;
     while (queue_peek(q, &old) == QUEUE_OK)
@@ -302,8 +273,8 @@ Test(capturer_journal, killed_run_open_flows_are_recovered_under_their_names)
     cr_assert(exists(B_NAME));
     cr_assert(exists(C2_NAME));
     cr_assert_not(exists(C1_NAME), "a flow with a FLOW_DONE is not written again");
-    cr_assert_eq(tcpdump_packets(A_NAME), 3);
-    cr_assert_eq(tcpdump_packets(C2_NAME), 2);
+    cr_assert_eq(fx_tcpdump(&fx, A_NAME, NULL, 0), 3);
+    cr_assert_eq(fx_tcpdump(&fx, C2_NAME, NULL, 0), 2);
     /* the shipper is told */
     int seen = 0;
     struct queue_record rec;
@@ -316,9 +287,9 @@ Test(capturer_journal, killed_run_open_flows_are_recovered_under_their_names)
     }
     cr_assert_eq(seen, 3);
     /* the dead run's segment is gone; this run has its own */
-    cr_assert_eq(files_in(".journal", ".jrnl"), 1);
+    cr_assert_eq(fx_count(&fx, ".journal", ".jrnl"), 1);
     clean_stop(&b);
-    cr_assert_eq(files_in(".journal", ".jrnl"), 0, "a clean stop leaves no journal");
+    cr_assert_eq(fx_count(&fx, ".journal", ".jrnl"), 0, "a clean stop leaves no journal");
 }
 
 static void copy_file(const char *from, const char *to)
@@ -363,7 +334,7 @@ Test(capturer_journal, recovering_twice_writes_nothing_new_and_cut_tails_are_sur
     start(&c, 64 << 20, 0, &st);
     cr_assert_eq(st.flows_recovered, 0);
     cr_assert_eq(st.flows_present, 3, "same name, same bytes: left as it is");
-    cr_assert_eq(files_in("", ".pcap"), 4); /* A, B, C1, C2: no NAME-1.pcap */
+    cr_assert_eq(fx_count(&fx, "", ".pcap"), 4); /* A, B, C1, C2: no NAME-1.pcap */
     kill9(&c);
 
     /* the tail cut inside the last record (C1's FLOW_DONE), then garbage: as if the dead process renamed C1's pcap
@@ -385,9 +356,9 @@ Test(capturer_journal, recovering_twice_writes_nothing_new_and_cut_tails_are_sur
     cr_assert_eq(st.flows_recovered, 2);
     cr_assert_eq(st.flows_present, 2);
     cr_assert(exists(A_NAME));
-    cr_assert_eq(tcpdump_packets(C2_NAME), 2);
-    cr_assert_eq(tcpdump_packets(C1_NAME), 4);
-    cr_assert_eq(files_in("", ".pcap"), 4);
+    cr_assert_eq(fx_tcpdump(&fx, C2_NAME, NULL, 0), 2);
+    cr_assert_eq(fx_tcpdump(&fx, C1_NAME, NULL, 0), 4);
+    cr_assert_eq(fx_count(&fx, "", ".pcap"), 4);
     clean_stop(&d);
 }
 
@@ -411,14 +382,14 @@ Test(capturer_journal, segments_are_deleted_only_when_no_open_flow_needs_them)
             journal_tick(&a.journal, now += JOURNAL_FLUSH_US);
         }
     }
-    int segments = files_in(".journal", ".jrnl");
+    int segments = fx_count(&fx, ".journal", ".jrnl");
     cr_assert_gt(segments, 2, "rotated at the segment size: %d", segments);
     cr_assert_eq(a.journal.stats.segments_deleted, 0, "the open flow anchors the first segment and all after it");
     /* the long-lived flow ends: everything but the current segment goes */
     tracker_finish_all(&a.tr);
     spool_flush(&a.spool);
     journal_tick(&a.journal, now += JOURNAL_FLUSH_US);
-    cr_assert_eq(files_in(".journal", ".jrnl"), 1);
+    cr_assert_eq(fx_count(&fx, ".journal", ".jrnl"), 1);
     cr_assert_eq(a.journal.stats.segments_deleted, (uint64_t)segments - 1);
     uint64_t on_disk = 0;
     for (size_t i = 0; i < a.journal.nsegs; i++)
@@ -584,7 +555,7 @@ Test(capturer_journal, a_recovered_open_flow_and_its_continuation_are_one_pcap)
     tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_UDP, 5353, 53, 0, 0, 0, 30);
     feed(&a, &f, 1699999900000000ull); /* idle 100 s at the restart: over flow_timeout (60 s) */
     flow_a(&a);
-    cr_assert_eq(files_in("", ".pcap"), 0);
+    cr_assert_eq(fx_count(&fx, "", ".pcap"), 0);
     kill9(&a);
     char seg_a[512], saved[300];
     only_segment(seg_a, sizeof seg_a);
@@ -602,7 +573,7 @@ Test(capturer_journal, a_recovered_open_flow_and_its_continuation_are_one_pcap)
     cr_assert_not(exists(A_NAME), "the open flow is open again, not written");
     cr_assert_eq(b.tr.table.count, 1);
     cr_assert_eq(b.tr.stats.flows_started, 0, "the dead run counted it");
-    cr_assert_eq(files_in(".journal", ".jrnl"), 1, "the dead run's segment is gone: this run journaled the flow");
+    cr_assert_eq(fx_count(&fx, ".journal", ".jrnl"), 1, "the dead run's segment is gone: this run journaled the flow");
     /* the continuation after the restart: more data, then the FIN */
     tf_ipv4(&f, "198.51.100.2", "203.0.113.10", IPPROTO_TCP, 40000, 80, TCPF_ACK, 1079, 5001, 20);
     feed(&b, &f, restart + 1);
@@ -613,7 +584,7 @@ Test(capturer_journal, a_recovered_open_flow_and_its_continuation_are_one_pcap)
     kill9(&b);
     /* killed again, and as if b had died between journaling the flow and deleting a's segment: both runs hold it */
     copy_file(saved, seg_a);
-    cr_assert_eq(files_in(".journal", ".jrnl"), 2);
+    cr_assert_eq(fx_count(&fx, ".journal", ".jrnl"), 2);
 
     struct run c;
     start(&c, 64 << 20, restart + 3000000, &st);
@@ -626,8 +597,9 @@ Test(capturer_journal, a_recovered_open_flow_and_its_continuation_are_one_pcap)
     tracker_expire(&c.tr, restart + 3000000 + 60000000);
     spool_flush(&c.spool);
     cr_assert(exists(A_NAME), "finished by its idle timeout");
-    cr_assert_eq(tcpdump_packets(A_NAME), 5, "the SYN, SYN+ACK and data before the kills, the data and FIN after");
-    cr_assert_eq(files_in("", ".pcap"), 2, "the old flow and A: nothing split, nothing twice");
+    cr_assert_eq(fx_tcpdump(&fx, A_NAME, NULL, 0), 5,
+                 "the SYN, SYN+ACK and data before the kills, the data and FIN after");
+    cr_assert_eq(fx_count(&fx, "", ".pcap"), 2, "the old flow and A: nothing split, nothing twice");
     struct queue_record rec;
     int seen = 0;
     while (queue_peek(q, &rec) == QUEUE_OK) {
@@ -641,5 +613,5 @@ Test(capturer_journal, a_recovered_open_flow_and_its_continuation_are_one_pcap)
     }
     cr_assert_eq(seen, 1);
     clean_stop(&c);
-    cr_assert_eq(files_in(".journal", ".jrnl"), 0, "every flow written: the journal empties");
+    cr_assert_eq(fx_count(&fx, ".journal", ".jrnl"), 0, "every flow written: the journal empties");
 }

@@ -65,36 +65,6 @@ static void feed(const struct test_frame *f, uint64_t ts)
     tracker_packet(&tr, ts, f->bytes, f->len, f->len, ts);
 }
 
-static int count_files(const char *suffix)
-{
-    DIR *d = opendir(fx.dir);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name), m = strlen(suffix);
-        if (l > m && strcmp(e->d_name + l - m, suffix) == 0)
-            n++;
-    }
-    closedir(d);
-    return n;
-}
-
-/* Lines tcpdump prints for FILE, or -1 if it cannot read it. */
-static int tcpdump_lines(const char *name, char *first_line, size_t len)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "tcpdump -n -r '%s/%s' 2>/dev/null", fx.dir, name);
-    FILE *p = popen(cmd, "r");
-    char line[512];
-    int n = 0;
-    while (fgets(line, sizeof line, p)) {
-        if (n == 0 && first_line)
-            snprintf(first_line, len, "%s", line);
-        n++;
-    }
-    return pclose(p) == 0 ? n : -1;
-}
-
 TestSuite(capturer_spool, .init = setup, .fini = teardown);
 
 Test(capturer_spool, tcp_flow_is_a_pcap_tcpdump_reads)
@@ -112,9 +82,9 @@ Test(capturer_spool, tcp_flow_is_a_pcap_tcpdump_reads)
 
     const char *name = "1700000000000001_tcp_198.51.100.2_40000_203.0.113.10_80.pcap";
     char first[512];
-    cr_assert_eq(tcpdump_lines(name, first, sizeof first), 3);
+    cr_assert_eq(fx_tcpdump(&fx, name, first, sizeof first), 3);
     cr_assert(strstr(first, "198.51.100.2.40000 > 203.0.113.10.80: Flags [S]") != NULL, "%s", first);
-    cr_assert_eq(count_files(".tmp"), 0);
+    cr_assert_eq(fx_count(&fx, "", ".tmp"), 0);
     cr_assert_eq(spool.stats.written, 1);
 
     struct queue_record rec;
@@ -151,7 +121,7 @@ Test(capturer_spool, ipv6_name_has_no_colon_and_udp_reads_back)
     tracker_finish_all(&tr);
     spool_flush(&spool);
     const char *name = "1700000000000005_udp_2001-db8-a--2_5353_2001-db8-5--10_53.pcap";
-    cr_assert_eq(tcpdump_lines(name, NULL, 0), 1);
+    cr_assert_eq(fx_tcpdump(&fx, name, NULL, 0), 1);
     stop();
 }
 
@@ -169,7 +139,7 @@ Test(capturer_spool, quota_drops_are_counted_not_written)
     uint64_t fit = (1u << 20) / per_file;
     cr_assert_eq(spool.stats.written, fit);
     cr_assert_eq(spool.stats.dropped_quota, 1000 - fit);
-    cr_assert_eq(count_files(".pcap"), (int)fit);
+    cr_assert_eq(fx_count(&fx, "", ".pcap"), (int)fit);
     cr_assert_leq(spool.bytes, 1u << 20);
     /* the shipper deleted everything: a rescan learns it */
     char cmd[128];
@@ -190,7 +160,7 @@ Test(capturer_spool, same_tuple_same_microsecond_gets_a_second_name)
     feed(&f, 1700000000000009ull);
     spool_flush(&spool);
     cr_assert_eq(spool.stats.written, 2);
-    cr_assert_eq(count_files(".pcap"), 2);
+    cr_assert_eq(fx_count(&fx, "", ".pcap"), 2);
     /* the second is announced under its "-1" name, with the duplicate in its key: its object key differs too */
     struct queue_record first, second;
     cr_assert_eq(queue_peek(q, &first), QUEUE_OK);
@@ -212,7 +182,7 @@ Test(capturer_spool, stale_tmp_files_are_removed_at_open)
     fputs("half", fp);
     fclose(fp);
     start(1 << 30);
-    cr_assert_eq(count_files(".tmp"), 0);
+    cr_assert_eq(fx_count(&fx, "", ".tmp"), 0);
     cr_assert_eq(spool.stats.stale_tmp_removed, 1);
     stop();
 }
@@ -260,8 +230,8 @@ Test(capturer_spool, flows_without_client_data_share_one_batch_that_tcpdump_read
     feed(&f, 1700000000009001ull);
     tracker_finish_all(&tr);
     spool_flush(&spool);
-    cr_assert_eq(count_files(".pcap"), 1, "the data flow alone is published; the batch is still open");
-    cr_assert_eq(count_files(".pcap.tmp"), 1);
+    cr_assert_eq(fx_count(&fx, "", ".pcap"), 1, "the data flow alone is published; the batch is still open");
+    cr_assert_eq(fx_count(&fx, "", ".pcap.tmp"), 1);
     cr_assert_eq(spool.batch.nmembers, 300);
     cr_assert_eq(done_in_batch, 0, "members are done only once their batch is published");
     spool_batch_close(&spool);
@@ -269,9 +239,9 @@ Test(capturer_spool, flows_without_client_data_share_one_batch_that_tcpdump_read
     char batch[256];
     find_file("_batch_", batch, sizeof batch);
     cr_assert_neq(batch[0], '\0');
-    cr_assert_eq(count_files(".tmp"), 0);
-    cr_assert_eq(tcpdump_lines(batch, NULL, 0), 900, "tcpdump reads every packet of every member");
-    cr_assert_eq(tcpdump_lines("1700000000009000_tcp_198.51.100.3_41000_203.0.113.10_80.pcap", NULL, 0), 2);
+    cr_assert_eq(fx_count(&fx, "", ".tmp"), 0);
+    cr_assert_eq(fx_tcpdump(&fx, batch, NULL, 0), 900, "tcpdump reads every packet of every member");
+    cr_assert_eq(fx_tcpdump(&fx, "1700000000009000_tcp_198.51.100.3_41000_203.0.113.10_80.pcap", NULL, 0), 2);
     cr_assert_eq(spool.stats.written, 301);
     cr_assert_eq(spool.batch.stats.batches_written, 1);
     cr_assert_eq(spool.batch.stats.flows_batched, 300);
@@ -307,11 +277,11 @@ Test(capturer_spool, a_batch_at_its_flow_cap_is_published_and_a_new_one_opened)
     }
     tracker_finish_all(&tr);
     spool_flush(&spool);
-    cr_assert_eq(count_files(".pcap"), 2);
+    cr_assert_eq(fx_count(&fx, "", ".pcap"), 2);
     cr_assert_eq(spool.batch.nmembers, 50);
     stop(); /* closing the spool publishes the open batch */
-    cr_assert_eq(count_files(".pcap"), 3);
-    cr_assert_eq(count_files(".tmp"), 0);
+    cr_assert_eq(fx_count(&fx, "", ".pcap"), 3);
+    cr_assert_eq(fx_count(&fx, "", ".tmp"), 0);
     cr_assert_eq(spool.stats.written, 250);
 }
 
@@ -336,11 +306,11 @@ Test(capturer_spool, a_full_spool_counts_the_flow_and_publishes_the_open_batch)
     cr_assert_gt(spool.stats.dropped_quota, 0);
     cr_assert_eq(spool.stats.written + spool.stats.dropped_quota, 20000);
     cr_assert_eq(spool.batch.stats.batches_written, 1);
-    cr_assert_eq(count_files(".pcap.tmp"), 0, "the batch was published when the spool filled");
-    cr_assert_eq(count_files(".pcap"), 1);
+    cr_assert_eq(fx_count(&fx, "", ".pcap.tmp"), 0, "the batch was published when the spool filled");
+    cr_assert_eq(fx_count(&fx, "", ".pcap"), 1);
     cr_assert_leq(spool.bytes, spool_batch_quota(&spool), "batch members stop at their share of the quota");
     stop();
-    cr_assert_eq(count_files(".pcap"), 1, "no empty batch is published at stop");
+    cr_assert_eq(fx_count(&fx, "", ".pcap"), 1, "no empty batch is published at stop");
 }
 
 /* A flood fills the batches' share of the spool; a flow with client data still finds room in the rest. */
@@ -358,7 +328,7 @@ Test(capturer_spool, a_flood_of_empty_flows_leaves_room_for_flows_with_data)
     tracker_finish_all(&tr);
     spool_flush(&spool);
     cr_assert_eq(spool.stats.dropped_quota, dropped, "no flow with data was refused");
-    cr_assert_eq(count_files("_80.pcap"), 20);
+    cr_assert_eq(fx_count(&fx, "", "_80.pcap"), 20);
     cr_assert_leq(spool.bytes, 1u << 20);
     stop();
 }
