@@ -68,40 +68,25 @@ class Crafted(unittest.TestCase):
         self.assertFalse(r["truncated"])
         self.assertEqual(r["s3path"], self.pcap("http_simple"))
 
-    def test_retransmission_counted_once(self):
-        r = self.one("retransmission")
-        self.assertEqual(ac.payload(r), HTTP)
-        self.assertEqual(r["retransmissions"], 1)
-
-    def test_reordered_segments_are_placed(self):
+    def test_reassembly_cases(self):
+        """Each crafted pcap: its payload as reassembled, and the counters that say what reassembly met (the
+        retransmission counted once, overlaps first-seen-wins, a gap marked not zero-filled, wrap-around, no
+        handshake)."""
+        cases = [("retransmission", HTTP, {"retransmissions": 1}),
+                 ("overlap_same", HTTP, {"overlaps": 1, "overlap_conflicts": 0}),
+                 ("overlap_conflict", HTTP[:40] + b"Z" * 20 + HTTP[60:], {"overlap_conflicts": 1}),
+                 ("gap", HTTP[:40] + HTTP[80:], {"gaps": 1, "gap_ranges": [{"offset": 40, "length": 40}]}),
+                 ("wraparound", HTTP, {"gaps": 0}),
+                 ("midstream", HTTP, {"handshake": False})]
+        for name, payload, fields in cases:
+            with self.subTest(name):
+                r = self.one(name)
+                self.assertEqual(ac.payload(r), payload)
+                self.assertNotIn(b"\x00", ac.payload(r), "a gap is marked, not zero-filled")
+                self.assertEqual({k: r[k] for k in fields}, fields)
         r = self.one("reordered")
         self.assertEqual(ac.payload(r), HTTP)
         self.assertGreaterEqual(r["out_of_order"], 1)
-
-    def test_overlaps_first_seen_wins(self):
-        same = self.one("overlap_same")
-        self.assertEqual(ac.payload(same), HTTP)
-        self.assertEqual((same["overlaps"], same["overlap_conflicts"]), (1, 0))
-        conflict = self.one("overlap_conflict")
-        self.assertEqual(ac.payload(conflict), HTTP[:40] + b"Z" * 20 + HTTP[60:])
-        self.assertEqual(conflict["overlap_conflicts"], 1)
-
-    def test_gap_is_marked_not_zero_filled(self):
-        r = self.one("gap")
-        self.assertEqual(ac.payload(r), HTTP[:40] + HTTP[80:])
-        self.assertEqual(r["gaps"], 1)
-        self.assertEqual(r["gap_ranges"], [{"offset": 40, "length": 40}])
-        self.assertNotIn(b"\x00", ac.payload(r))
-
-    def test_wraparound(self):
-        r = self.one("wraparound")
-        self.assertEqual(ac.payload(r), HTTP)
-        self.assertEqual(r["gaps"], 0)
-
-    def test_midstream_without_handshake(self):
-        r = self.one("midstream")
-        self.assertEqual(ac.payload(r), HTTP)
-        self.assertFalse(r["handshake"])
 
     def test_local_prefix_orients_from_the_outsider_and_says_who_started(self):
         """--local: src_* is always the remote peer; a pcap that starts with the sensor's packet says so."""
