@@ -34,6 +34,11 @@ class CtlTest(unittest.TestCase):
         self.assertEqual(p.stdout.readline().strip(), b"ready")
         return p
 
+    def assert_reset_removes_the_segment(self):
+        r = ctl(self.shm, "reset")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists("/dev/shm" + self.shm))
+
     def test_no_segment_exits_3(self):
         r = ctl(self.shm, "status")
         self.assertEqual(r.returncode, 3)
@@ -93,9 +98,7 @@ class CtlTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("shipper (pid %d) is still running" % p.pid, r.stderr)
         self.procs.stop(p, sig=9)
-        r = ctl(self.shm, "reset")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertFalse(os.path.exists("/dev/shm" + self.shm))
+        self.assert_reset_removes_the_segment()
 
     def test_a_segment_planted_by_another_user_is_refused_and_reset_removes_it(self):
         # /dev/shm is world-writable: nobody creates the name first, a complete lurker segment
@@ -108,9 +111,7 @@ class CtlTest(unittest.TestCase):
         self.assertIn("belongs to uid 65534 (nobody)", r.stderr)
         self.assertIn("rm /dev/shm" + self.shm, r.stderr)
         self.procs.stop(p)
-        r = ctl(self.shm, "reset")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertFalse(os.path.exists("/dev/shm" + self.shm))
+        self.assert_reset_removes_the_segment()
 
     def test_a_made_up_pid_does_not_block_reset_for_ever(self):
         p = self.fixture("shipper")
@@ -122,9 +123,7 @@ class CtlTest(unittest.TestCase):
             f.write(struct.pack("<iIQQ", 1, 0, time.time_ns(), 0))
         r = ctl(self.shm, "status")
         self.assertEqual(r.returncode, 1)
-        r = ctl(self.shm, "reset")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertFalse(os.path.exists("/dev/shm" + self.shm))
+        self.assert_reset_removes_the_segment()
 
 
 if __name__ == "__main__":
