@@ -86,6 +86,13 @@ class LambdaPackage(unittest.TestCase):
     def check(self, zip_path):
         return run([CHECK_PKG, zip_path])
 
+    def assert_refused(self, zip_path, message):
+        """check-lambda-package.sh exits 1 on the package and says why on stderr; returns its result."""
+        r = self.check(zip_path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(message, r.stderr)
+        return r
+
     def names(self, zip_path):
         with zipfile.ZipFile(zip_path) as z:
             return z.namelist()
@@ -134,9 +141,8 @@ class LambdaPackage(unittest.TestCase):
         exe = self.compile("too_new", TOO_NEW, [])
         zip_path = os.path.join(self.tmp, "too_new.zip")
         self.assertEqual(run([MAKE_PKG, exe, zip_path]).returncode, 0)
-        r = self.check(zip_path)
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("bootstrap needs arc4random@GLIBC_2.36, newer than provided.al2023's glibc 2.34", r.stderr)
+        r = self.assert_refused(zip_path,
+                                "bootstrap needs arc4random@GLIBC_2.36, newer than provided.al2023's glibc 2.34")
         self.assertIn("FAILED with 1 violation(s)", r.stderr)
         # the limit is a parameter: the same package passes against a 2.36 image
         r = run([CHECK_PKG, zip_path], env=dict(os.environ, GLIBC_MAX="2.36"))
@@ -144,17 +150,11 @@ class LambdaPackage(unittest.TestCase):
 
     def test_missing_library_fails_loudly(self):
         bad = self.rezip("missing.zip", drop={"lib/libyaml-0.so.2"})
-        r = self.check(bad)
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("bootstrap needs libyaml-0.so.2, which is neither in lib/ nor in provided.al2023", r.stderr)
+        self.assert_refused(bad, "bootstrap needs libyaml-0.so.2, which is neither in lib/ nor in provided.al2023")
 
     def test_missing_or_non_executable_bootstrap_fails(self):
-        r = self.check(self.rezip("nobootstrap.zip", drop={"bootstrap"}))
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("no bootstrap at the top of the zip", r.stderr)
-        r = self.check(self.rezip("noexec.zip", bootstrap_mode=0o644))
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("bootstrap is not executable", r.stderr)
+        self.assert_refused(self.rezip("nobootstrap.zip", drop={"bootstrap"}), "no bootstrap at the top of the zip")
+        self.assert_refused(self.rezip("noexec.zip", bootstrap_mode=0o644), "bootstrap is not executable")
 
     def test_library_of_another_machine_fails(self):
         # a foreign ELF: the same library with its e_machine patched to 0x28 (ARM 32-bit)
@@ -164,9 +164,8 @@ class LambdaPackage(unittest.TestCase):
         foreign = os.path.join(self.tmp, "libforeign.so.1")
         with open(foreign, "wb") as f:
             f.write(data)
-        r = self.check(self.rezip("foreign.zip", add={"lib/libforeign.so.1": foreign}))
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("lib/libforeign.so.1: machine", r.stderr)
+        self.assert_refused(self.rezip("foreign.zip", add={"lib/libforeign.so.1": foreign}),
+                            "lib/libforeign.so.1: machine")
 
     def test_make_lambda_builds_and_checks_the_real_analyzer(self):
         with open(os.path.join(ROOT, "Makefile")) as f:
