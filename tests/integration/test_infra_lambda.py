@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import stat
-import struct
 import subprocess
 import sys
 import tempfile
@@ -26,9 +25,13 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from lurkertest import ROOT, run  # noqa: E402
 from lambdaruntime import RuntimeApi  # noqa: E402
 from motoserver import MotoServer  # noqa: E402
+sys.dont_write_bytecode = True  # keep tests/data free of __pycache__
+sys.path.insert(0, os.path.join(HERE, "..", "data", "report"))
+import flowgen  # noqa: E402
 
 MAKE_PKG = os.path.join(ROOT, "infra", "make-lambda-package.sh")
 CHECK_PKG = os.path.join(ROOT, "infra", "check-lambda-package.sh")
+PAYLOAD = b"SSH-2.0-lambda-package-test\r\n"
 
 LIKE_ANALYZER = r"""
 #include <curl/curl.h>
@@ -218,7 +221,12 @@ class LambdaPackage(unittest.TestCase):
             s3 = moto.client("s3")
             s3.create_bucket(Bucket="lambda-pcaps")
             key = "sensors/s-1/pcap/2026/11/25/19/1795633200_198.51.100.2_203.0.113.10_40000_22.pcap"
-            s3.put_object(Bucket="lambda-pcaps", Key=key, Body=one_flow_pcap(b"SSH-2.0-lambda-package-test\r\n"))
+            # a SYN and one data segment from 198.51.100.2:40000 to 203.0.113.10:22
+            c, pcap = ("198.51.100.2", "203.0.113.10", 40000, 22), os.path.join(self.tmp, "one_flow.pcap")
+            flowgen.write_pcap(pcap, [(1795633200, flowgen.tcp_packet(*c, 1000, 0, "S")),
+                                      (1795633200.001, flowgen.tcp_packet(*c, 1001, 1, "PA", PAYLOAD))])
+            with open(pcap, "rb") as f:
+                s3.put_object(Bucket="lambda-pcaps", Key=key, Body=f.read())
             s3_event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
                                      "awsRegion": moto.region,
                                      "s3": {"bucket": {"name": "lambda-pcaps"},
@@ -251,34 +259,7 @@ class LambdaPackage(unittest.TestCase):
             flows = [r for r in records if r.get("dst_port") == 22]
             self.assertEqual(len(flows), 1, records)
             self.assertEqual(flows[0]["src_addr"], "198.51.100.2")
-            self.assertEqual(base64.b64decode(flows[0]["payload"]), b"SSH-2.0-lambda-package-test\r\n")
-
-
-def one_flow_pcap(payload):
-    """A classic pcap (Ethernet) with a SYN and one data segment from 198.51.100.2:40000 to 203.0.113.10:22."""
-    def checksum(data):
-        if len(data) % 2:
-            data += b"\0"
-        total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-        while total >> 16:
-            total = (total & 0xffff) + (total >> 16)
-        return ~total & 0xffff
-
-    src, dst = bytes([198, 51, 100, 2]), bytes([203, 0, 113, 10])
-
-    def packet(flags, seq, data):
-        tcp = struct.pack("!HHIIBBHHH", 40000, 22, seq, 0 if flags == 0x02 else 1, 5 << 4, flags, 64240, 0, 0) + data
-        csum = checksum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)
-        tcp = tcp[:16] + struct.pack("!H", csum) + tcp[18:]
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0, src, dst)
-        ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
-        return b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x08\x00" + ip + tcp
-
-    frames = [packet(0x02, 1000, b""), packet(0x18, 1001, payload)]
-    out = struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)
-    for i, f in enumerate(frames):
-        out += struct.pack("<IIII", 1795633200, i * 1000, len(f), len(f)) + f
-    return out
+            self.assertEqual(base64.b64decode(flows[0]["payload"]), PAYLOAD)
 
 
 if __name__ == "__main__":
