@@ -295,6 +295,18 @@ static bool role_chars_only(const char *s, size_t n)
     return true;
 }
 
+/* The body's first line into out: -1 (and why) if it is empty, does not fit, or fails chars_ok. */
+static int first_line(const struct body *b, bool (*chars_ok)(const char *, size_t), char *out, size_t outlen,
+                      const char *missing, const char *refused, char *err, size_t errlen)
+{
+    size_t n = strcspn(b->data, "\r\n");
+    if (n == 0 || n >= outlen)
+        return snprintf(err, errlen, "%s", missing), -1;
+    if (!chars_ok(b->data, n))
+        return snprintf(err, errlen, "%s", refused), -1;
+    copy_str(out, outlen, b->data, n);
+    return 0;
+}
 
 static int from_imds(struct aws_credentials *out, char *err, size_t errlen)
 {
@@ -319,38 +331,17 @@ static int from_imds(struct aws_credentials *out, char *err, size_t errlen)
     snprintf(url, sizeof url, "%s/latest/api/token", endpoint);
     if (imds_request(url, "PUT", "X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL_SECONDS, b, err, errlen))
         goto out;
-    size_t tl = strcspn(b->data, "\r\n");
-    if (tl == 0 || tl >= sizeof token) {
-        snprintf(err, errlen, "IMDS token of unexpected size");
+    if (first_line(b, token_chars_only, token, sizeof token, "IMDS token of unexpected size",
+                   "IMDS token holds characters not allowed in a header: not sent", err, errlen))
         goto out;
-    }
-    if (!token_chars_only(b->data, tl)) {
-        snprintf(err, errlen, "IMDS token holds characters not allowed in a header: not sent");
-        goto out;
-    }
-    copy_str(token, sizeof token, b->data, tl);
     snprintf(header, sizeof header, "X-aws-ec2-metadata-token: %s", token);
 
     snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/", endpoint);
     if (imds_request(url, "GET", header, b, err, errlen))
         goto out;
-    size_t rl = strcspn(b->data, "\r\n");
-    if (rl == 0 || rl >= sizeof role) {
-        snprintf(err, errlen, "IMDS lists no instance role");
+    if (first_line(b, role_chars_only, role, sizeof role, "IMDS lists no instance role",
+                   "IMDS role name holds characters IAM does not allow: not put in a URL", err, errlen))
         goto out;
-    }
-    if (!role_chars_only(b->data, rl)) {
-        snprintf(err, errlen, "IMDS role name holds characters IAM does not allow: not put in a URL");
-        goto out;
-    }
-    copy_str(role, sizeof role, b->data, rl);
-    for (size_t i = 0; i < rl; i++) {
-        unsigned char c = (unsigned char)role[i];
-        if (!isalnum(c) && !strchr("+=,.@_-", c)) {
-            snprintf(err, errlen, "IMDS role name has unexpected characters");
-            goto out;
-        }
-    }
     snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/%s", endpoint, role);
     if (imds_request(url, "GET", header, b, err, errlen))
         goto out;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "http_ca.h"
+#include "s3.h"
 #include "sigv4.h"
 
 #define BATCH 20
@@ -165,16 +166,7 @@ static int put_batch(const struct cloudwatch_target *t, const struct aws_credent
     }
     if (status != 200) {
         char code[64] = "?";
-        const char *c = strstr(answer.text, "<Code>");
-        if (c) {
-            c += 6;
-            size_t k = 0;
-            while (c[k] && c[k] != '<' && k < sizeof code - 1) {
-                code[k] = c[k];
-                k++;
-            }
-            code[k] = '\0';
-        }
+        s3_xml_tag(answer.text, answer.len, "Code", code, sizeof code);
         snprintf(err, errlen, "PutMetricData: HTTP %ld %s", status, code);
         return -1;
     }

@@ -129,11 +129,6 @@ static const struct config_key config_keys[] = {
 static const char *const template_fields[] = {"sensor", "yyyy", "mm", "dd", "hh", "ts", "src", "dst",
                                               "sport", "dport", "proto", "seq", NULL};
 
-const char *engine_name(enum responder_engine e)
-{
-    return (unsigned)e < 3 ? engines[e] : "?";
-}
-
 const char *persona_name(enum persona p)
 {
     return (unsigned)p < 3 ? personas[p] : "?";

@@ -139,7 +139,6 @@ int config_load_buffer(const char *name, const char *text, size_t len, struct lu
 void config_summary(const struct lurker_config *cfg, char *out, size_t outlen);
 
 const char *persona_name(enum persona p);
-const char *engine_name(enum responder_engine e);
 const char *log_level_name(enum log_level l);
 
 #endif

@@ -14,11 +14,6 @@ void log_init(const char *process, enum log_level level)
     log_threshold = level;
 }
 
-void log_set_level(enum log_level level)
-{
-    log_threshold = level;
-}
-
 void log_msg(enum log_level level, const char *fmt, ...)
 {
     if (level < log_threshold)

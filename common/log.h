@@ -8,7 +8,6 @@
 #include "config.h"
 
 void log_init(const char *process, enum log_level level);
-void log_set_level(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)

@@ -43,9 +43,12 @@ static void text_append(struct text *t, const char *s, size_t n)
     t->p[t->len] = '\0';
 }
 
-static void text_puts(struct text *t, const char *s)
+/* Appends each string in turn: text_puts(t, a, b, ...). */
+#define text_puts(t, ...) text_put_strings(t, (const char *const[]){__VA_ARGS__, NULL})
+static void text_put_strings(struct text *t, const char *const *s)
 {
-    text_append(t, s, strlen(s));
+    for (; *s; s++)
+        text_append(t, *s, strlen(*s));
 }
 
 /* Returns the string (caller frees) or NULL if the text overflowed. */
@@ -210,11 +213,7 @@ static void canonical_query(struct text *out, const char *query)
     if (!out->failed) {
         qsort(params, n, sizeof *params, compare_params);
         for (size_t i = 0; i < n; i++) {
-            if (i)
-                text_puts(out, "&");
-            text_puts(out, params[i].key);
-            text_puts(out, "=");
-            text_puts(out, params[i].value);
+            text_puts(out, i ? "&" : "", params[i].key, "=", params[i].value);
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -292,9 +291,7 @@ static void signed_header_list(struct text *out, const struct lower_header *h, s
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && strcmp(h[i].name, h[i - 1].name) == 0)
             continue;
-        if (i > 0)
-            text_puts(out, ";");
-        text_puts(out, h[i].name);
+        text_puts(out, i > 0 ? ";" : "", h[i].name);
     }
 }
 
@@ -304,39 +301,29 @@ char *sigv4_canonical_request(const struct sigv4_request *req)
     if (sorted_headers(req, hs) < 0)
         return NULL;
     struct text t = {0};
-    text_puts(&t, req->method);
-    text_puts(&t, "\n");
+    text_puts(&t, req->method, "\n");
     text_uri_encode(&t, req->path, strlen(req->path), 1);
     text_puts(&t, "\n");
     canonical_query(&t, req->query);
     text_puts(&t, "\n");
     for (size_t i = 0; i < req->nheaders; i++) {
         bool same_as_previous = i > 0 && strcmp(hs[i].name, hs[i - 1].name) == 0;
-        if (same_as_previous) {
+        if (same_as_previous)
             text_puts(&t, ",");
-        } else {
-            if (i > 0)
-                text_puts(&t, "\n");
-            text_puts(&t, hs[i].name);
-            text_puts(&t, ":");
-        }
+        else
+            text_puts(&t, i > 0 ? "\n" : "", hs[i].name, ":");
         canonical_value(&t, hs[i].value);
     }
     text_puts(&t, "\n\n");
     signed_header_list(&t, hs, req->nheaders);
-    text_puts(&t, "\n");
-    text_puts(&t, req->payload_hash);
+    text_puts(&t, "\n", req->payload_hash);
     return text_finish(&t);
 }
 
 static void scope_of(const struct sigv4_key *key, struct text *t)
 {
     text_append(t, key->amz_date, 8);
-    text_puts(t, "/");
-    text_puts(t, key->region);
-    text_puts(t, "/");
-    text_puts(t, key->service);
-    text_puts(t, "/aws4_request");
+    text_puts(t, "/", key->region, "/", key->service, "/aws4_request");
 }
 
 char *sigv4_string_to_sign(const char *canonical_request, const struct sigv4_key *key)
@@ -346,12 +333,9 @@ char *sigv4_string_to_sign(const char *canonical_request, const struct sigv4_key
     char hash[SIGV4_HEX_SHA256 + 1];
     sigv4_sha256_hex(canonical_request, strlen(canonical_request), hash);
     struct text t = {0};
-    text_puts(&t, "AWS4-HMAC-SHA256\n");
-    text_puts(&t, key->amz_date);
-    text_puts(&t, "\n");
+    text_puts(&t, "AWS4-HMAC-SHA256\n", key->amz_date, "\n");
     scope_of(key, &t);
-    text_puts(&t, "\n");
-    text_puts(&t, hash);
+    text_puts(&t, "\n", hash);
     return text_finish(&t);
 }
 
@@ -397,13 +381,10 @@ char *sigv4_authorization(const struct sigv4_request *req, const struct sigv4_ke
     if (sorted_headers(req, hs) < 0)
         return NULL;
     struct text t = {0};
-    text_puts(&t, "AWS4-HMAC-SHA256 Credential=");
-    text_puts(&t, key->access_key);
-    text_puts(&t, "/");
+    text_puts(&t, "AWS4-HMAC-SHA256 Credential=", key->access_key, "/");
     scope_of(key, &t);
     text_puts(&t, ", SignedHeaders=");
     signed_header_list(&t, hs, req->nheaders);
-    text_puts(&t, ", Signature=");
-    text_puts(&t, sighex);
+    text_puts(&t, ", Signature=", sighex);
     return text_finish(&t);
 }

@@ -49,9 +49,10 @@ void firewall_table_name(const char *shm_name, char *out, size_t outlen)
     out[j] = '\0';
 }
 
-/* "{ 203.0.113.10/32, 198.51.100.0/24 }" of one family; false if the config has none of it. */
-static bool emit_prefix_set(struct text *t, const struct lurker_config *cfg, int family)
+/* "    ip saddr { 203.0.113.10/32, 198.51.100.0/24 }" (DIR "saddr"/"daddr"): the config's prefixes of one family. */
+static void emit_addresses(struct text *t, const struct lurker_config *cfg, int family, const char *dir)
 {
+    emit(t, "    %s %s ", family == AF_INET ? "ip" : "ip6", dir);
     bool any = false;
     for (size_t i = 0; i < cfg->naddresses; i++) {
         const struct prefix *p = &cfg->addresses[i];
@@ -64,7 +65,6 @@ static bool emit_prefix_set(struct text *t, const struct lurker_config *cfg, int
     }
     if (any)
         emit(t, " }");
-    return any;
 }
 
 static bool has_family(const struct lurker_config *cfg, int family)
@@ -107,16 +107,13 @@ static void emit_unanswered_ports(struct text *t, const struct lurker_config *cf
  * passes: its S3 uploads, metadata fetches and the like are never left half open. */
 static void emit_reset_drops(struct text *t, const struct lurker_config *cfg, int family, bool answers_to_syns)
 {
-    const char *ip = family == AF_INET ? "ip" : "ip6";
-    emit(t, "    %s saddr ", ip);
-    emit_prefix_set(t, cfg, family);
+    emit_addresses(t, cfg, family, "saddr");
     emit(t, " tcp flags & (rst | ack) == rst");
     emit_unanswered_ports(t, cfg, "sport");
     emit(t, " drop\n");
     if (!answers_to_syns)
         return;
-    emit(t, "    %s saddr ", ip);
-    emit_prefix_set(t, cfg, family);
+    emit_addresses(t, cfg, family, "saddr");
     emit(t, " tcp flags & (rst | ack) == rst | ack tcp sequence 0");
     emit_unanswered_ports(t, cfg, "sport");
     emit(t, " drop\n");
@@ -127,14 +124,12 @@ static void emit_output_chain(struct text *t, const struct lurker_config *cfg, c
     emit(t, "table inet %s {\n  chain output {\n    type filter hook output priority 0; policy accept;\n", table);
     if (has_family(cfg, AF_INET)) {
         emit_reset_drops(t, cfg, AF_INET, true);
-        emit(t, "    ip saddr ");
-        emit_prefix_set(t, cfg, AF_INET);
+        emit_addresses(t, cfg, AF_INET, "saddr");
         emit(t, " icmp type destination-unreachable icmp code port-unreachable drop\n");
     }
     if (has_family(cfg, AF_INET6)) {
         emit_reset_drops(t, cfg, AF_INET6, true);
-        emit(t, "    ip6 saddr ");
-        emit_prefix_set(t, cfg, AF_INET6);
+        emit_addresses(t, cfg, AF_INET6, "saddr");
         emit(t, " icmpv6 type destination-unreachable icmpv6 code port-unreachable drop\n");
     }
     emit(t, "  }\n}\n");
@@ -146,14 +141,11 @@ static void emit_output_chain(struct text *t, const struct lurker_config *cfg, c
  * reach the kernel, which resets them: the egress chain drops those resets. */
 static void emit_ingress_drops(struct text *t, const struct lurker_config *cfg, int family, struct port_range eph)
 {
-    const char *ip = family == AF_INET ? "ip" : "ip6";
-    emit(t, "    %s daddr ", ip);
-    emit_prefix_set(t, cfg, family);
+    emit_addresses(t, cfg, family, "daddr");
     emit(t, " meta l4proto tcp");
     emit_unanswered_ports(t, cfg, "dport");
     emit(t, " tcp dport != %u-%u drop\n", eph.lo, eph.hi);
-    emit(t, "    %s daddr ", ip);
-    emit_prefix_set(t, cfg, family);
+    emit_addresses(t, cfg, family, "daddr");
     emit(t, " meta l4proto tcp");
     emit_unanswered_ports(t, cfg, "dport");
     emit(t, " tcp dport %u-%u tcp flags & (syn | ack) == syn drop\n", eph.lo, eph.hi);
@@ -189,8 +181,8 @@ static void emit_table_reset(struct text *t, const struct lurker_config *cfg, co
     emit(t, "table %s %s\ndelete table %s %s\n", table_family(cfg), table, table_family(cfg), table);
 }
 
-int firewall_install_script(const struct lurker_config *cfg, const char *table, struct port_range ephemeral,
-                            char *out, size_t outlen)
+static int script(const struct lurker_config *cfg, const char *table, bool install, struct port_range ephemeral,
+                  char *out, size_t outlen)
 {
     struct text t = {out, outlen, 0, false};
     if (outlen)
@@ -198,22 +190,22 @@ int firewall_install_script(const struct lurker_config *cfg, const char *table, 
     if (cfg->responder.firewall == FIREWALL_NONE)
         return 0;
     emit_table_reset(&t, cfg, table);
-    if (cfg->responder.firewall == FIREWALL_INGRESS)
+    if (install && cfg->responder.firewall == FIREWALL_INGRESS)
         emit_ingress_chain(&t, cfg, table, ephemeral);
-    else
+    else if (install)
         emit_output_chain(&t, cfg, table);
     return t.overflow ? -1 : (int)t.len;
 }
 
+int firewall_install_script(const struct lurker_config *cfg, const char *table, struct port_range ephemeral,
+                            char *out, size_t outlen)
+{
+    return script(cfg, table, true, ephemeral, out, outlen);
+}
+
 int firewall_remove_script(const struct lurker_config *cfg, const char *table, char *out, size_t outlen)
 {
-    struct text t = {out, outlen, 0, false};
-    if (outlen)
-        out[0] = '\0';
-    if (cfg->responder.firewall == FIREWALL_NONE)
-        return 0;
-    emit_table_reset(&t, cfg, table);
-    return t.overflow ? -1 : (int)t.len;
+    return script(cfg, table, false, (struct port_range){0, 0}, out, outlen);
 }
 
 int firewall_apply(const char *script, char *err, size_t errlen)

@@ -188,9 +188,3 @@ void persona_established(enum persona p, const struct persona_host *host, bool i
     }
     out->options_len = w.len;
 }
-
-uint32_t persona_ts_hz(enum persona p)
-{
-    (void)p;
-    return 1000; /* Linux (HZ-independent since 4.x), FreeBSD (kern.hz 1000) */
-}

@@ -38,7 +38,4 @@ void persona_synack(enum persona p, const struct persona_host *host, bool ipv6, 
 void persona_established(enum persona p, const struct persona_host *host, bool ipv6, const struct tcp_options *client,
                          uint32_t ts_now, struct tcp_shape *out);
 
-/* Ticks per second of the persona's TCP timestamp clock. */
-uint32_t persona_ts_hz(enum persona p);
-
 #endif
