@@ -914,6 +914,14 @@ int config_load(const char *path, struct lurker_config *cfg, char *err, size_t e
     return rc;
 }
 
+bool config_has_family(const struct lurker_config *cfg, int family)
+{
+    for (size_t i = 0; i < cfg->naddresses; i++)
+        if (cfg->addresses[i].addr.family == family)
+            return true;
+    return false;
+}
+
 void config_summary(const struct lurker_config *cfg, char *out, size_t outlen)
 {
     char addrs[256] = "";

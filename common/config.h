@@ -137,6 +137,8 @@ int config_load_buffer(const char *name, const char *text, size_t len, struct lu
 
 /* One line describing the loaded configuration, for --check. */
 void config_summary(const struct lurker_config *cfg, char *out, size_t outlen);
+/* Whether 'addresses' holds a prefix of this family (AF_INET, AF_INET6). */
+bool config_has_family(const struct lurker_config *cfg, int family);
 
 const char *persona_name(enum persona p);
 const char *log_level_name(enum log_level l);

@@ -214,34 +214,32 @@ static void forget_credentials(struct aws_credentials *cr)
     }
 }
 
+/* A request that cannot be made: what it holds is freed (the credentials wiped) and res says why. */
+static struct s3_op *abandon(struct s3_op *op, struct aws_credentials *cr, struct s3_result *res, enum s3_outcome o,
+                             const char *code, const char *msg)
+{
+    forget_credentials(cr);
+    s3_op_free(op);
+    set_result(res, o, 0, code, msg);
+    return NULL;
+}
+
 /* Builds and signs a request. `query` is already in canonical order and encoding ("" for none). */
 static struct s3_op *prepare(struct s3_client *c, const char *method, const char *bucket, const char *key,
                              const char *query, const void *data, size_t len, size_t body_max,
                              struct s3_result *res)
 {
-    if (!bucket || !*bucket) {
-        set_result(res, S3_PERMANENT, 0, "NoBucket", "no bucket given");
-        return NULL;
-    }
-    if (strlen(key) > S3_KEY_MAX) {
-        set_result(res, S3_PERMANENT, 0, "KeyTooLongError", "key longer than 1024 bytes");
-        return NULL;
-    }
+    if (!bucket || !*bucket)
+        return abandon(NULL, NULL, res, S3_PERMANENT, "NoBucket", "no bucket given");
+    if (strlen(key) > S3_KEY_MAX)
+        return abandon(NULL, NULL, res, S3_PERMANENT, "KeyTooLongError", "key longer than 1024 bytes");
     struct aws_credentials *cr = malloc(sizeof *cr);
     struct s3_op *op = calloc(1, sizeof *op);
     char err[512];
-    if (!cr || !op) {
-        forget_credentials(cr);
-        free(op);
-        set_result(res, S3_TRANSIENT, 0, "OutOfMemory", "out of memory");
-        return NULL;
-    }
-    if (aws_creds_get(c->creds, cr, err, sizeof err) < 0) {
-        forget_credentials(cr);
-        free(op);
-        set_result(res, S3_TRANSIENT, 0, "NoCredentials", err);
-        return NULL;
-    }
+    if (!cr || !op)
+        return abandon(op, cr, res, S3_TRANSIENT, "OutOfMemory", "out of memory");
+    if (aws_creds_get(c->creds, cr, err, sizeof err) < 0)
+        return abandon(op, cr, res, S3_TRANSIENT, "NoCredentials", err);
     op->client = c;
     op->upload = data;
     op->upload_len = len;
@@ -251,27 +249,18 @@ static struct s3_op *prepare(struct s3_client *c, const char *method, const char
     char path[S3_KEY_MAX + 512], host[CONFIG_STR_MAX + 300], encoded[3 * sizeof path];
     /* a dotted bucket name cannot match the *.s3 TLS certificate as a host name: address it by path */
     bool path_style = c->path_style || strchr(bucket, '.') != NULL;
-    if (path_style)
+    if (path_style) {
         snprintf(path, sizeof path, "%s/%s/%s", c->base_path, bucket, key);
-    else
-        snprintf(path, sizeof path, "%s/%s", c->base_path, key);
-    if (path_style)
         snprintf(host, sizeof host, "%s", c->host);
-    else
+    } else {
+        snprintf(path, sizeof path, "%s/%s", c->base_path, key);
         snprintf(host, sizeof host, "%s.%s", bucket, c->host);
-    if (sigv4_uri_encode(path, strlen(path), 1, encoded, sizeof encoded) < 0) {
-        forget_credentials(cr);
-        free(op);
-        set_result(res, S3_PERMANENT, 0, "InvalidKey", "key too long to encode");
-        return NULL;
     }
+    if (sigv4_uri_encode(path, strlen(path), 1, encoded, sizeof encoded) < 0)
+        return abandon(op, cr, res, S3_PERMANENT, "InvalidKey", "key too long to encode");
     int ul = snprintf(op->url, sizeof op->url, "%s://%s%s%s%s", c->scheme, host, encoded, query[0] ? "?" : "", query);
-    if (ul < 0 || (size_t)ul >= sizeof op->url) {
-        forget_credentials(cr);
-        free(op);
-        set_result(res, S3_PERMANENT, 0, "InvalidKey", "URL too long");
-        return NULL;
-    }
+    if (ul < 0 || (size_t)ul >= sizeof op->url)
+        return abandon(op, cr, res, S3_PERMANENT, "InvalidKey", "URL too long");
 
     char amz_date[SIGV4_DATE_LEN + 1], payload_hash[SIGV4_HEX_SHA256 + 1], md5_b64[32] = "";
     sigv4_format_date((int64_t)time(NULL) + c->clock_offset, amz_date);
@@ -302,12 +291,8 @@ static struct s3_op *prepare(struct s3_client *c, const char *method, const char
     struct sigv4_request sreq = {method, path, query, h, nh, payload_hash};
     struct sigv4_key skey = {cr->access_key_id, cr->secret_access_key, c->region, "s3", amz_date};
     char *authz = sigv4_authorization(&sreq, &skey);
-    if (!authz) {
-        forget_credentials(cr);
-        free(op);
-        set_result(res, S3_PERMANENT, 0, "SigningFailed", "request too large to sign");
-        return NULL;
-    }
+    if (!authz)
+        return abandon(op, cr, res, S3_PERMANENT, "SigningFailed", "request too large to sign");
 
     char line[AWS_CREDS_TOKEN_MAX + 64];
     for (size_t i = 0; i < nh; i++) {
@@ -321,11 +306,8 @@ static struct s3_op *prepare(struct s3_client *c, const char *method, const char
     forget_credentials(cr);
 
     op->h = curl_easy_init();
-    if (!op->h || !op->headers) {
-        s3_op_free(op);
-        set_result(res, S3_TRANSIENT, 0, "OutOfMemory", "curl handle");
-        return NULL;
-    }
+    if (!op->h || !op->headers)
+        return abandon(op, NULL, res, S3_TRANSIENT, "OutOfMemory", "curl handle");
     CURL *e = op->h;
     curl_easy_setopt(e, CURLOPT_URL, op->url);
     http_set_ca(e);

@@ -67,14 +67,6 @@ static void emit_addresses(struct text *t, const struct lurker_config *cfg, int 
         emit(t, " }");
 }
 
-static bool has_family(const struct lurker_config *cfg, int family)
-{
-    for (size_t i = 0; i < cfg->naddresses; i++)
-        if (cfg->addresses[i].addr.family == family)
-            return true;
-    return false;
-}
-
 /* " tcp sport != { 22, 8000-8100 }" (DIR "sport"/"dport") for the ports the responder does not answer, or "". */
 static void emit_unanswered_ports(struct text *t, const struct lurker_config *cfg, const char *dir)
 {
@@ -122,12 +114,12 @@ static void emit_reset_drops(struct text *t, const struct lurker_config *cfg, in
 static void emit_output_chain(struct text *t, const struct lurker_config *cfg, const char *table)
 {
     emit(t, "table inet %s {\n  chain output {\n    type filter hook output priority 0; policy accept;\n", table);
-    if (has_family(cfg, AF_INET)) {
+    if (config_has_family(cfg, AF_INET)) {
         emit_reset_drops(t, cfg, AF_INET, true);
         emit_addresses(t, cfg, AF_INET, "saddr");
         emit(t, " icmp type destination-unreachable icmp code port-unreachable drop\n");
     }
-    if (has_family(cfg, AF_INET6)) {
+    if (config_has_family(cfg, AF_INET6)) {
         emit_reset_drops(t, cfg, AF_INET6, true);
         emit_addresses(t, cfg, AF_INET6, "saddr");
         emit(t, " icmpv6 type destination-unreachable icmpv6 code port-unreachable drop\n");
@@ -156,15 +148,15 @@ static void emit_ingress_chain(struct text *t, const struct lurker_config *cfg, 
 {
     emit(t, "table netdev %s {\n  chain ingress {\n    type filter hook ingress device \"%s\" priority 0; "
             "policy accept;\n", table, cfg->interface);
-    if (has_family(cfg, AF_INET))
+    if (config_has_family(cfg, AF_INET))
         emit_ingress_drops(t, cfg, AF_INET, eph);
-    if (has_family(cfg, AF_INET6))
+    if (config_has_family(cfg, AF_INET6))
         emit_ingress_drops(t, cfg, AF_INET6, eph);
     emit(t, "  }\n  chain egress {\n    type filter hook egress device \"%s\" priority 0; policy accept;\n",
          cfg->interface);
-    if (has_family(cfg, AF_INET))
+    if (config_has_family(cfg, AF_INET))
         emit_reset_drops(t, cfg, AF_INET, false);
-    if (has_family(cfg, AF_INET6))
+    if (config_has_family(cfg, AF_INET6))
         emit_reset_drops(t, cfg, AF_INET6, false);
     emit(t, "  }\n}\n");
 }

@@ -43,14 +43,6 @@ struct handles {
     pid_t tc_owner;             /* the process that may detach it (root: the parent) */
 };
 
-static bool has_family(const struct lurker_config *cfg, int family)
-{
-    for (size_t i = 0; i < cfg->naddresses; i++)
-        if (cfg->addresses[i].addr.family == family)
-            return true;
-    return false;
-}
-
 static struct handles handles;
 
 static void detach_tc(struct handles *h)
@@ -97,7 +89,8 @@ static void open_handles(const struct lurker_config *cfg, struct handles *h)
     h->capture = syn_capture_open(cfg, h->use_tc ? SYNS_TC_LEAVES : SYNS_ALL, err, sizeof err);
     if (!h->capture)
         fatal("capture", err);
-    if (raw_sender_open(&h->sender, has_family(cfg, AF_INET), has_family(cfg, AF_INET6), err, sizeof err) < 0)
+    if (raw_sender_open(&h->sender, config_has_family(cfg, AF_INET), config_has_family(cfg, AF_INET6), err,
+                        sizeof err) < 0)
         fatal("raw socket", err);
 }
 
