@@ -14,36 +14,18 @@ static uint32_t check32(const uint8_t *p, size_t n)
     return h;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    memcpy(p, &v, 2);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    memcpy(p, &v, 8);
-}
-static uint16_t get16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
+/* putN/getN: an N-bit field in host byte order at any alignment. */
+#define FIELD_ACCESS(bits)                                                                                         \
+    static void put##bits(uint8_t *p, uint##bits##_t v) { memcpy(p, &v, sizeof v); }                              \
+    static uint##bits##_t get##bits(const uint8_t *p)                                                              \
+    {                                                                                                              \
+        uint##bits##_t v;                                                                                          \
+        memcpy(&v, p, sizeof v);                                                                                   \
+        return v;                                                                                                  \
+    }
+FIELD_ACCESS(16)
+FIELD_ACCESS(32)
+FIELD_ACCESS(64)
 
 /* Segment header offsets; the check covers everything before it. */
 enum {

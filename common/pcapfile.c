@@ -82,28 +82,18 @@ int pcapfile_write_fd(int fd, uint32_t linktype, uint32_t snaplen, const uint8_t
 #define PCAPNG_EPB 6u
 #define PCAPNG_MAX_BLOCK (16u * 1024 * 1024)
 
-static uint32_t swap32(uint32_t v)
-{
-    return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
-}
-
-static uint16_t swap16(uint16_t v)
-{
-    return (uint16_t)((v >> 8) | (v << 8));
-}
-
 static uint32_t read32(const struct pcapfile_reader *r, size_t at)
 {
     uint32_t v;
     memcpy(&v, r->data + at, 4);
-    return r->swapped ? swap32(v) : v;
+    return r->swapped ? __builtin_bswap32(v) : v;
 }
 
 static uint16_t read16(const struct pcapfile_reader *r, size_t at)
 {
     uint16_t v;
     memcpy(&v, r->data + at, 2);
-    return r->swapped ? swap16(v) : v;
+    return r->swapped ? __builtin_bswap16(v) : v;
 }
 
 static int stop(struct pcapfile_reader *r, const char *what)
@@ -116,8 +106,8 @@ static int stop(struct pcapfile_reader *r, const char *what)
 
 static int open_classic(struct pcapfile_reader *r, uint32_t magic)
 {
-    r->swapped = magic == swap32(PCAP_MAGIC_USEC) || magic == swap32(PCAP_MAGIC_NSEC);
-    uint32_t native = r->swapped ? swap32(magic) : magic;
+    r->swapped = magic == __builtin_bswap32(PCAP_MAGIC_USEC) || magic == __builtin_bswap32(PCAP_MAGIC_NSEC);
+    uint32_t native = r->swapped ? __builtin_bswap32(magic) : magic;
     r->nanosecond = native == PCAP_MAGIC_NSEC;
     if (r->len < 24) {
         snprintf(r->error, sizeof r->error, "pcap file header truncated (%zu of 24 bytes)", r->len);
@@ -162,7 +152,7 @@ static int open_pcapng(struct pcapfile_reader *r)
     memcpy(&bom, r->data + 8, 4);
     if (bom == PCAPNG_BYTE_ORDER_MAGIC)
         r->swapped = false;
-    else if (bom == swap32(PCAPNG_BYTE_ORDER_MAGIC))
+    else if (bom == __builtin_bswap32(PCAPNG_BYTE_ORDER_MAGIC))
         r->swapped = true;
     else {
         snprintf(r->error, sizeof r->error, "pcapng byte-order magic not recognised");
@@ -183,8 +173,8 @@ int pcapfile_reader_open(struct pcapfile_reader *r, const uint8_t *data, size_t 
     }
     uint32_t magic;
     memcpy(&magic, data, 4);
-    if (magic == PCAP_MAGIC_USEC || magic == PCAP_MAGIC_NSEC || magic == swap32(PCAP_MAGIC_USEC) ||
-        magic == swap32(PCAP_MAGIC_NSEC))
+    if (magic == PCAP_MAGIC_USEC || magic == PCAP_MAGIC_NSEC || magic == __builtin_bswap32(PCAP_MAGIC_USEC) ||
+        magic == __builtin_bswap32(PCAP_MAGIC_NSEC))
         return open_classic(r, magic);
     if (magic == PCAPNG_SHB)
         return open_pcapng(r);
@@ -238,7 +228,7 @@ static int next_pcapng(struct pcapfile_reader *r, struct pcapfile_packet *p)
                 return stop(r, "pcapng section header truncated");
             uint32_t bom;
             memcpy(&bom, r->data + r->pos + 8, 4);
-            if (bom != PCAPNG_BYTE_ORDER_MAGIC && bom != swap32(PCAPNG_BYTE_ORDER_MAGIC))
+            if (bom != PCAPNG_BYTE_ORDER_MAGIC && bom != __builtin_bswap32(PCAPNG_BYTE_ORDER_MAGIC))
                 return stop(r, "corrupt pcapng section header");
             r->swapped = bom != PCAPNG_BYTE_ORDER_MAGIC;
             r->ninterfaces = 0;
