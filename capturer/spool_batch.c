@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "flowid.h"
 #include "flow_table.h"
 #include "log.h"
 #include "pcapfile.h"
+#include "shm.h"
 #include "spool.h"
 
 void spool_batch_configure(struct spool *s, uint64_t interval_us, uint32_t max_flows, uint64_t max_bytes)
@@ -27,13 +27,6 @@ void spool_batch_configure(struct spool *s, uint64_t interval_us, uint32_t max_f
 bool spool_batch_takes(const struct spool *s, const struct flow *f)
 {
     return s->batch.interval_us > 0 && !(f->flags & FLOW_CLIENT_DATA);
-}
-
-static uint64_t unix_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* A write failed: the file goes, the members stay listed so that closing counts and reports each of them. */
@@ -88,7 +81,7 @@ static int open_batch(struct spool *s, uint64_t now_mono_us)
     struct spool_batch *b = &s->batch;
     if (b->buf == NULL && (b->buf = malloc(BATCH_BUFFER)) == NULL)
         return -1;
-    b->opened_us = unix_us();
+    b->opened_us = realtime_ns() / 1000u;
     b->opened_mono_us = now_mono_us;
     b->key = (struct spool_name){.first_us = b->opened_us, .batch = true, .batch_pid = (uint64_t)getpid(),
                                  .batch_number = ++b->next_number};

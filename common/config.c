@@ -433,13 +433,10 @@ static int set_number(struct loader *ld, const struct config_key *k, yaml_node_t
     }
     if (rc != 0)
         return fail_at(ld, node->start_mark, "'%s' must be %s, not '%s'", k->name, expect, text);
-    if (v < k->min || v > k->max) {
-        if (k->type == KT_DURATION)
-            return fail_at(ld, node->start_mark, "'%s' is %s; it must be between %llus and %llus", k->name, text,
-                           (unsigned long long)k->min, (unsigned long long)k->max);
-        return fail_at(ld, node->start_mark, "'%s' is %s; it must be between %llu and %llu", k->name, text,
-                       (unsigned long long)k->min, (unsigned long long)k->max);
-    }
+    const char *unit = k->type == KT_DURATION ? "s" : "";
+    if (v < k->min || v > k->max)
+        return fail_at(ld, node->start_mark, "'%s' is %s; it must be between %llu%s and %llu%s", k->name, text,
+                       (unsigned long long)k->min, unit, (unsigned long long)k->max, unit);
     void *dst = (char *)ld->cfg + k->offset;
     if (k->size == sizeof(uint32_t)) {
         uint32_t v32 = (uint32_t)v;
@@ -528,16 +525,13 @@ static int parse_port_item(struct loader *ld, const char *key, yaml_node_t *item
     char text[32];
     if (item->type != YAML_SCALAR_NODE || scalar_text(item, text, sizeof text) != 0)
         return fail_at(ld, item->start_mark, "%s: entry must be a port or a range such as 8000-8100", key);
-    uint64_t a, b;
-    const char *rest;
-    if (parse_u64(text, &a, &rest) != 0)
-        return fail_at(ld, item->start_mark, "%s: '%s' is not a port or a range such as 8000-8100", key, text);
+    uint64_t a = 0, b;
+    const char *rest = "";
+    bool ok = parse_u64(text, &a, &rest) == 0;
     b = a;
-    if (*rest == '-') {
-        if (parse_u64(rest + 1, &b, &rest) != 0)
-            return fail_at(ld, item->start_mark, "%s: '%s' is not a port or a range such as 8000-8100", key, text);
-    }
-    if (*rest != '\0')
+    if (ok && *rest == '-')
+        ok = parse_u64(rest + 1, &b, &rest) == 0;
+    if (!ok || *rest != '\0')
         return fail_at(ld, item->start_mark, "%s: '%s' is not a port or a range such as 8000-8100", key, text);
     if (a > 65535 || b > 65535)
         return fail_at(ld, item->start_mark, "%s: port %llu is out of range 0-65535", key,

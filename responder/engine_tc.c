@@ -12,10 +12,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bpf/synack_maps.h"
+#include "shm.h"
 #include "siphash.h"
 #include "synack.skel.h"
 
@@ -167,17 +167,10 @@ fail:
     return -1;
 }
 
-static uint64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 void engine_tc_refresh(struct engine_tc *e)
 {
     if (e->settings)
-        __atomic_store_n(&e->settings->realtime_offset_ns, clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC),
+        __atomic_store_n(&e->settings->realtime_offset_ns, realtime_ns() - monotonic_ns(),
                          __ATOMIC_RELAXED);
 }
 
