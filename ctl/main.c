@@ -35,23 +35,13 @@ static void usage(FILE *out)
             DEFAULT_CONFIG_PATH, HEALTH_MAX_BACKLOG_AGE_S, HEALTH_STALE_AFTER_S);
 }
 
-static int status_prometheus(const struct shm_segment *seg)
+static void status_text(const struct shm_segment *seg, const struct health *h)
 {
-    struct health h;
-    health_read(seg, max_backlog_age_s, &h);
-    health_write_prometheus(seg, &h, sensor_label, stdout);
-    return h.healthy ? EXIT_HEALTHY : EXIT_UNHEALTHY;
-}
-
-static int status_text(const struct shm_segment *seg)
-{
-    struct health h;
-    health_read(seg, max_backlog_age_s, &h);
     printf("segment %s  layout v%u  queue %llu/%u\n\n", seg->name, seg->hdr->layout_version,
            (unsigned long long)queue_depth(seg->queue), seg->queue->slots);
     printf("%-10s %8s  %-6s %10s  %s\n", "process", "pid", "alive", "heartbeat", "verdict");
     for (int p = 0; p < PROC_COUNT; p++) {
-        const struct process_health s = h.procs[p];
+        const struct process_health s = h->procs[p];
         char age[32];
         if (s.heartbeat_age_s < 0)
             snprintf(age, sizeof age, "never");
@@ -61,18 +51,15 @@ static int status_text(const struct shm_segment *seg)
         printf("%-10s %8d  %-6s %10s  %s\n", process_name((enum lurker_process)p), s.pid, s.alive ? "yes" : "no",
                age, verdict);
     }
-    printf("%-10s %8s  %-6s %10s  %s\n", "backlog", "", "", "", h.backlog_ok ? "ok" : "TOO OLD");
+    printf("%-10s %8s  %-6s %10s  %s\n", "backlog", "", "", "", h->backlog_ok ? "ok" : "TOO OLD");
     printf("\n%-10s %-28s %16s  %s\n", "process", "counter", "value", "meaning");
     for (int c = 0; c < CNT_COUNT; c++)
         printf("%-10s %-28s %16llu  %s\n", process_name(counter_table[c].process), counter_table[c].name,
                (unsigned long long)counter_get(seg, (enum lurker_counter)c), counter_table[c].description);
-    return h.healthy ? EXIT_HEALTHY : EXIT_UNHEALTHY;
 }
 
-static int status_json(const struct shm_segment *seg)
+static void status_json(const struct shm_segment *seg, const struct health *h)
 {
-    struct health h;
-    health_read(seg, max_backlog_age_s, &h);
     json_t *root = json_object();
     json_object_set_new(root, "segment", json_string(seg->name));
     json_object_set_new(root, "layout_version", json_integer(seg->hdr->layout_version));
@@ -80,7 +67,7 @@ static int status_json(const struct shm_segment *seg)
     json_object_set_new(root, "queue_slots", json_integer(seg->queue->slots));
     json_t *procs = json_object();
     for (int p = 0; p < PROC_COUNT; p++) {
-        const struct process_health s = h.procs[p];
+        const struct process_health s = h->procs[p];
         json_t *o = json_object();
         json_object_set_new(o, "pid", json_integer(s.pid));
         json_object_set_new(o, "alive", json_boolean(s.alive));
@@ -94,12 +81,11 @@ static int status_json(const struct shm_segment *seg)
         json_object_set_new(counters, counter_table[c].name,
                             json_integer((json_int_t)counter_get(seg, (enum lurker_counter)c)));
     json_object_set_new(root, "counters", counters);
-    json_object_set_new(root, "backlog_ok", json_boolean(h.backlog_ok));
-    json_object_set_new(root, "healthy", json_boolean(h.healthy));
+    json_object_set_new(root, "backlog_ok", json_boolean(h->backlog_ok));
+    json_object_set_new(root, "healthy", json_boolean(h->healthy));
     json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
     putchar('\n');
     json_decref(root);
-    return h.healthy ? EXIT_HEALTHY : EXIT_UNHEALTHY;
 }
 
 static int reset(const char *name)
@@ -188,7 +174,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "lurker-ctl: %s\n", err);
         return EXIT_NO_SEGMENT;
     }
-    int rc = prometheus ? status_prometheus(&seg) : json ? status_json(&seg) : status_text(&seg);
+    struct health h;
+    health_read(&seg, max_backlog_age_s, &h);
+    if (prometheus)
+        health_write_prometheus(&seg, &h, sensor_label, stdout);
+    else if (json)
+        status_json(&seg, &h);
+    else
+        status_text(&seg, &h);
     shm_detach(&seg);
-    return rc;
+    return h.healthy ? EXIT_HEALTHY : EXIT_UNHEALTHY;
 }
