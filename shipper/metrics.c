@@ -176,8 +176,7 @@ struct metrics_publisher *metrics_start(const struct lurker_config *cfg, struct 
     pthread_cond_init(&m->wake, NULL);
     if (pthread_create(&m->thread, NULL, run, m) != 0) {
         snprintf(err, errlen, "cannot start the metrics thread");
-        if (m->creds)
-            aws_creds_free(m->creds);
+        aws_creds_free(m->creds);
         free(m);
         return NULL;
     }
@@ -196,8 +195,7 @@ void metrics_stop(struct metrics_publisher *m)
     pthread_cond_signal(&m->wake);
     pthread_mutex_unlock(&m->lock);
     pthread_join(m->thread, NULL);
-    if (m->creds)
-        aws_creds_free(m->creds);
+    aws_creds_free(m->creds); /* NULL without CloudWatch: a no-op */
     pthread_mutex_destroy(&m->lock);
     pthread_cond_destroy(&m->wake);
     free(m);
