@@ -84,11 +84,6 @@ $(BUILD)/responder/synack.skel.h: $(BUILD)/responder/bpf/synack.bpf.o
 $(BUILD)/responder/engine_tc.o: $(BUILD)/responder/synack.skel.h
 $(BUILD)/responder/engine_tc.o: CFLAGS += -I$(BUILD)/responder -Iresponder
 
-# Empty component libraries are fine while a component has only main.c.
-$(BUILD)/lib%.a:
-	@mkdir -p $(dir $@)
-	ar rcs $@
-
 $(BUILD)/tests/%: tests/unit/%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS) $(LDLIBS_responder) -lcriterion

@@ -45,6 +45,16 @@ static struct replay_slot *find(struct replay *r, uint64_t serial)
     }
 }
 
+/* Puts the entry in the first free slot from its home (the table has one). */
+static void place(struct replay *r, uint64_t serial, struct flow *f)
+{
+    size_t i = slot_of(r, serial);
+    while (r->slots[i].serial != 0)
+        i = (i + 1) & (r->cap - 1);
+    r->slots[i].serial = serial;
+    r->slots[i].flow = f;
+}
+
 static int grow(struct replay *r)
 {
     struct replay_slot *old = r->slots;
@@ -54,14 +64,9 @@ static int grow(struct replay *r)
         return -1;
     r->slots = fresh;
     r->cap = old_cap * 2;
-    for (size_t i = 0; i < old_cap; i++) {
-        if (old[i].serial == 0)
-            continue;
-        size_t j = slot_of(r, old[i].serial);
-        while (r->slots[j].serial != 0)
-            j = (j + 1) & (r->cap - 1);
-        r->slots[j] = old[i];
-    }
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].serial != 0)
+            place(r, old[i].serial, old[i].flow);
     free(old);
     return 0;
 }
@@ -70,11 +75,7 @@ static int insert(struct replay *r, uint64_t serial, struct flow *f)
 {
     if ((r->used + 1) * 2 > r->cap && grow(r) != 0)
         return -1;
-    size_t i = slot_of(r, serial);
-    while (r->slots[i].serial != 0)
-        i = (i + 1) & (r->cap - 1);
-    r->slots[i].serial = serial;
-    r->slots[i].flow = f;
+    place(r, serial, f);
     r->used++;
     return 0;
 }

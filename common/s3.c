@@ -414,11 +414,9 @@ int s3_get_object(struct s3_client *c, const char *bucket, const char *key, size
     if (!op)
         return -1;
     int rc = run_blocking(op, res);
-    if (rc == 0 && op->body_len > max_len) {
+    if ((rc == 0 && op->body_len > max_len) || (rc < 0 && op->body_overflow && res->http_status == 200)) {
         set_result(res, S3_PERMANENT, 200, "TooLarge", "object larger than the accepted maximum");
         rc = -1;
-    } else if (rc < 0 && op->body_overflow && res->http_status == 200) {
-        set_result(res, S3_PERMANENT, 200, "TooLarge", "object larger than the accepted maximum");
     }
     if (rc == 0) {
         *data = op->body ? op->body : calloc(1, 1);
