@@ -14,6 +14,10 @@
 #include "reassembly.h"
 
 #define FLOW_TABLE_MAX_FLOWS (1u << 20)
+#define FLOW_TABLE_MAX_SLOTS (4 * (size_t)FLOW_TABLE_MAX_FLOWS)
+#define FLOW_HASH_KEY_WORDS 11 /* one per 32-bit word of a flow's key (IPv6: 2 x 4 + ports + protocol) + 1 */
+#define FLOW_PROBE_LIMIT 128  /* slots one lookup visits before the table is rebuilt under a new key (at the
+                               * load factor of 1/2 chance gives ~40 in a full table) */
 
 struct timestamp {
     uint64_t sec;
@@ -54,6 +58,8 @@ struct pcap_flows {
     size_t nflows, capacity;
     uint32_t *slots;          /* open addressing: index+1 into flows, 0 = empty */
     size_t nslots;
+    uint64_t hash_key[FLOW_HASH_KEY_WORDS]; /* random, new whenever the slots are rebuilt */
+    size_t longest_probe;     /* slots visited by the longest lookup so far */
     uint64_t dropped_flows;   /* beyond FLOW_TABLE_MAX_FLOWS */
     bool out_of_memory;
 };

@@ -202,3 +202,62 @@ Test(flow, many_flows_keep_their_order_and_reset_empties)
     cr_assert_eq(t.flows[0].dir[0].packets, 1, "nothing left over from before the reset");
     pcap_flows_free(&t);
 }
+
+/* The table's hash before it was keyed (FNV-1a of each endpoint, mixed): what an attacker could compute offline. */
+static uint64_t unkeyed_hash(const uint8_t a[4], uint16_t pa, const uint8_t b[4], uint16_t pb)
+{
+    uint64_t ha = 0xcbf29ce484222325ull, hb = 0xcbf29ce484222325ull;
+    for (int i = 0; i < 4; i++) {
+        ha = (ha ^ a[i]) * 0x100000001b3ull;
+        hb = (hb ^ b[i]) * 0x100000001b3ull;
+    }
+    ha ^= pa;
+    hb ^= pb;
+    uint64_t h = (ha ^ hb) + (ha * hb) * 0x9e3779b97f4a7c15ull;
+    h ^= (uint64_t)4 << 8 | IPPROTO_TCP;
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
+}
+
+Test(flow, flows_that_collide_without_a_key_spread_over_the_table)
+{
+    /* 256 SYNs from 198.51.100.0/24 to 203.0.113.10:80 whose unkeyed hashes agree in their low 15 bits: in any
+     * table of up to 32768 slots they would all share one probe chain */
+    const uint8_t server[4] = { 203, 0, 113, 10 };
+    struct pcap_flows t;
+    pcap_flows_init(&t);
+    unsigned found = 0;
+    for (uint32_t host = 1; host < 255 && found < 256; host++)
+        for (uint32_t port = 1024; port < 65536 && found < 256; port++) {
+            const uint8_t client[4] = { 198, 51, 100, (uint8_t)host };
+            if ((unkeyed_hash(client, (uint16_t)port, server, 80) & 0x7fff) != 0x1234)
+                continue;
+            struct decoded_packet p = tcp(0xc6336400u | host, (uint16_t)port, SERVER, 80, TCPF_SYN, port, 0, NULL);
+            cr_assert_eq(pcap_flows_add(&t, &p, at(1, found++)), 0);
+        }
+    cr_assert_eq(found, 256);
+    cr_assert_eq(t.nflows, 256);
+    cr_assert_eq(t.nslots, 512, "only the load factor grew the table (a long chain rebuilds it larger): %zu", t.nslots);
+    cr_assert_lt(t.longest_probe, FLOW_PROBE_LIMIT, "longest probe %zu", t.longest_probe);
+    pcap_flows_free(&t);
+}
+
+Test(flow, a_reused_four_tuple_stays_with_the_new_connection_when_the_table_grows)
+{
+    struct pcap_flows t;
+    pcap_flows_init(&t);
+    struct decoded_packet old = tcp(CLIENT, 40000, SERVER, 80, TCPF_SYN, 1000, 0, NULL);
+    struct decoded_packet reuse = tcp(CLIENT, 40000, SERVER, 80, TCPF_SYN, 900000, 0, NULL);
+    cr_assert_eq(pcap_flows_add(&t, &old, at(1, 0)), 0);
+    cr_assert_eq(pcap_flows_add(&t, &reuse, at(2, 0)), 0);
+    size_t slots = t.nslots;
+    for (uint16_t i = 0; t.nslots == slots; i++) { /* other flows until the slots are rebuilt */
+        struct decoded_packet other = tcp(CLIENT, (uint16_t)(1024 + i), SERVER, 80, TCPF_SYN, i, 0, NULL);
+        cr_assert_eq(pcap_flows_add(&t, &other, at(3, i)), 0);
+    }
+    struct decoded_packet data = tcp(CLIENT, 40000, SERVER, 80, TCPF_ACK, 900001, 0, "b");
+    cr_assert_eq(pcap_flows_add(&t, &data, at(4, 0)), 0);
+    cr_assert_eq(t.flows[1].dir[0].nsegs, 1, "the data belongs to the connection that replaced the old one");
+    cr_assert_eq(t.flows[0].dir[0].nsegs, 0);
+    pcap_flows_free(&t);
+}
