@@ -661,6 +661,24 @@ static __always_inline int answer(struct __sk_buff *skb, struct synack_settings 
     return send_reply6(skb, in, isn, label, &sh);
 }
 
+/* What parse_tcp found decides: a SYN is answered, anything else is left to the kernel (and counted if odd). */
+static __always_inline int act_on(struct __sk_buff *skb, struct synack_settings *s, struct syn *in, enum parsed what,
+                                  int v6)
+{
+    switch (what) {
+    case PARSED_SYN:
+        return answer(skb, s, in, v6);
+    case PARSED_MALFORMED:
+        count(SYNACK_STAT_MALFORMED);
+        return LEAVE;
+    case PARSED_UNUSUAL:
+        count(SYNACK_STAT_PASSED);
+        return LEAVE;
+    default:
+        return LEAVE;
+    }
+}
+
 static __always_inline int handle_v4(struct __sk_buff *skb, struct synack_settings *s, void *data,
                                      void *data_end)
 {
@@ -693,18 +711,7 @@ static __always_inline int handle_v4(struct __sk_buff *skb, struct synack_settin
     __builtin_memcpy(in.msg + 28, &ip->daddr, 4);
     __builtin_memcpy(in.net.net, &ip->saddr, 3);
     in.net.family = 4;
-    switch (parse_tcp(skb, (struct tcphdr *)(ip + 1), total - 20, data_end, &in)) {
-    case PARSED_SYN:
-        return answer(skb, s, &in, 0);
-    case PARSED_MALFORMED:
-        count(SYNACK_STAT_MALFORMED);
-        return LEAVE;
-    case PARSED_UNUSUAL:
-        count(SYNACK_STAT_PASSED);
-        return LEAVE;
-    default:
-        return LEAVE;
-    }
+    return act_on(skb, s, &in, parse_tcp(skb, (struct tcphdr *)(ip + 1), total - 20, data_end, &in), 0);
 }
 
 static __always_inline int handle_v6(struct __sk_buff *skb, struct synack_settings *s, void *data,
@@ -728,18 +735,7 @@ static __always_inline int handle_v6(struct __sk_buff *skb, struct synack_settin
     __builtin_memcpy(in.msg + 16, &ip->daddr, 16);
     __builtin_memcpy(in.net.net, &ip->saddr, 8);
     in.net.family = 6;
-    switch (parse_tcp(skb, (struct tcphdr *)(ip + 1), plen, data_end, &in)) {
-    case PARSED_SYN:
-        return answer(skb, s, &in, 1);
-    case PARSED_MALFORMED:
-        count(SYNACK_STAT_MALFORMED);
-        return LEAVE;
-    case PARSED_UNUSUAL:
-        count(SYNACK_STAT_PASSED);
-        return LEAVE;
-    default:
-        return LEAVE;
-    }
+    return act_on(skb, s, &in, parse_tcp(skb, (struct tcphdr *)(ip + 1), plen, data_end, &in), 1);
 }
 
 SEC("tc")
