@@ -168,6 +168,12 @@ static void recover_and_start_journal(struct capturer *c)
     c->tracker.sink = to_writer;
     c->spool.done = NULL;
     c->flows_recovered = st.flows_recovered;
+    /* a killed run's unpublished batch: its members were journaled and are written again above, so its .tmp only
+     * holds disk (and quota) now; without segments to replay it is kept, never the only copy deleted */
+    if (st.segments > 0) {
+        spool_remove_stale_batches(&c->spool);
+        spool_rescan(&c->spool);
+    }
 }
 
 static void confine(struct capturer *c)

@@ -172,6 +172,34 @@ class CapturerJournal(CapturerCase, unittest.TestCase):
         self.assertEqual(glob.glob(os.path.join(self.spool, ".journal", "*")), [])
         self.assertEqual(self.tmps(), [])
 
+    def test_killed_capturer_batch_tmp_is_removed_after_recovery(self):
+        # SYNs without data go to the open batch (<ts>_batch_<pid>-<n>.pcap.tmp); after a kill the journal's
+        # recovery writes those flows again, so the next run removes the dead batch's .tmp and publishes the flows
+        extra = "capturer:\n  flow_timeout: 2s\n  batch_interval: 5m\n"
+        self.start_capturer(extra)
+        self.procs.start(self.topo.in_ns(self.topo.sensor, [RESPONDER, "-c", self.config(extra)]),
+                         stderr=open(os.path.join(self.dir, "responder.log"), "a"))
+        time.sleep(1.0)
+        self.topo.ns(self.topo.attacker, "hping3", "-S", "-c", "5", "-i", "u20000", "-p", "++7000", SENSOR_V4,
+                     check=False, timeout=20)
+        wait_for(lambda: self.counters()["flows_batch_open"] == 5, 15, what="five flows in the open batch")
+        dead = self.tmps()
+        self.assertEqual(len(dead), 1, dead)
+        self.assertRegex(dead[0], r"^\d+_batch_\d+-\d+\.pcap\.tmp$")
+        self.kill9()
+        self.assertEqual(self.tmps(), dead, "the killed run's batch is still unpublished")
+        self.start_capturer(extra)
+        wait_for(lambda: "event=journal_recovered" in self.log_text(), 10, what="recovery log line")
+        wait_for(lambda: dead[0] not in self.tmps(), 5, what="the dead batch's .tmp removed")
+        self.assertIn("event=stale_tmp_removed file=%s" % dead[0], self.log_text())
+        self.assertEqual(self.stop_capturer(), 0)
+        batches = [n for n in self.pcaps() if "_batch_" in n]
+        ports = set()
+        for n in batches:
+            ports.update(int(r[0]) for r in tshark_fields(os.path.join(self.spool, n), ["tcp.dstport"]) if r and r[0])
+        self.assertTrue(set(range(7000, 7005)) <= ports, "the batched flows were written again: %s" % sorted(ports))
+        self.assertEqual(self.tmps(), [])
+
     def test_without_the_journal_a_kill_loses_the_open_flows(self):
         extra = "capturer:\n  flow_timeout: 5m\n  max_flow_packets: 20\n  journal: false\n"
         self.run_traffic(extra)
