@@ -82,7 +82,7 @@ def main():
             cli_keys = len(moto.list_keys("bench", "cli/"))
 
             extra = ("log_level: warn\nqueue_slots: 1024\nshipper:\n  storage: s3\n  concurrency: %d\n"
-                     "  key_template: \"lurker/{ts}_{src}_{sport}.pcap\"\n"
+                     "  key_template: \"lurker/{ts}.{us}_{proto}_{src}_{dst}_{sport}_{dport}.pcap\"\n"
                      "  s3:\n    bucket: bench\n    endpoint: %s\n    path_style: true\n"
                      % (args.concurrency, moto.endpoint))
             cfg = lt.write_config(os.path.join(work, "lurker.yaml"), shm, spool, "lo", extra=extra)

@@ -31,7 +31,7 @@ enum key_type {
     KT_RATE,     /* uint64_t field, plain number */
 };
 
-enum string_rule { SR_ANY, SR_ID, SR_SHM_NAME, SR_PATH, SR_KEY_TEMPLATE, SR_SSE, SR_ENDPOINT };
+enum string_rule { SR_ANY, SR_ID, SR_SHM_NAME, SR_PATH, SR_KEY_TEMPLATE, SR_FLOW_KEY_TEMPLATE, SR_SSE, SR_ENDPOINT };
 
 struct config_key {
     const char *section; /* "" for top level */
@@ -104,7 +104,7 @@ static const struct config_key config_keys[] = {
     SECTION("shipper"),
     ENUM("shipper", "storage", shipper.storage, storages),
     STR("shipper", "archive_dir", shipper.archive_dir, SR_PATH),
-    STR("shipper", "key_template", shipper.key_template, SR_KEY_TEMPLATE),
+    STR("shipper", "key_template", shipper.key_template, SR_FLOW_KEY_TEMPLATE),
     STR("shipper", "batch_key_template", shipper.batch_key_template, SR_KEY_TEMPLATE),
     NUM("shipper", "concurrency", KT_UINT, shipper.concurrency, 1, 64),
     NUM("shipper", "max_retries", KT_UINT, shipper.max_retries, 0, 100),
@@ -126,8 +126,11 @@ static const struct config_key config_keys[] = {
 };
 #define NKEYS (sizeof config_keys / sizeof config_keys[0])
 
-static const char *const template_fields[] = {"sensor", "yyyy", "mm", "dd", "hh", "ts", "src", "dst",
-                                              "sport", "dport", "proto", "seq", NULL};
+static const char *const template_fields[] = {"sensor", "yyyy", "mm", "dd", "hh", "ts", "us", "src",
+                                              "dst", "sport", "dport", "proto", "seq", NULL};
+/* What tells two flows apart (the spool name's first_us, protocol and tuple): a flow key without one of them can be
+ * shared by two flows, and S3 or the archive's rename() would keep only the last. */
+static const char *const flow_key_fields[] = {"{ts}", "{us}", "{proto}", "{src}", "{dst}", "{sport}", "{dport}", NULL};
 
 const char *persona_name(enum persona p)
 {
@@ -193,7 +196,7 @@ void config_defaults(struct lurker_config *cfg)
     cfg->shipper.storage = STORAGE_LOCAL;
     snprintf(cfg->shipper.archive_dir, sizeof cfg->shipper.archive_dir, "/var/lib/lurker/archive");
     snprintf(cfg->shipper.key_template, sizeof cfg->shipper.key_template,
-             "pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}_{src}_{dst}_{sport}_{dport}.pcap");
+             "pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}.{us}_{proto}_{src}_{dst}_{sport}_{dport}.pcap");
     snprintf(cfg->shipper.batch_key_template, sizeof cfg->shipper.batch_key_template,
              "pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}_batch_{sensor}_{seq}.pcap");
     cfg->shipper.concurrency = 4;
@@ -317,6 +320,44 @@ static int parse_duration(const char *text, uint64_t *out)
     return 0;
 }
 
+static bool key_template_ok(const char *s, const char **why)
+{
+    if (s[0] == '/') {
+        *why = "must not start with '/'";
+        return false;
+    }
+    if (strstr(s, "..") != NULL) {
+        *why = "must not contain '..'";
+        return false;
+    }
+    for (const char *c = s; *c; c++) {
+        if (*c == '{') {
+            const char *close = strchr(c, '}');
+            if (!close) {
+                *why = "has a '{' without '}'";
+                return false;
+            }
+            bool known = false;
+            for (const char *const *f = template_fields; *f; f++)
+                if ((size_t)(close - c - 1) == strlen(*f) && strncmp(c + 1, *f, strlen(*f)) == 0)
+                    known = true;
+            if (!known) {
+                *why = "has an unknown field (known: {sensor} {yyyy} {mm} {dd} {hh} {ts} {us} {src} {dst} "
+                       "{sport} {dport} {proto} {seq})";
+                return false;
+            }
+            c = close;
+            continue;
+        }
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '_' || *c == '.' || *c == '/')) {
+            *why = "may contain only [A-Za-z0-9-._/] and {fields}";
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool string_rule_ok(enum string_rule rule, const char *s, const char **why)
 {
     switch (rule) {
@@ -351,39 +392,16 @@ static bool string_rule_ok(enum string_rule rule, const char *s, const char **wh
         }
         return true;
     case SR_KEY_TEMPLATE:
-        if (s[0] == '/') {
-            *why = "must not start with '/'";
+        return key_template_ok(s, why);
+    case SR_FLOW_KEY_TEMPLATE:
+        if (!key_template_ok(s, why))
             return false;
-        }
-        if (strstr(s, "..") != NULL) {
-            *why = "must not contain '..'";
-            return false;
-        }
-        for (const char *c = s; *c; c++) {
-            if (*c == '{') {
-                const char *close = strchr(c, '}');
-                if (!close) {
-                    *why = "has a '{' without '}'";
-                    return false;
-                }
-                bool known = false;
-                for (const char *const *f = template_fields; *f; f++)
-                    if ((size_t)(close - c - 1) == strlen(*f) && strncmp(c + 1, *f, strlen(*f)) == 0)
-                        known = true;
-                if (!known) {
-                    *why = "has an unknown field (known: {sensor} {yyyy} {mm} {dd} {hh} {ts} {src} {dst} {sport} "
-                           "{dport} {proto} {seq})";
-                    return false;
-                }
-                c = close;
-                continue;
-            }
-            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                  *c == '-' || *c == '_' || *c == '.' || *c == '/')) {
-                *why = "may contain only [A-Za-z0-9-._/] and {fields}";
+        for (const char *const *f = flow_key_fields; *f; f++)
+            if (!strstr(s, *f)) {
+                *why = "must contain {ts} {us} {proto} {src} {dst} {sport} {dport}: without one of them two flows "
+                       "could share a key, and the store would keep only the last";
                 return false;
             }
-        }
         return true;
     }
     return true;

@@ -105,6 +105,8 @@ int key_expand(const char *template, const char *prefix, const char *sensor, con
             snprintf(value, sizeof value, "%02d", tm.tm_hour);
         else if (!strcmp(field, "ts"))
             snprintf(value, sizeof value, "%llu", (unsigned long long)(m->first_us / 1000000u));
+        else if (!strcmp(field, "us"))
+            snprintf(value, sizeof value, "%06llu", (unsigned long long)(m->first_us % 1000000u));
         else if (!strcmp(field, "src"))
             v = texts.src;
         else if (!strcmp(field, "dst"))

@@ -1,9 +1,10 @@
 /* Object keys from lurker.yaml's shipper.key_template, e.g.
- * "pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}_{src}_{dst}_{sport}_{dport}.pcap" (the original tool's layout; UTC).
- * Fields: {sensor} {yyyy} {mm} {dd} {hh} (of the first packet) {ts} (its unix seconds) {src} {dst} {sport} {dport}
- * {proto}; for batches {seq} ("<pid>-<n>"), the flow fields empty. A key may hold only [A-Za-z0-9-._/], must not start with '/', and has no empty, "." or ".." segment, so
- * it is also a safe relative path below the local archive directory. A flow whose spool name carries the capturer's
- * "-N" duplicate suffix gets "-N" before the key's ".pcap" too. */
+ * "pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}.{us}_{proto}_{src}_{dst}_{sport}_{dport}.pcap" (UTC).
+ * Fields: {sensor} {yyyy} {mm} {dd} {hh} (of the first packet) {ts} (its unix seconds) {us} (its microseconds,
+ * six digits) {src} {dst} {sport} {dport} {proto}; for batches {seq} ("<pid>-<n>"), the flow fields empty. A key may
+ * hold only [A-Za-z0-9-._/], must not start with '/', and has no empty, "." or ".." segment, so it is also a safe
+ * relative path below the local archive directory. A flow whose spool name carries the capturer's "-N" duplicate
+ * suffix gets "-N" before the key's ".pcap" too. */
 #ifndef LURKER_SHIPPER_KEYTEMPLATE_H
 #define LURKER_SHIPPER_KEYTEMPLATE_H
 

@@ -7,7 +7,7 @@
 
 #include "../../shipper/keytemplate.h"
 
-static const char default_template[] = "pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}_{src}_{dst}_{sport}_{dport}.pcap";
+static const char default_template[] = "pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}.{us}_{proto}_{src}_{dst}_{sport}_{dport}.pcap";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -18,6 +18,8 @@ SHIPPER = os.path.join(lt.BIN, "lurker-shipper")
 ENQUEUE = os.path.join(lt.BUILD, "helpers", "shipper_enqueue")
 QUEUE_SLOTS = 256
 SENSOR_PREFIXES = "203.0.113.0/24"
+# the flow of tcp_syn_pcap(1764074096.123456, "198.51.100.2", "203.0.113.10", 40000, 22) under the default template
+KEY_A = "pcap/2025/11/25/12/1764074096.123456_tcp_198.51.100.2_203.0.113.10_40000_22.pcap"
 
 
 def tcp_syn_pcap(ts, src, dst, sport, dport):
@@ -90,9 +92,9 @@ class ShipperLocalTest(unittest.TestCase):
         with open(os.path.join(self.spool, tmp), "wb") as f:
             f.write(b"partial")
         expect = {
-            "pcap/2025/11/25/12/1764074096_198.51.100.2_203.0.113.10_40000_22.pcap": body_a,
+            KEY_A: body_a,
             "unparsed/test-sensor/renamed_20by_20hand.pcap": body_f,
-            "pcap/2025/11/25/14/1764080000_198.51.100.9_203.0.113.10_50000_443.pcap": body_b,
+            "pcap/2025/11/25/14/1764080000.000001_tcp_198.51.100.9_203.0.113.10_50000_443.pcap": body_b,
         }
         lt.wait_for(lambda: all(os.path.exists(os.path.join(self.archive, k)) for k in expect), timeout=5,
                     what="archive files")
@@ -109,7 +111,7 @@ class ShipperLocalTest(unittest.TestCase):
             f.write(body_b)
         lt.wait_for(lambda: self.spool_pcaps() == [], timeout=15, what="periodic rescan ships an unannounced file")
         self.assertTrue(os.path.exists(os.path.join(
-            self.archive, "pcap/2025/11/25/14/1764080001_198.51.100.9_203.0.113.10_53_53.pcap")))
+            self.archive, "pcap/2025/11/25/14/1764080001.000001_udp_198.51.100.9_203.0.113.10_53_53.pcap")))
         self.assertTrue(os.path.exists(os.path.join(self.spool, tmp)), "*.tmp is the capturer's, never touched")
         counters = lt.ctl_status_json(self.shm)["counters"]
         self.assertGreaterEqual(counters["rescans"], 2)
@@ -123,8 +125,7 @@ class ShipperLocalTest(unittest.TestCase):
         self.capture(body, self.shm, version=(1,))  # announced before the shipper runs, by an older build
         p = self.start()
         lt.wait_for(lambda: self.spool_pcaps() == [], timeout=10, what="the file shipped all the same")
-        with open(os.path.join(self.archive, "pcap/2025/11/25/12/1764074096_198.51.100.2_203.0.113.10_40000_22.pcap"),
-                  "rb") as f:
+        with open(os.path.join(self.archive, KEY_A), "rb") as f:
             self.assertEqual(f.read(), body)
         lt.wait_for(lambda: lt.ctl_status_json(self.shm)["counters"]["queue_records_refused"] == 1, timeout=5,
                     what="the refused record counted")
@@ -152,8 +153,7 @@ class ShipperLocalTest(unittest.TestCase):
         os.mkdir(blocker)
         p = self.start(archive=archive)
         lt.wait_for(lambda: self.spool_pcaps() == [], timeout=20, what="the waiting file shipped")
-        with open(os.path.join(archive, "pcap/2025/11/25/12/1764074096_198.51.100.2_203.0.113.10_40000_22.pcap"),
-                  "rb") as f:
+        with open(os.path.join(archive, KEY_A), "rb") as f:
             self.assertEqual(f.read(), body)
         self.assertEqual(self.procs.stop(p), 0)
 

@@ -3,7 +3,8 @@
 Covers: real pcaps (scapy's packets, made into spool files and queue records by the capturer's own tracker and spool
 writer: tests/helpers/shipper_enqueue.c) announced through the shared-memory queue and found by the spool scan, read
 back with boto3
-(identical bytes, expected keys, IPv6 without ':'); a wrong secret (SignatureDoesNotMatch, parked, shipped after the
+(identical bytes, expected keys, IPv6 without ':'); a TCP and a UDP flow on one address and port pair in the same
+microsecond, and one 1 us later, each its own object; a wrong secret (SignatureDoesNotMatch, parked, shipped after the
 fix); an outage with flows arriving (backlog grows, nothing lost, each file stored once); kill -9 in the middle of
 uploads; session-token credentials, a shared credentials profile, and an IMDSv2 endpoint that insists on its token
 and whose credentials are refreshed before they expire.
@@ -35,7 +36,7 @@ SENSOR_PREFIXES = "203.0.113.0/24,2001:db8:5::/48"
 SCAPY_WRITER = r"""
 import json, sys
 from decimal import Decimal
-from scapy.all import Ether, IP, IPv6, TCP, Raw, wrpcap
+from scapy.all import Ether, IP, IPv6, TCP, UDP, Raw, wrpcap
 for line in sys.stdin:
     for spec in json.loads(line):
         L3 = IPv6 if ':' in spec['src'] else IP
@@ -46,6 +47,8 @@ for line in sys.stdin:
               Ether()/L3(**c)/TCP(sport=spec['sport'], dport=spec['dport'], flags='A', seq=1001, ack=5001),
               Ether()/L3(**c)/TCP(sport=spec['sport'], dport=spec['dport'], flags='PA', seq=1001, ack=5001)/
                   Raw(spec['payload'].encode())]
+        if spec['proto'] == 'udp':
+            pk = [Ether()/L3(**c)/UDP(sport=spec['sport'], dport=spec['dport'])/Raw(spec['payload'].encode())]
         for i, p in enumerate(pk):
             p.time = Decimal(spec['ts_us'] + i * 1000) / 1000000
         wrpcap(spec['path'], pk)
@@ -80,19 +83,20 @@ def spool_name(ts_us, src, sport, dst, dport, proto="tcp"):
     return "%d_%s_%s_%d_%s_%d.pcap" % (ts_us, proto, safe(src), sport, safe(dst), dport)
 
 
-def expected_key(ts_us, src, sport, dst, dport, prefix=""):
+def expected_key(ts_us, src, sport, dst, dport, prefix="", proto="tcp"):
     t = datetime.datetime.fromtimestamp(ts_us // 1000000, datetime.timezone.utc)
-    return "%spcap/%04d/%02d/%02d/%02d/%d_%s_%s_%d_%d.pcap" % (
-        prefix, t.year, t.month, t.day, t.hour, ts_us // 1000000, safe(src), safe(dst), sport, dport)
+    return "%spcap/%04d/%02d/%02d/%02d/%d.%06d_%s_%s_%s_%d_%d.pcap" % (
+        prefix, t.year, t.month, t.day, t.hour, ts_us // 1000000, ts_us % 1000000, proto, safe(src), safe(dst), sport,
+        dport)
 
 
 class Flow:
-    def __init__(self, ts_us, src, sport, dst="203.0.113.10", dport=22):
-        self.ts_us, self.src, self.sport, self.dst, self.dport = ts_us, src, sport, dst, dport
-        self.name = spool_name(ts_us, src, sport, dst, dport)
+    def __init__(self, ts_us, src, sport, dst="203.0.113.10", dport=22, proto="tcp"):
+        self.ts_us, self.src, self.sport, self.dst, self.dport, self.proto = ts_us, src, sport, dst, dport, proto
+        self.name = spool_name(ts_us, src, sport, dst, dport, proto)
 
     def key(self, prefix=""):
-        return expected_key(self.ts_us, self.src, self.sport, self.dst, self.dport, prefix)
+        return expected_key(self.ts_us, self.src, self.sport, self.dst, self.dport, prefix, self.proto)
 
 
 def write_pcaps(spool, flows, shm="-"):
@@ -101,7 +105,7 @@ def write_pcaps(spool, flows, shm="-"):
     stage = os.path.join(os.path.dirname(spool), "stage")
     os.makedirs(stage, exist_ok=True)
     specs = [dict(path=os.path.join(stage, f.name), src=f.src, dst=f.dst, sport=f.sport, dport=f.dport,
-                  ts_us=f.ts_us, payload="SSH-2.0-probe-%d\r\n" % f.sport) for f in flows]
+                  proto=f.proto, ts_us=f.ts_us, payload="SSH-2.0-probe-%d\r\n" % f.sport) for f in flows]
     WRITER.write(specs)
     out = {}
     for f in flows:
@@ -221,6 +225,22 @@ class ShipperS3Test(unittest.TestCase):
         self.assertEqual(self.procs.stop(p), 0)
         self.assertIn("event=credentials source=\"environment\"", self.log_text())
         self.assertNotIn(self.moto.secret_key, self.log_text())
+
+    def test_flows_alike_but_for_protocol_or_a_microsecond_are_stored_as_objects_of_their_own(self):
+        """A TCP and a UDP flow on one address and port pair in the same microsecond, and a TCP flow on the same pair
+        1 us later (written by a second capturer run, as after a max_flows eviction): the old key (whole seconds, no
+        protocol) gave all three one key, and S3 kept only the last."""
+        t = 1764074096123456
+        alike = [Flow(t, "198.51.100.2", 40000, dport=53), Flow(t, "198.51.100.2", 40000, dport=53, proto="udp")]
+        later = [Flow(t + 1, "198.51.100.2", 40000, dport=53)]
+        contents = write_pcaps(self.spool, alike)
+        contents.update(write_pcaps(self.spool, later))
+        self.assertEqual(len(set(contents.values())), 3, "three pcaps with bytes of their own")
+        p = self.start_shipper(self.config(), self.moto.env())
+        lt.wait_for(lambda: not self.spool_files(), timeout=15, what="the three flows shipped")
+        self.assertEqual(len(self.moto.list_keys(self.bucket)), 3, "each flow its own object")
+        self.assert_stored(contents, alike + later)
+        self.assertEqual(self.procs.stop(p), 0)
 
     def test_wrong_secret_parks_file_then_ships_after_fix(self):
         fl = flows(2)

@@ -70,8 +70,17 @@ static struct bad_case bad_cases[] = {
     {BASE "shipper:\n  s3:\n    endpoint: 127.0.0.1:5000\n",
      "lurker.yaml:5:15: 'endpoint' must start with http:// or https://"},
     {BASE "shipper:\n  key_template: \"pcap/{date}/{ts}.pcap\"\n",
-     "lurker.yaml:4:17: 'key_template' has an unknown field (known: {sensor} {yyyy} {mm} {dd} {hh} {ts} {src} {dst} "
-     "{sport} {dport} {proto} {seq})"},
+     "lurker.yaml:4:17: 'key_template' has an unknown field (known: {sensor} {yyyy} {mm} {dd} {hh} {ts} {us} {src} "
+     "{dst} {sport} {dport} {proto} {seq})"},
+#define SHARED_KEY "must contain {ts} {us} {proto} {src} {dst} {sport} {dport}: without one of them two flows could " \
+                   "share a key, and the store would keep only the last"
+    /* the old default: a TCP and a UDP flow, or two flows of one second, on the same addresses and ports */
+    {BASE "shipper:\n  key_template: \"pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}_{src}_{dst}_{sport}_{dport}.pcap\"\n",
+     "lurker.yaml:4:17: 'key_template' " SHARED_KEY},
+    {BASE "shipper:\n  key_template: \"{ts}.{us}_{src}_{dst}_{sport}_{dport}.pcap\"\n",
+     "lurker.yaml:4:17: 'key_template' " SHARED_KEY},
+    {BASE "shipper:\n  key_template: \"{ts}.{us}_{proto}_{src}_{dst}_{dport}.pcap\"\n",
+     "lurker.yaml:4:17: 'key_template' " SHARED_KEY},
     {BASE "shipper:\n  key_template: \"pcap/a b.pcap\"\n",
      "lurker.yaml:4:17: 'key_template' may contain only [A-Za-z0-9-._/] and {fields}"},
     {BASE "shipper:\n  key_template: \"../escape/{ts}\"\n", "lurker.yaml:4:17: 'key_template' must not contain '..'"},
@@ -177,7 +186,7 @@ Test(config, full_file_round_trip)
                        "shipper:\n"
                        "  storage: s3\n"
                        "  archive_dir: /srv/archive\n"
-                       "  key_template: \"{sensor}/{yyyy}/{ts}_{src}.pcap\"\n"
+                       "  key_template: \"{sensor}/{yyyy}/{ts}.{us}_{proto}_{src}_{sport}_{dst}_{dport}.pcap\"\n"
                        "  concurrency: 16\n"
                        "  max_retries: 3\n"
                        "  failed_retry_interval: 1h\n"
@@ -241,7 +250,7 @@ Test(config, full_file_round_trip)
     cr_assert_eq(cfg.spool.quota, 10ULL << 30);
     cr_assert_eq(cfg.shipper.storage, STORAGE_S3);
     cr_assert_str_eq(cfg.shipper.archive_dir, "/srv/archive");
-    cr_assert_str_eq(cfg.shipper.key_template, "{sensor}/{yyyy}/{ts}_{src}.pcap");
+    cr_assert_str_eq(cfg.shipper.key_template, "{sensor}/{yyyy}/{ts}.{us}_{proto}_{src}_{sport}_{dst}_{dport}.pcap");
     cr_assert_eq(cfg.shipper.concurrency, 16);
     cr_assert_eq(cfg.shipper.max_retries, 3);
     cr_assert_eq(cfg.shipper.failed_retry_interval, 3600);

@@ -7,7 +7,7 @@
 #include "../../../shipper/jobs.h"
 #include "../../../shipper/keytemplate.h"
 
-#define DEFAULT_TEMPLATE "pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}_{src}_{dst}_{sport}_{dport}.pcap"
+#define DEFAULT_TEMPLATE "pcap/{yyyy}/{mm}/{dd}/{hh}/{ts}.{us}_{proto}_{src}_{dst}_{sport}_{dport}.pcap"
 
 static struct spool_name parsed(const char *name)
 {
@@ -16,13 +16,13 @@ static struct spool_name parsed(const char *name)
     return m;
 }
 
-Test(shipper_key, default_template_reproduces_original_layout)
+Test(shipper_key, default_template_keeps_the_original_prefix)
 {
     struct spool_name m = parsed("1764074096123456_tcp_198.51.100.2_40000_203.0.113.10_22.pcap");
     char key[KEY_MAX], err[256];
     cr_assert_eq(key_expand(DEFAULT_TEMPLATE, "", "s1", &m, key, sizeof key, err, sizeof err), 0, "%s", err);
     /* 1764074096 = 2025-11-25 12:34:56 UTC */
-    cr_expect_str_eq(key, "pcap/2025/11/25/12/1764074096_198.51.100.2_203.0.113.10_40000_22.pcap");
+    cr_expect_str_eq(key, "pcap/2025/11/25/12/1764074096.123456_tcp_198.51.100.2_203.0.113.10_40000_22.pcap");
     cr_assert_eq(key_expand("{sensor}/{proto}/{ts}.pcap", "fleet/", "sensor-7", &m, key, sizeof key, err,
                             sizeof err), 0);
     cr_expect_str_eq(key, "fleet/sensor-7/tcp/1764074096.pcap");
@@ -52,11 +52,33 @@ Test(shipper_key, duplicates_and_batches_keep_their_own_keys)
     struct spool_name m = parsed("1_icmp6_2001-db8-a--2_128_2001-db8-5--10_0-3.pcap");
     char key[KEY_MAX], err[256];
     cr_assert_eq(key_expand(DEFAULT_TEMPLATE, "", "s", &m, key, sizeof key, err, sizeof err), 0, "%s", err);
-    cr_expect_str_eq(key, "pcap/1970/01/01/00/0_2001-db8-a--2_2001-db8-5--10_128_0-3.pcap", "kept apart");
+    cr_expect_str_eq(key, "pcap/1970/01/01/00/0.000001_icmp6_2001-db8-a--2_2001-db8-5--10_128_0-3.pcap", "kept apart");
     m = parsed("1764074096000000_batch_4242-7.pcap");
     cr_assert_eq(key_expand("batch/{ts}_{seq}{src}{proto}{sport}.pcap", "", "s", &m, key, sizeof key, err,
                             sizeof err), 0, "%s", err);
     cr_expect_str_eq(key, "batch/1764074096_4242-70.pcap", "a batch's flow fields are empty");
+}
+
+/* Spool names are unique; the default key must be too, or the store keeps only the last of two flows. */
+Test(shipper_key, flows_that_differ_only_in_protocol_or_microsecond_get_different_keys)
+{
+    static const char *const names[] = {
+        "1764074096123456_tcp_198.51.100.2_40000_203.0.113.10_53.pcap",
+        "1764074096123456_udp_198.51.100.2_40000_203.0.113.10_53.pcap",
+        "1764074096123457_tcp_198.51.100.2_40000_203.0.113.10_53.pcap",
+        "1764074096000000_tcp_198.51.100.2_40000_203.0.113.10_53.pcap",
+        "1764074096123456_tcp_198.51.100.2_40000_203.0.113.10_53-1.pcap",
+    };
+    char keys[5][KEY_MAX], err[256];
+    for (size_t i = 0; i < 5; i++) {
+        struct spool_name m = parsed(names[i]);
+        cr_assert_eq(key_expand(DEFAULT_TEMPLATE, "", "s", &m, keys[i], KEY_MAX, err, sizeof err), 0, "%s", err);
+        for (size_t j = 0; j < i; j++)
+            cr_expect_str_neq(keys[i], keys[j], "%s and %s share a key", names[i], names[j]);
+    }
+    cr_expect_str_eq(keys[1], "pcap/2025/11/25/12/1764074096.123456_udp_198.51.100.2_203.0.113.10_40000_53.pcap");
+    cr_expect_str_eq(keys[3], "pcap/2025/11/25/12/1764074096.000000_tcp_198.51.100.2_203.0.113.10_40000_53.pcap");
+    cr_expect_str_eq(keys[4], "pcap/2025/11/25/12/1764074096.123456_tcp_198.51.100.2_203.0.113.10_40000_53-1.pcap");
 }
 
 Test(shipper_key, a_name_that_is_not_the_capturer_s_gets_a_key_of_its_own)
