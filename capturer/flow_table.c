@@ -45,7 +45,8 @@ int flow_table_init(struct flow_table *t, uint32_t max_flows, const uint8_t hash
         return -1;
     t->mask = n - 1;
     memcpy(t->hash_key, hash_key, 16);
-    TAILQ_INIT(&t->order);
+    TAILQ_INIT(&t->quiet);
+    TAILQ_INIT(&t->talking);
     return 0;
 }
 
@@ -88,25 +89,41 @@ struct flow *flow_table_insert(struct flow_table *t, const struct flow_key *key,
     f->first_mono_us = f->last_mono_us = now_mono_us;
     struct flow_bucket *b = bucket_of(t, key); /* once: the macro names its list several times */
     LIST_INSERT_HEAD(b, f, link.hash);
-    TAILQ_INSERT_TAIL(&t->order, f, order);
+    f->flags = 0;
+    TAILQ_INSERT_TAIL(&t->quiet, f, order);
     t->count++;
     return f;
+}
+
+static struct flow_order *order_of(struct flow_table *t, const struct flow *f)
+{
+    return (f->flags & FLOW_CLIENT_DATA) ? &t->talking : &t->quiet;
 }
 
 void flow_table_touch(struct flow_table *t, struct flow *f, uint64_t now_mono_us)
 {
     f->last_mono_us = now_mono_us;
     if (TAILQ_NEXT(f, order) != NULL) { /* not the newest already */
-        TAILQ_REMOVE(&t->order, f, order);
-        TAILQ_INSERT_TAIL(&t->order, f, order);
+        struct flow_order *o = order_of(t, f);
+        TAILQ_REMOVE(o, f, order);
+        TAILQ_INSERT_TAIL(o, f, order);
     }
+}
+
+void flow_table_mark_client_data(struct flow_table *t, struct flow *f)
+{
+    if (f->flags & FLOW_CLIENT_DATA)
+        return;
+    TAILQ_REMOVE(&t->quiet, f, order);
+    f->flags |= FLOW_CLIENT_DATA;
+    TAILQ_INSERT_TAIL(&t->talking, f, order);
 }
 
 void flow_table_remove(struct flow_table *t, struct flow *f)
 {
     /* O(1): no rehash of the key, no walk of the chain (the profile's second user-space entry under a flood) */
     LIST_REMOVE(f, link.hash);
-    TAILQ_REMOVE(&t->order, f, order);
+    TAILQ_REMOVE(order_of(t, f), f, order);
     t->count--;
     t->memory -= f->records_cap;
 }

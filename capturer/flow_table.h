@@ -1,6 +1,8 @@
 /* The capturer's open flows: a chained hash table (SipHash with a random key) plus an intrusive doubly linked list
  * ordered by last packet. Every packet moves its flow to the newest end, so the oldest flow is always at the head:
- * idle expiry and "finish the oldest" cost O(1) per flow, never a scan.
+ * idle expiry and "finish the oldest" cost O(1) per flow, never a scan. Two such lists, one for the flows in which
+ * the remote side sent data (FLOW_CLIENT_DATA) and one for the rest: when max_flows makes room, a flow without data
+ * (a spoofed SYN, a scan probe) goes before a conversation, so a SYN flood does not split the conversations.
  *
  * Each flow keeps its packets as they will appear in its pcap (16-byte record header + captured bytes) in one
  * growable buffer, so writing a finished flow is a single writev. The table counts the bytes those buffers hold
@@ -67,7 +69,7 @@ TAILQ_HEAD(flow_order, flow);
 struct flow_table {
     struct flow_bucket *buckets;
     uint64_t mask;
-    struct flow_order order;
+    struct flow_order quiet, talking; /* without and with client data, each oldest first */
     uint32_t count;
     uint64_t memory;   /* bytes allocated for record buffers of the flows in the table */
     uint8_t hash_key[16];
@@ -88,8 +90,17 @@ struct flow *flow_table_insert(struct flow_table *t, const struct flow_key *key,
 void flow_table_touch(struct flow_table *t, struct flow *f, uint64_t now_mono_us);
 static inline struct flow *flow_table_oldest(const struct flow_table *t)
 {
-    return TAILQ_FIRST(&t->order);
+    struct flow *q = TAILQ_FIRST(&t->quiet), *c = TAILQ_FIRST(&t->talking);
+    return q == NULL ? c : c == NULL || q->last_mono_us <= c->last_mono_us ? q : c;
 }
+/* What max_flows finishes to make room: the oldest flow without client data, else the oldest. */
+static inline struct flow *flow_table_evictable(const struct flow_table *t)
+{
+    struct flow *q = TAILQ_FIRST(&t->quiet);
+    return q ? q : TAILQ_FIRST(&t->talking);
+}
+/* Sets FLOW_CLIENT_DATA on a flow in the table (and moves it to the newest end of the conversations). */
+void flow_table_mark_client_data(struct flow_table *t, struct flow *f);
 /* Takes the flow out of the table (hash, order and memory count); the caller owns it and frees it with
  * flow_table_release once written. */
 void flow_table_remove(struct flow_table *t, struct flow *f);

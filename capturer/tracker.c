@@ -130,23 +130,28 @@ static bool icmp_is_query(const struct decoded_packet *p)
     return p->proto == IPPROTO_ICMP ? p->icmp_type == 8 || p->icmp_type == 13 : p->icmp_type == 128;
 }
 
-void tracker_track_client_data(struct flow *f, const struct decoded_packet *p, enum decode_result r, int inbound)
+static bool is_client_data(const struct decoded_packet *p, enum decode_result r, int inbound)
 {
-    if (!inbound || (f->flags & FLOW_CLIENT_DATA))
-        return;
+    if (!inbound)
+        return false;
     bool icmp = p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6;
     bool known = icmp || p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP;
     /* ICMP: only a query's data after its 8-byte header is the client's (an error quotes our own packet) */
     uint32_t data = icmp ? (icmp_is_query(p) && p->payload_len > 4 ? p->payload_len - 4 : 0) : p->payload_len;
-    if (r != DECODE_OK || !known || data > 0)
+    return r != DECODE_OK || !known || data > 0;
+}
+
+void tracker_track_client_data(struct flow *f, const struct decoded_packet *p, enum decode_result r, int inbound)
+{
+    if (is_client_data(p, r, inbound))
         f->flags |= FLOW_CLIENT_DATA;
 }
 
 static struct flow *open_flow(struct tracker *tr, const struct flow_key *key, const struct decoded_packet *p,
                               uint64_t now)
 {
-    if (tr->table.count >= tr->max_flows && flow_table_oldest(&tr->table))
-        finish(tr, flow_table_oldest(&tr->table), FINISH_MAX_FLOWS);
+    if (tr->table.count >= tr->max_flows && flow_table_evictable(&tr->table))
+        finish(tr, flow_table_evictable(&tr->table), FINISH_MAX_FLOWS);
     struct flow *f = flow_table_insert(&tr->table, key, now);
     if (f == NULL)
         return NULL;
@@ -239,7 +244,8 @@ void tracker_packet(struct tracker *tr, uint64_t ts_us, const uint8_t *data, uin
     }
     if (tr->journal)
         journal_packet(tr->journal, f, ts_us, data, keep, wire_len);
-    tracker_track_client_data(f, &p, r, inbound);
+    if (is_client_data(&p, r, inbound))
+        flow_table_mark_client_data(&tr->table, f);
 
     /* the memory limit: the least recently active flows go first (never the one just fed) */
     for (struct flow *o; tr->table.memory > tr->memory_limit && (o = flow_table_oldest(&tr->table)) && o != f;)
@@ -326,13 +332,14 @@ enum tracker_adopt_result tracker_adopt(struct tracker *tr, const struct flow *s
     } else if (held) {
         finish(tr, held, FINISH_IDLE); /* runs are adopted oldest first: a later flow of its tuple means it ended */
     }
-    if (tr->table.count >= tr->max_flows && flow_table_oldest(&tr->table))
-        finish(tr, flow_table_oldest(&tr->table), FINISH_MAX_FLOWS);
+    if (tr->table.count >= tr->max_flows && flow_table_evictable(&tr->table))
+        finish(tr, flow_table_evictable(&tr->table), FINISH_MAX_FLOWS);
     struct flow *f = flow_table_insert(&tr->table, &src->key, now);
     if (f == NULL)
         return TRACKER_ADOPT_REFUSED;
     f->first_code = src->first_code;
-    f->flags = src->flags & FLOW_CLIENT_DATA;
+    if (src->flags & FLOW_CLIENT_DATA)
+        flow_table_mark_client_data(&tr->table, f);
     /* journaled whole, or not taken: the dead run's segments are deleted after this, and a second kill must find
      * every packet of it in this run's */
     int appended = adopt_records(tr, f, src);

@@ -51,7 +51,7 @@ Test(capturer_flow_table, order_is_by_last_packet)
     cr_assert_eq(flow_table_oldest(&t), fa);
     flow_table_touch(&t, fa, 40);
     cr_assert_eq(flow_table_oldest(&t), fb);
-    cr_assert_eq(TAILQ_LAST(&t.order, flow_order), fa);
+    cr_assert_eq(TAILQ_LAST(&t.quiet, flow_order), fa);
     flow_table_remove(&t, fb);
     flow_table_release(fb);
     cr_assert_eq(flow_table_oldest(&t), fc);
@@ -223,6 +223,41 @@ Test(capturer_tracker, max_flows_finishes_the_least_recently_active)
     cr_assert_eq(tr.table.count, 16);
     cr_assert_eq(tr.stats.finished[FINISH_MAX_FLOWS], 2);
     cr_assert_eq(tr.stats.flows_started, 18);
+}
+
+/* Under a SYN flood the table is full of flows without client data: making room finishes those, not the older
+ * conversations (finishing one would split it in two pcaps), and the oldest conversation goes only when no flow
+ * without data is left. */
+Test(capturer_tracker, max_flows_finishes_flows_without_client_data_first)
+{
+    start();
+    feed_ipv4("198.51.100.2", "203.0.113.10", IPPROTO_TCP, 1, 80, TCPF_SYN, 1000, 0, 0, 1);
+    feed_ipv4("198.51.100.2", "203.0.113.10", IPPROTO_TCP, 1, 80, TCPF_ACK | TCPF_PSH, 1001, 1, 40, 2);
+    for (uint16_t p = 2; p <= 16; p++)
+        syn_from(p, 10 + p); /* the flood: newer, no data */
+    syn_from(17, 100);
+    syn_from(18, 101);
+    cr_assert_eq(sink.n, 2);
+    cr_assert_eq(sink.flows[0]->key.remote_port, 2, "the oldest flow without data, not the older conversation");
+    cr_assert_eq(sink.flows[1]->key.remote_port, 3);
+    cr_assert_not(sink.flows[0]->flags & FLOW_CLIENT_DATA);
+    /* data turns flow 17 into a conversation; the rest of the flood goes first, then the oldest conversation */
+    feed_ipv4("198.51.100.2", "203.0.113.10", IPPROTO_TCP, 17, 80, TCPF_ACK | TCPF_PSH, 1001, 1, 10, 102);
+    for (uint16_t p = 19; p <= 32; p++)
+        syn_from(p, 100 + p);
+    cr_assert_eq(sink.n, 16);
+    for (size_t i = 0; i < sink.n; i++)
+        cr_assert_not(sink.flows[i]->flags & FLOW_CLIENT_DATA, "flow %u", sink.flows[i]->key.remote_port);
+    cr_assert_eq(sink.flows[15]->key.remote_port, 18, "flow 18, older than 17's data, went before 19");
+    /* only conversations left: the oldest of them goes */
+    for (uint16_t p = 19; p <= 32; p++)
+        feed_ipv4("198.51.100.2", "203.0.113.10", IPPROTO_TCP, p, 80, TCPF_ACK | TCPF_PSH, 1001, 1, 10, 200 + p);
+    syn_from(33, 300);
+    cr_assert_eq(sink.n, 17);
+    cr_assert_eq(sink.flows[16]->key.remote_port, 1);
+    cr_assert(sink.flows[16]->flags & FLOW_CLIENT_DATA);
+    cr_assert_eq(tr.table.count, 16);
+    cr_assert_eq(tr.stats.finished[FINISH_MAX_FLOWS], 17);
 }
 
 Test(capturer_tracker, packet_cap_cuts_and_marks_truncated)
