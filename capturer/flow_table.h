@@ -99,7 +99,8 @@ static inline struct flow *flow_table_evictable(const struct flow_table *t)
     struct flow *q = TAILQ_FIRST(&t->quiet);
     return q ? q : TAILQ_FIRST(&t->talking);
 }
-/* Sets FLOW_CLIENT_DATA on a flow in the table (and moves it to the newest end of the conversations). */
+/* Sets FLOW_CLIENT_DATA on a flow in the table (and moves it to the newest end of the conversations). While a flow
+ * is in a table that bit says which list holds it: set it only through here, never by writing flags. */
 void flow_table_mark_client_data(struct flow_table *t, struct flow *f);
 /* Takes the flow out of the table (hash, order and memory count); the caller owns it and frees it with
  * flow_table_release once written. */

@@ -27,13 +27,13 @@ Test(capturer_pool, a_recycled_flow_is_zeroed_and_keeps_its_small_buffer)
     uint8_t syn[60];
     memset(syn, 0x5a, sizeof syn);
     cr_assert_eq(flow_append(&t, f, 1, syn, sizeof syn, sizeof syn, 1 << 20), 0);
-    f->flags = 0xffff;
-    f->journal_serial = 99;
     uint8_t *buffer = f->records;
     cr_assert_eq(f->records_cap, FLOW_RECORDS_KEEP);
     cr_assert_eq(t.memory, FLOW_RECORDS_KEEP);
     flow_table_remove(&t, f);
     cr_assert_eq(t.memory, 0);
+    f->flags = 0xffff; /* out of the table: its client-data bit no longer names the list that holds it */
+    f->journal_serial = 99;
     flow_table_release(f);
 
     struct flow_key k2 = key_n(2);
@@ -52,6 +52,7 @@ Test(capturer_pool, a_recycled_flow_is_zeroed_and_keeps_its_small_buffer)
     cr_assert_null(flow_table_lookup(&t, &k));
     cr_assert_eq(pool.stats.reused, 1);
     cr_assert_eq(pool.stats.slabs, 1);
+    cr_assert_eq(flow_table_oldest(&t), g, "the recycled flow heads the table's order");
     flow_table_destroy(&t);
     flow_pool_destroy(&pool);
 }
